@@ -1,0 +1,75 @@
+# liteport: ONNX -> TFLite converter (C11 core, Python package on top).
+#
+#   make demo    train the built-in digits CNN, export it, convert it, compare PyTorch and LiteRT
+#   make test    everything: C build with -Werror, C tests (also under ASan/UBSan), Python tests
+#   make         the C library and the `build/liteport` command-line tool
+#   make asan    the same build with address and undefined-behaviour sanitizers (build-asan/)
+
+CC ?= cc
+CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror -Iinclude -Isrc
+CFLAGS ?= -O2 -g
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRC := $(sort $(shell find src -name '*.c'))
+LIB_HDR := $(shell find src include -name '*.h' -o -name '*.def')
+
+.PHONY: all asan ctest test clean demo
+all: build/liteport build/libliteport.a
+
+# ---- normal build ----
+build/obj/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -c $< -o $@
+
+build/libliteport.a: $(LIB_SRC:%.c=build/obj/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/liteport: build/obj/tools/main.o build/libliteport.a
+	$(CC) $(CFLAGS) -o $@ $^ -lm
+
+# ---- sanitizer build ----
+build-asan/obj/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -c $< -o $@
+
+build-asan/libliteport.a: $(LIB_SRC:%.c=build-asan/obj/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+build-asan/liteport: build-asan/obj/tools/main.o build-asan/libliteport.a
+	$(CC) $(SAN_FLAGS) -o $@ $^ -lm
+
+asan: build-asan/liteport
+
+# ---- C tests (tests/c/test_*.c, each a main() returning nonzero on failure) ----
+C_TESTS := $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
+
+build/tests/%: tests/c/%.c build/libliteport.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $< build/libliteport.a -lm
+
+build-asan/tests/%: tests/c/%.c build-asan/libliteport.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -o $@ $< build-asan/libliteport.a -lm
+
+include mk/python.mk
+
+FIXTURES := build/fixtures
+
+$(FIXTURES)/.stamp: tests/c/make_onnx_fixtures.py $(PY_VENV_STAMP)
+	@mkdir -p $(FIXTURES)
+	$(VENV_PY) tests/c/make_onnx_fixtures.py $(FIXTURES)
+	touch $@
+
+ctest: $(C_TESTS:%=build/tests/%) $(C_TESTS:%=build-asan/tests/%) build/liteport build-asan/liteport $(FIXTURES)/.stamp
+	@for t in $(C_TESTS); do \
+	  echo "== $$t"; build/tests/$$t $(FIXTURES) || exit 1; \
+	  echo "== $$t (asan+ubsan)"; build-asan/tests/$$t $(FIXTURES) || exit 1; \
+	done
+
+test: ctest install
+	$(VENV_PY) -m pytest -q tests $(PYTEST_ARGS)
+
+clean:
+	rm -rf build build-asan out

@@ -1,0 +1,106 @@
+/*
+ * liteport: ONNX -> TensorFlow Lite (LiteRT) converter, C11, no dependencies beyond libc/libm.
+ *
+ * Overview
+ *   A conversion reads an ONNX model (memory-mapped, weights are not copied), builds an
+ *   intermediate representation, infers shapes, folds constant shape arithmetic, lowers every
+ *   ONNX op to TFLite builtin ops with exactly ONNX's meaning, optimises layout, and writes a
+ *   .tflite flatbuffer. The library never prints, exits or aborts: every function returns an
+ *   lp_status and the converter keeps one message naming the node, op and attribute at fault.
+ *
+ * Worked example
+ *
+ *   lp_options opt = {0};                       // zero value = defaults
+ *   lp_converter *c = lp_converter_new(&opt);
+ *   if (!c) return 1;                           // out of memory
+ *   if (lp_convert_file(c, "model.onnx", "model.tflite") != LP_OK)
+ *       fprintf(stderr, "liteport: %s\n", lp_converter_message(c));
+ *   else
+ *       puts(lp_converter_report_json(c));      // JSON report, owned by c
+ *   lp_converter_free(c);
+ *
+ * A converter may be reused for several conversions; each call clears the previous message and
+ * report. A converter is not thread-safe; use one per thread.
+ */
+#ifndef LITEPORT_H
+#define LITEPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LITEPORT_VERSION "0.1.0"
+
+typedef enum lp_status {
+    LP_OK = 0,
+    LP_ERR_IO,          /* a file could not be read or written */
+    LP_ERR_PARSE,       /* the input is not a well-formed ONNX model */
+    LP_ERR_INVALID,     /* the model is well-formed but breaks an ONNX rule */
+    LP_ERR_UNSUPPORTED, /* valid ONNX that liteport cannot express in TFLite (yet) */
+    LP_ERR_LIMIT,       /* a size or count passes liteport's safety limits */
+    LP_ERR_NOMEM,       /* out of memory */
+    LP_ERR_INTERNAL,    /* a bug in liteport; the message says where */
+    LP_STATUS_COUNT
+} lp_status;
+
+/* Conversion options. The zero value of every field means the default. */
+typedef struct lp_options {
+    int keep_io_layout;      /* 1: inputs/outputs keep the ONNX layout (no NHWC I/O) */
+    int no_layout_pass;      /* 1: skip transpose elimination (debugging) */
+    int no_fusions;          /* 1: skip fusions (debugging) */
+    const char *dump_after;  /* pass name, or "all": IR text dump kept in the report */
+    int fix_batch;           /* > 0: fix every dynamic batch (first) dimension to this value */
+    const char *input_shapes;/* "name:1,3,224,224;name2:1,10": fix input shapes by name */
+} lp_options;
+
+typedef struct lp_converter lp_converter;
+
+/* Create a converter. `opt` may be NULL (defaults); it is copied, strings included.
+ * Returns NULL only when out of memory. Free with lp_converter_free. */
+lp_converter *lp_converter_new(const lp_options *opt);
+
+/* Free a converter and everything it owns (reports, messages, output buffers). NULL is allowed. */
+void lp_converter_free(lp_converter *c);
+
+/* Convert the ONNX file at `onnx_path` and write the .tflite file to `out_path`.
+ * External data files are resolved relative to the model's folder and must stay inside it.
+ * The output is written atomically: on any failure no new file exists and an existing file at
+ * `out_path` is unchanged. */
+lp_status lp_convert_file(lp_converter *c, const char *onnx_path, const char *out_path);
+
+/* Convert an ONNX model held in memory. `base_dir` is the folder for external data (NULL: external
+ * data is refused). On success *out / *out_size hold the .tflite bytes, owned by the converter and
+ * valid until the next conversion or lp_converter_free. `data` must stay valid during the call. */
+lp_status lp_convert_buffer(lp_converter *c, const void *data, size_t size, const char *base_dir,
+                            const void **out, size_t *out_size);
+
+/* Like lp_convert_buffer, but writes to `out_path` atomically (see lp_convert_file). */
+lp_status lp_convert_buffer_to_file(lp_converter *c, const void *data, size_t size,
+                                    const char *base_dir, const char *out_path);
+
+/* The message of the last failed conversion ("" after success). Owned by the converter. */
+const char *lp_converter_message(const lp_converter *c);
+
+/* The status of the last conversion. */
+lp_status lp_converter_status(const lp_converter *c);
+
+/* JSON report of the last successful conversion ("{}" otherwise): inputs and outputs with shapes
+ * and layouts, op histogram, transpose count, output size, time, warnings. Owned by the converter. */
+const char *lp_converter_report_json(const lp_converter *c);
+
+/* The same report as short human-readable text (what the CLI prints). Owned by the converter. */
+const char *lp_converter_report_text(const lp_converter *c);
+
+/* Text dump of the IR requested with lp_options.dump_after ("" if none). Owned by the converter. */
+const char *lp_converter_dump(const lp_converter *c);
+
+/* Short English name of a status ("ok", "parse error", ...). Static storage. */
+const char *lp_status_name(lp_status s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LITEPORT_H */

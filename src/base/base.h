@@ -1,0 +1,134 @@
+/* base: arena allocation, error state, checked arithmetic, file mapping, growable buffers. */
+#ifndef LP_BASE_H
+#define LP_BASE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "liteport.h"
+
+/* ---- limits on what a file can make us allocate or loop over ---- */
+#define LP_MAX_RANK 8
+#define LP_MAX_NODES 1000000
+#define LP_MAX_TENSORS 4000000
+#define LP_MAX_ELEMENTS ((int64_t)1 << 40)  /* per tensor */
+#define LP_MAX_FOLD_ELEMENTS ((int64_t)1 << 26) /* constant folding output cap */
+#define LP_MAX_NEST 16                         /* nesting of subgraphs / messages */
+#define LP_MAX_NAME 4096                       /* string length */
+#define LP_MAX_ATTR_ELEMS (1 << 24)
+
+/* ---- error state: the first error wins ---- */
+typedef struct lp_err {
+    lp_status code;
+    char msg[1024];
+} lp_err;
+
+void lp_err_clear(lp_err *e);
+/* Records an error if none is recorded yet; returns `code` so callers can `return lp_err_set(...)`. */
+lp_status lp_err_set(lp_err *e, lp_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+lp_status lp_err_setv(lp_err *e, lp_status code, const char *fmt, va_list ap);
+/* Prefixes the recorded message with `prefix` (used by the driver to add pass/node context). */
+void lp_err_prefix(lp_err *e, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* ---- arena: everything allocated from it is freed at once ---- */
+typedef struct lp_arena_block lp_arena_block;
+typedef struct lp_arena {
+    lp_arena_block *head;
+    size_t total;  /* bytes obtained from malloc */
+} lp_arena;
+
+void lp_arena_init(lp_arena *a);
+void lp_arena_free(lp_arena *a);
+/* 16-byte aligned, zeroed memory; NULL when out of memory or when size passes LP limits. */
+void *lp_arena_alloc(lp_arena *a, size_t size);
+void *lp_arena_dup(lp_arena *a, const void *src, size_t size);
+char *lp_arena_strdup(lp_arena *a, const char *s);
+char *lp_arena_strndup(lp_arena *a, const char *s, size_t n);
+char *lp_arena_printf(lp_arena *a, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* ---- checked arithmetic: return 0 on overflow ---- */
+int lp_mul_size(size_t a, size_t b, size_t *out);
+int lp_add_size(size_t a, size_t b, size_t *out);
+int lp_mul_i64(int64_t a, int64_t b, int64_t *out);
+
+/* ---- growable byte buffer (malloc-backed) ---- */
+typedef struct lp_buf {
+    char *data;
+    size_t len, cap;
+    int failed;  /* set once an allocation failed; further appends are ignored */
+} lp_buf;
+
+void lp_buf_free(lp_buf *b);
+void lp_buf_append(lp_buf *b, const void *p, size_t n);
+void lp_buf_puts(lp_buf *b, const char *s);
+void lp_buf_printf(lp_buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Appends `s` as a JSON string literal (with quotes). */
+void lp_buf_json_str(lp_buf *b, const char *s);
+/* NUL-terminated contents ("" when empty or failed). */
+const char *lp_buf_cstr(lp_buf *b);
+
+/* ---- growable array of ints ---- */
+typedef struct lp_ivec {
+    int *v;
+    int n, cap;
+} lp_ivec;
+int lp_ivec_push(lp_ivec *a, int x); /* 0 on out of memory */
+void lp_ivec_free(lp_ivec *a);
+
+/* ---- read-only file mapping ---- */
+typedef struct lp_map {
+    const uint8_t *data;
+    size_t size;
+    int mapped;  /* 1: mmap, 0: malloc copy (platforms without mmap) */
+} lp_map;
+
+lp_status lp_map_open(lp_map *m, const char *path, lp_err *err);
+void lp_map_close(lp_map *m);
+
+/* ---- paths ---- */
+/* Folder part of `path` ("." when there is none), allocated in the arena. */
+char *lp_path_dir(lp_arena *a, const char *path);
+/* Resolves `rel` inside `dir` for ONNX external data. Refuses absolute paths, "..", and anything
+ * that, after symlinks, lies outside `dir`. On success returns the full path (arena). */
+char *lp_path_inside(lp_arena *a, const char *dir, const char *rel, lp_err *err);
+
+/* ---- output: atomic write through a temporary file in the same folder ---- */
+typedef struct lp_outfile {
+    void *fp;       /* FILE* */
+    char *tmp_path; /* malloc'd */
+    char *path;     /* malloc'd */
+    int failed;
+} lp_outfile;
+
+lp_status lp_outfile_open(lp_outfile *o, const char *path, lp_err *err);
+void lp_outfile_write(lp_outfile *o, const void *p, size_t n);
+/* Renames the temporary file over `path`, or removes it if anything failed. */
+lp_status lp_outfile_commit(lp_outfile *o, lp_err *err);
+void lp_outfile_abort(lp_outfile *o);
+
+/* monotonic seconds */
+double lp_now(void);
+
+/* half-precision conversion */
+float lp_f16_to_f32(uint16_t h);
+uint16_t lp_f32_to_f16(float f);
+float lp_bf16_to_f32(uint16_t h);
+
+#endif

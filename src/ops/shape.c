@@ -1,0 +1,1132 @@
+/* Shape and data-movement ops: Constant, Shape, Reshape, Flatten, Transpose, Squeeze, Unsqueeze,
+ * Concat, Gather, Slice, ConstantOfShape, Range, Expand, Pad, Split.
+ * Most of these are shape arithmetic in PyTorch exports: infer propagates symbolic values so that
+ * chains like Shape -> Gather -> Unsqueeze -> Concat -> Reshape become constants. */
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#include "ops.h"
+
+#define T(id) lp_T(c, (id))
+
+/* copy the payload of input 0 to output 0 (same number of elements and dtype) */
+static lp_status eval_copy(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]), *y = T(n->out[0]);
+    memcpy(lp_out_data(c, n, 0), x->data, y->nbytes);
+    return LP_OK;
+}
+
+/* the output keeps the input's symbolic value when the element count is unchanged */
+static lp_status keep_sv(lp_ctx *c, const lp_node *n) {
+    lp_symval sv;
+    lp_tensor *y = T(n->out[0]);
+    if (lp_sv_get(c, n->in[0], &sv) && lp_tensor_numel(y) == sv.n) return lp_sv_set(c, n->out[0], &sv);
+    return LP_OK;
+}
+
+/* ---------------- Constant ---------------- */
+
+static lp_status constant_infer(lp_ctx *c, const lp_node *n) {
+    int y = n->out[0];
+    lp_tensor *Y = T(y);
+    const lp_attr *a;
+    if ((a = lp_node_attr(n, "value")) && a->type == LP_ATTR_TENSOR) {
+        lp_tensor *src = T(a->tensor);
+        Y->dtype = src->dtype;
+        Y->rank = src->rank;
+        memcpy(Y->dims, src->dims, sizeof Y->dims);
+        Y->data = src->data;
+        Y->nbytes = src->nbytes;
+        Y->flags |= LP_T_CONST;
+        return LP_OK;
+    }
+    if ((a = lp_node_attr(n, "value_float")) && a->type == LP_ATTR_FLOAT) {
+        lp_set_out(c, n, 0, LP_DT_F32, 0, NULL);
+        float *p = lp_arena_dup(&c->g->arena, &a->f, 4);
+        if (!p) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+        Y->data = p;
+        Y->nbytes = 4;
+    } else if ((a = lp_node_attr(n, "value_int")) && a->type == LP_ATTR_INT) {
+        lp_set_out(c, n, 0, LP_DT_I64, 0, NULL);
+        int64_t *p = lp_arena_dup(&c->g->arena, &a->i, 8);
+        if (!p) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+        Y->data = p;
+        Y->nbytes = 8;
+    } else if ((a = lp_node_attr(n, "value_floats")) && a->type == LP_ATTR_FLOATS) {
+        int64_t d = a->n;
+        lp_set_out(c, n, 0, LP_DT_F32, 1, &d);
+        Y->data = lp_arena_dup(&c->g->arena, a->floats, 4 * (size_t)a->n);
+        Y->nbytes = 4 * (size_t)a->n;
+    } else if ((a = lp_node_attr(n, "value_ints")) && a->type == LP_ATTR_INTS) {
+        int64_t d = a->n;
+        lp_set_out(c, n, 0, LP_DT_I64, 1, &d);
+        Y->data = lp_arena_dup(&c->g->arena, a->ints, 8 * (size_t)a->n);
+        Y->nbytes = 8 * (size_t)a->n;
+    } else if (lp_node_attr(n, "value_string") || lp_node_attr(n, "value_strings")) {
+        return lp_fail(c, LP_ERR_UNSUPPORTED, "string constants have no TFLite counterpart here");
+    } else if (lp_node_attr(n, "sparse_value")) {
+        return lp_fail(c, LP_ERR_UNSUPPORTED, "attribute 'sparse_value' (sparse tensors) is not supported");
+    } else {
+        return lp_fail(c, LP_ERR_INVALID, "Constant needs one of the attributes 'value', 'value_float', ...");
+    }
+    if (!Y->data) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    Y->flags |= LP_T_CONST | LP_T_OWNED;
+    return LP_OK;
+}
+
+static lp_status never_lowered(lp_ctx *c, const lp_node *n) {
+    (void)n;
+    return lp_fail(c, LP_ERR_INTERNAL, "a constant op should have been folded");
+}
+
+const lp_op_impl lp_impl_Constant = {constant_infer, NULL, never_lowered};
+
+/* ---------------- Shape ---------------- */
+
+static lp_status shape_range(lp_ctx *c, const lp_node *n, int rank, int *s, int *e) {
+    int64_t start = lp_attr_i(c, n, "start", 0), end = lp_attr_i(c, n, "end", rank);
+    if (start < 0) start += rank;
+    if (end < 0) end += rank;
+    if (start < 0) start = 0;
+    if (end > rank) end = rank;
+    if (start > rank) start = rank;
+    if (end < start) end = start;
+    *s = (int)start;
+    *e = (int)end;
+    return c->err->code;
+}
+
+static lp_status shape_infer(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]);
+    LP_TRY(lp_need_rank(c, x, "input"));
+    int s, e;
+    LP_TRY(shape_range(c, n, x->rank, &s, &e));
+    int64_t len = e - s;
+    lp_set_out(c, n, 0, LP_DT_I64, 1, &len);
+    lp_symval *sv = lp_sv_new(c, (int)len);
+    if (!sv) return LP_OK;
+    for (int i = s; i < e; i++) {
+        if (x->dims[i] >= 0) sv->v[i - s] = x->dims[i];
+        else sv->sym[i - s] = (int32_t)-x->dims[i];
+    }
+    T(n->out[0])->sv = sv;
+    return LP_OK;
+}
+
+static lp_status shape_lower(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]);
+    int s, e;
+    LP_TRY(shape_range(c, n, x->rank, &s, &e));
+    int y = n->out[0];
+    int full = (s == 0 && e == x->rank);
+    int64_t rank = x->rank;
+    int tmp = full ? y : lp_emit_tensor(c, LP_DT_I64, 1, &rank, "shape");
+    if (tmp < 0) return c->err->code;
+    int id = lp_emit_op(c, LP_TFL_SHAPE, &n->in[0], 1, &tmp, 1);
+    if (id < 0) return c->err->code;
+    lp_emit_params(c, id)->out_type = LP_DT_I64;
+    if (!full) {
+        int32_t b = s, sz = e - s;
+        int bi = lp_emit_i32(c, &b, 1, "begin"), si = lp_emit_i32(c, &sz, 1, "size");
+        int in[3] = {tmp, bi, si};
+        if (lp_emit_op(c, LP_TFL_SLICE, in, 3, &y, 1) < 0) return c->err->code;
+    }
+    return LP_OK;
+}
+
+const lp_op_impl lp_impl_Shape = {shape_infer, NULL, shape_lower};
+
+/* ---------------- Reshape ---------------- */
+
+/* Resolve a target shape against the input's element count, symbolically. target[i] uses the dims
+ * encoding (>= 0 known, < 0 symbol) except at `minus` (the -1 entry, or -1 when there is none). */
+static lp_status resolve_minus_one(lp_ctx *c, const lp_tensor *x, int64_t *target, int rank, int minus) {
+    if (minus < 0) return LP_OK;
+    int64_t p_in = 1, p_out = 1;
+    int64_t syms_in[LP_MAX_RANK];
+    int n_in = 0;
+    for (int i = 0; i < x->rank; i++) {
+        if (x->dims[i] >= 0) p_in *= x->dims[i];
+        else syms_in[n_in++] = x->dims[i];
+    }
+    int extra_out = 0;
+    for (int i = 0; i < rank; i++) {
+        if (i == minus) continue;
+        if (target[i] >= 0) {
+            p_out *= target[i];
+            continue;
+        }
+        int k;
+        for (k = 0; k < n_in; k++)
+            if (syms_in[k] == target[i]) break;
+        if (k < n_in) syms_in[k] = syms_in[--n_in]; /* cancel a matching symbol */
+        else extra_out = 1;
+    }
+    if (!extra_out && n_in == 0) {
+        if (p_out == 0 || p_in % p_out)
+            return lp_fail(c, LP_ERR_INVALID, "cannot reshape %lld elements into the requested shape",
+                           (long long)p_in);
+        target[minus] = p_in / p_out;
+    } else if (!extra_out && n_in == 1 && p_in == p_out) {
+        target[minus] = syms_in[0];
+    } else {
+        target[minus] = lp_graph_new_sym(c->g, NULL);
+    }
+    return LP_OK;
+}
+
+static lp_status reshape_target(lp_ctx *c, const lp_node *n, int *rank, int64_t *dims) {
+    lp_tensor *x = T(n->in[0]);
+    lp_symval sv;
+    if (lp_has_in(n, 1)) {
+        if (!lp_sv_get(c, n->in[1], &sv)) {
+            lp_tensor *s = T(n->in[1]);
+            if (s->rank == 1 && s->dims[0] >= 0 && s->dims[0] <= LP_MAX_RANK) {
+                /* rank known, values unknown: a runtime shape */
+                *rank = (int)s->dims[0];
+                for (int i = 0; i < *rank; i++) dims[i] = lp_graph_new_sym(c->g, NULL);
+                return LP_OK;
+            }
+            return lp_fail(c, LP_ERR_UNSUPPORTED, "the target shape ('%s') is not known at conversion time", s->name);
+        }
+    } else {
+        int64_t v[LP_MAX_RANK];
+        int k = lp_attr_ints(c, n, "shape", v, LP_MAX_RANK);
+        if (k < 0) return lp_fail(c, LP_ERR_INVALID, "Reshape needs a shape input or attribute");
+        memset(&sv, 0, sizeof sv);
+        sv.n = k;
+        memcpy(sv.v, v, sizeof(int64_t) * (size_t)k);
+    }
+    if (sv.n > LP_MAX_RANK) return lp_fail(c, LP_ERR_LIMIT, "target rank %d is too large", sv.n);
+    int allowzero = (int)lp_attr_i(c, n, "allowzero", 0);
+    int minus = -1;
+    for (int i = 0; i < sv.n; i++) {
+        if (sv.sym[i]) {
+            dims[i] = -(int64_t)sv.sym[i];
+        } else if (sv.v[i] == 0 && !allowzero) {
+            if (i >= x->rank) return lp_fail(c, LP_ERR_INVALID, "shape entry %d is 0 but the input has rank %d", i, x->rank);
+            dims[i] = x->dims[i];
+        } else if (sv.v[i] == -1) {
+            if (minus >= 0) return lp_fail(c, LP_ERR_INVALID, "the target shape has more than one -1");
+            minus = i;
+        } else if (sv.v[i] < -1) {
+            return lp_fail(c, LP_ERR_INVALID, "shape entry %d is %lld", i, (long long)sv.v[i]);
+        } else {
+            dims[i] = sv.v[i];
+        }
+    }
+    *rank = sv.n;
+    return resolve_minus_one(c, x, dims, sv.n, minus);
+}
+
+static lp_status reshape_infer(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]);
+    LP_TRY(lp_need_rank(c, x, "input"));
+    int rank = 0;
+    int64_t dims[LP_MAX_RANK];
+    LP_TRY(reshape_target(c, n, &rank, dims));
+    lp_set_out(c, n, 0, x->dtype, rank, dims);
+    return keep_sv(c, n);
+}
+
+static lp_status reshape_lower(lp_ctx *c, const lp_node *n) {
+    lp_tensor *y = T(n->out[0]);
+    int ndyn = 0;
+    for (int i = 0; i < y->rank; i++) ndyn += y->dims[i] < 0;
+    if (ndyn <= 1) return lp_emit_reshape(c, n->in[0], y->rank, y->dims, n->out[0]) < 0 ? c->err->code : LP_OK;
+    /* several runtime dims: feed the shape tensor itself (int32) */
+    if (!lp_has_in(n, 1)) return lp_fail(c, LP_ERR_UNSUPPORTED, "reshape with several dynamic dimensions");
+    int s = n->in[1];
+    if (T(s)->dtype != LP_DT_I32) s = lp_emit_cast(c, s, LP_DT_I32, -1);
+    if (s < 0) return c->err->code;
+    int in[2] = {n->in[0], s};
+    return lp_emit_op(c, LP_TFL_RESHAPE, in, 2, &n->out[0], 1) < 0 ? c->err->code : LP_OK;
+}
+
+const lp_op_impl lp_impl_Reshape = {reshape_infer, eval_copy, reshape_lower};
+
+/* ---------------- Flatten ---------------- */
+
+/* product of dims[a..b) symbolically: a known number, a single symbol, or a fresh symbol */
+static int64_t dim_product(lp_ctx *c, const int64_t *dims, int a, int b) {
+    int64_t p = 1, sym = 0;
+    int nsym = 0;
+    for (int i = a; i < b; i++) {
+        if (dims[i] >= 0) p *= dims[i];
+        else {
+            sym = dims[i];
+            nsym++;
+        }
+    }
+    if (nsym == 0) return p;
+    if (nsym == 1 && p == 1) return sym;
+    return lp_graph_new_sym(c->g, NULL);
+}
+
+static lp_status flatten_infer(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]);
+    LP_TRY(lp_need_rank(c, x, "input"));
+    int axis;
+    int64_t a = lp_attr_i(c, n, "axis", 1);
+    if (a == x->rank) axis = x->rank;
+    else LP_TRY(lp_axis(c, a, x->rank, &axis, "axis"));
+    int64_t dims[2] = {dim_product(c, x->dims, 0, axis), dim_product(c, x->dims, axis, x->rank)};
+    lp_set_out(c, n, 0, x->dtype, 2, dims);
+    return LP_OK;
+}
+
+const lp_op_impl lp_impl_Flatten = {flatten_infer, eval_copy, reshape_lower};
+
+/* ---------------- Transpose ---------------- */
+
+static lp_status transpose_perm(lp_ctx *c, const lp_node *n, int rank, int *perm) {
+    int64_t p[LP_MAX_RANK];
+    int k = lp_attr_ints(c, n, "perm", p, LP_MAX_RANK);
+    if (c->err->code) return c->err->code;
+    if (k < 0) {
+        for (int i = 0; i < rank; i++) perm[i] = rank - 1 - i;
+        return LP_OK;
+    }
+    if (k != rank) return lp_fail(c, LP_ERR_INVALID, "attribute 'perm' has %d entries for rank %d", k, rank);
+    int seen[LP_MAX_RANK] = {0};
+    for (int i = 0; i < k; i++) {
+        int ax;
+        LP_TRY(lp_axis(c, p[i], rank, &ax, "attribute 'perm' entry"));
+        if (seen[ax]++) return lp_fail(c, LP_ERR_INVALID, "attribute 'perm' repeats axis %d", ax);
+        perm[i] = ax;
+    }
+    return LP_OK;
+}
+
+static lp_status transpose_infer(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]);
+    LP_TRY(lp_need_rank(c, x, "input"));
+    int perm[LP_MAX_RANK];
+    LP_TRY(transpose_perm(c, n, x->rank, perm));
+    int64_t dims[LP_MAX_RANK];
+    for (int i = 0; i < x->rank; i++) dims[i] = x->dims[perm[i]];
+    lp_set_out(c, n, 0, x->dtype, x->rank, dims);
+    return LP_OK;
+}
+
+static lp_status transpose_eval(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]);
+    int perm[LP_MAX_RANK];
+    LP_TRY(transpose_perm(c, n, x->rank, perm));
+    int64_t dims[LP_MAX_RANK];
+    void *p = lp_permute_data(c, x, perm, dims);
+    if (!p) return c->err->code;
+    memcpy(lp_out_data(c, n, 0), p, T(n->out[0])->nbytes);
+    return LP_OK;
+}
+
+static lp_status transpose_lower(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]);
+    int perm[LP_MAX_RANK];
+    LP_TRY(transpose_perm(c, n, x->rank, perm));
+    return lp_emit_transpose(c, n->in[0], perm, n->out[0]) < 0 ? c->err->code : LP_OK;
+}
+
+const lp_op_impl lp_impl_Transpose = {transpose_infer, transpose_eval, transpose_lower};
+
+/* ---------------- Squeeze / Unsqueeze ---------------- */
+
+/* axes from the attribute (opset < 13) or input 1; returns count or -1 when absent */
+static int axes_of(lp_ctx *c, const lp_node *n, int64_t *axes, int max) {
+    if (lp_has_in(n, 1)) {
+        int k = lp_known_ints(c, n, 1, axes, max);
+        if (k < 0) lp_fail(c, LP_ERR_UNSUPPORTED, "input 'axes' must be a constant");
+        return k;
+    }
+    return lp_attr_ints(c, n, "axes", axes, max);
+}
+
+static lp_status squeeze_infer(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]);
+    LP_TRY(lp_need_rank(c, x, "input"));
+    int64_t axes[LP_MAX_RANK];
+    int k = axes_of(c, n, axes, LP_MAX_RANK);
+    if (c->err->code) return c->err->code;
+    int drop[LP_MAX_RANK] = {0};
+    if (k < 0) {
+        for (int i = 0; i < x->rank; i++) {
+            if (x->dims[i] < 0)
+                return lp_fail(c, LP_ERR_UNSUPPORTED, "Squeeze without axes on an input with dynamic dimension %d", i);
+            drop[i] = x->dims[i] == 1;
+        }
+    } else {
+        for (int i = 0; i < k; i++) {
+            int a;
+            LP_TRY(lp_axis(c, axes[i], x->rank, &a, "axis"));
+            if (x->dims[a] >= 0 && x->dims[a] != 1)
+                return lp_fail(c, LP_ERR_INVALID, "cannot squeeze axis %d of size %lld", a, (long long)x->dims[a]);
+            drop[a] = 1;
+        }
+    }
+    int64_t dims[LP_MAX_RANK];
+    int r = 0;
+    for (int i = 0; i < x->rank; i++)
+        if (!drop[i]) dims[r++] = x->dims[i];
+    lp_set_out(c, n, 0, x->dtype, r, dims);
+    return keep_sv(c, n);
+}
+
+static lp_status unsqueeze_infer(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]);
+    LP_TRY(lp_need_rank(c, x, "input"));
+    int64_t axes[LP_MAX_RANK];
+    int k = axes_of(c, n, axes, LP_MAX_RANK);
+    if (c->err->code) return c->err->code;
+    if (k < 0) return lp_fail(c, LP_ERR_INVALID, "Unsqueeze needs axes");
+    int r = x->rank + k;
+    if (r > LP_MAX_RANK) return lp_fail(c, LP_ERR_LIMIT, "output rank %d is too large", r);
+    int ins[LP_MAX_RANK] = {0};
+    for (int i = 0; i < k; i++) {
+        int a;
+        LP_TRY(lp_axis(c, axes[i], r, &a, "axis"));
+        if (ins[a]++) return lp_fail(c, LP_ERR_INVALID, "axis %d is repeated", a);
+    }
+    int64_t dims[LP_MAX_RANK];
+    int j = 0;
+    for (int i = 0; i < r; i++) dims[i] = ins[i] ? 1 : x->dims[j++];
+    lp_set_out(c, n, 0, x->dtype, r, dims);
+    return keep_sv(c, n);
+}
+
+const lp_op_impl lp_impl_Squeeze = {squeeze_infer, eval_copy, reshape_lower};
+const lp_op_impl lp_impl_Unsqueeze = {unsqueeze_infer, eval_copy, reshape_lower};
+
+/* ---------------- Concat ---------------- */
+
+static lp_status concat_axis(lp_ctx *c, const lp_node *n, int rank, int *axis) {
+    const lp_attr *a = lp_node_attr(n, "axis");
+    if (!a) return lp_fail(c, LP_ERR_INVALID, "attribute 'axis' is required");
+    return lp_axis(c, lp_attr_i(c, n, "axis", 0), rank, axis, "axis");
+}
+
+static lp_status concat_infer(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x0 = NULL;
+    for (int i = 0; i < n->n_in; i++)
+        if (lp_has_in(n, i)) {
+            x0 = T(n->in[i]);
+            break;
+        }
+    if (!x0) return lp_fail(c, LP_ERR_INVALID, "Concat has no inputs");
+    LP_TRY(lp_need_rank(c, x0, "input"));
+    int axis;
+    LP_TRY(concat_axis(c, n, x0->rank, &axis));
+    int64_t dims[LP_MAX_RANK];
+    memcpy(dims, x0->dims, sizeof dims);
+    int64_t total = 0;
+    int dyn = 0;
+    for (int i = 0; i < n->n_in; i++) {
+        if (!lp_has_in(n, i)) continue;
+        lp_tensor *x = T(n->in[i]);
+        if (x->rank != x0->rank)
+            return lp_fail(c, LP_ERR_INVALID, "input %d has rank %d, input 0 has rank %d", i, x->rank, x0->rank);
+        for (int d = 0; d < x->rank; d++) {
+            if (d == axis) continue;
+            if (dims[d] < 0 && x->dims[d] >= 0) dims[d] = x->dims[d];
+        }
+        if (x->dims[axis] < 0) dyn = 1;
+        else total += x->dims[axis];
+    }
+    dims[axis] = dyn ? lp_graph_new_sym(c->g, NULL) : total;
+    lp_set_out(c, n, 0, x0->dtype, x0->rank, dims);
+    /* symbolic value of a 1-D concatenation (shape arithmetic) */
+    if (x0->rank == 1) {
+        lp_symval out = {0}, sv;
+        for (int i = 0; i < n->n_in; i++) {
+            if (!lp_has_in(n, i)) continue;
+            if (!lp_sv_get(c, n->in[i], &sv) || out.n + sv.n > LP_MAX_SV) return LP_OK;
+            memcpy(out.v + out.n, sv.v, sizeof(int64_t) * (size_t)sv.n);
+            memcpy(out.sym + out.n, sv.sym, sizeof(int32_t) * (size_t)sv.n);
+            out.n += sv.n;
+        }
+        return lp_sv_set(c, n->out[0], &out);
+    }
+    return LP_OK;
+}
+
+static lp_status concat_eval(lp_ctx *c, const lp_node *n) {
+    lp_tensor *y = T(n->out[0]);
+    int axis;
+    LP_TRY(concat_axis(c, n, y->rank, &axis));
+    size_t es = lp_dtype_size(y->dtype);
+    int64_t outer = 1;
+    for (int d = 0; d < axis; d++) outer *= y->dims[d];
+    int64_t inner_y = (int64_t)(y->nbytes / es) / (outer ? outer : 1);
+    uint8_t *dst = lp_out_data(c, n, 0);
+    int64_t off = 0;
+    for (int i = 0; i < n->n_in; i++) {
+        if (!lp_has_in(n, i)) continue;
+        lp_tensor *x = T(n->in[i]);
+        int64_t inner_x = lp_tensor_numel(x) / (outer ? outer : 1);
+        for (int64_t o = 0; o < outer; o++)
+            memcpy(dst + ((size_t)(o * inner_y + off)) * es, (const uint8_t *)x->data + (size_t)(o * inner_x) * es,
+                   (size_t)inner_x * es);
+        off += inner_x;
+    }
+    return LP_OK;
+}
+
+static lp_status concat_lower(lp_ctx *c, const lp_node *n) {
+    lp_tensor *y = T(n->out[0]);
+    int axis;
+    LP_TRY(concat_axis(c, n, y->rank, &axis));
+    int ins[256], k = 0;
+    for (int i = 0; i < n->n_in; i++) {
+        /* empty inputs (a zero-size axis) contribute nothing */
+        if (!lp_has_in(n, i) || T(n->in[i])->dims[axis] == 0) continue;
+        if (k == 256) return lp_fail(c, LP_ERR_LIMIT, "more than 256 inputs");
+        ins[k++] = n->in[i];
+    }
+    if (k == 1) return lp_emit_identity(c, ins[0], n->out[0]) < 0 ? c->err->code : LP_OK;
+    int id = lp_emit_op(c, LP_TFL_CONCATENATION, ins, k, &n->out[0], 1);
+    if (id < 0) return c->err->code;
+    lp_emit_params(c, id)->axis = axis;
+    return LP_OK;
+}
+
+const lp_op_impl lp_impl_Concat = {concat_infer, concat_eval, concat_lower};
+
+/* ---------------- Gather ---------------- */
+
+static lp_status gather_infer(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]), *idx = T(n->in[1]);
+    LP_TRY(lp_need_rank(c, x, "data"));
+    LP_TRY(lp_need_rank(c, idx, "indices"));
+    int axis;
+    LP_TRY(lp_axis(c, lp_attr_i(c, n, "axis", 0), x->rank, &axis, "axis"));
+    if (!lp_dtype_is_int(idx->dtype)) return lp_fail(c, LP_ERR_INVALID, "indices must be integers");
+    int r = x->rank - 1 + idx->rank;
+    if (r > LP_MAX_RANK) return lp_fail(c, LP_ERR_LIMIT, "output rank %d is too large", r);
+    int64_t dims[LP_MAX_RANK];
+    int k = 0;
+    for (int i = 0; i < axis; i++) dims[k++] = x->dims[i];
+    for (int i = 0; i < idx->rank; i++) dims[k++] = idx->dims[i];
+    for (int i = axis + 1; i < x->rank; i++) dims[k++] = x->dims[i];
+    lp_set_out(c, n, 0, x->dtype, r, dims);
+    /* shape arithmetic: picking entries of a 1-D symbolic value */
+    lp_symval sv, iv;
+    if (x->rank == 1 && lp_sv_get(c, n->in[0], &sv) && lp_tensor_is_const(c->g, n->in[1]) &&
+        lp_sv_get(c, n->in[1], &iv)) {
+        lp_symval out = {0};
+        out.n = iv.n;
+        for (int i = 0; i < iv.n; i++) {
+            int64_t j = iv.v[i] < 0 ? iv.v[i] + sv.n : iv.v[i];
+            if (j < 0 || j >= sv.n) return lp_fail(c, LP_ERR_INVALID, "index %lld is out of range", (long long)iv.v[i]);
+            out.v[i] = sv.v[j];
+            out.sym[i] = sv.sym[j];
+        }
+        return lp_sv_set(c, n->out[0], &out);
+    }
+    return LP_OK;
+}
+
+static lp_status gather_eval(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]), *idx = T(n->in[1]);
+    int axis;
+    LP_TRY(lp_axis(c, lp_attr_i(c, n, "axis", 0), x->rank, &axis, "axis"));
+    size_t es = lp_dtype_size(x->dtype);
+    int64_t outer = 1, inner = 1, d = x->dims[axis];
+    for (int i = 0; i < axis; i++) outer *= x->dims[i];
+    for (int i = axis + 1; i < x->rank; i++) inner *= x->dims[i];
+    int64_t ni = lp_tensor_numel(idx);
+    uint8_t *dst = lp_out_data(c, n, 0);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t k = 0; k < ni; k++) {
+            int64_t j = lp_get_i64(idx->dtype, idx->data, k);
+            if (j < 0) j += d;
+            if (j < 0 || j >= d) return lp_fail(c, LP_ERR_INVALID, "index %lld is out of range", (long long)j);
+            memcpy(dst + (size_t)((o * ni + k) * inner) * es, (const uint8_t *)x->data + (size_t)((o * d + j) * inner) * es,
+                   (size_t)inner * es);
+        }
+    return LP_OK;
+}
+
+static lp_status gather_lower(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]), *idx = T(n->in[1]);
+    int axis;
+    LP_TRY(lp_axis(c, lp_attr_i(c, n, "axis", 0), x->rank, &axis, "axis"));
+    int ii;
+    if (lp_tensor_is_const(c->g, n->in[1])) {
+        /* constant indices: int32 with negative entries resolved (TFLite GATHER has no negatives) */
+        int64_t ni = lp_tensor_numel(idx), d = x->dims[axis];
+        int32_t *v = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)(ni ? ni : 1));
+        if (!v) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+        for (int64_t k = 0; k < ni; k++) {
+            int64_t j = lp_get_i64(idx->dtype, idx->data, k);
+            if (j < 0) {
+                if (d < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "negative index on a dynamic axis");
+                j += d;
+            }
+            if (j < 0 || (d >= 0 && j >= d)) return lp_fail(c, LP_ERR_INVALID, "index %lld is out of range", (long long)j);
+            v[k] = (int32_t)j;
+        }
+        ii = lp_emit_const(c, LP_DT_I32, idx->rank, idx->dims, v, "indices");
+    } else {
+        ii = idx->dtype == LP_DT_I32 ? n->in[1] : lp_emit_cast(c, n->in[1], LP_DT_I32, -1);
+    }
+    if (ii < 0) return c->err->code;
+    int in[2] = {n->in[0], ii};
+    int id = lp_emit_op(c, LP_TFL_GATHER, in, 2, &n->out[0], 1);
+    if (id < 0) return c->err->code;
+    lp_emit_params(c, id)->axis = axis;
+    return LP_OK;
+}
+
+const lp_op_impl lp_impl_Gather = {gather_infer, gather_eval, gather_lower};
+
+/* ---------------- Slice ---------------- */
+
+typedef struct slice_spec {
+    int rank;
+    int64_t start[LP_MAX_RANK], end[LP_MAX_RANK], step[LP_MAX_RANK]; /* clamped, per axis */
+    int sliced[LP_MAX_RANK];
+    int to_begin[LP_MAX_RANK]; /* negative step running past index 0 */
+    int to_end[LP_MAX_RANK];   /* end beyond a dynamic dim */
+} slice_spec;
+
+static lp_status slice_spec_get(lp_ctx *c, const lp_node *n, slice_spec *s) {
+    lp_tensor *x = T(n->in[0]);
+    LP_TRY(lp_need_rank(c, x, "data"));
+    int64_t starts[LP_MAX_RANK], ends[LP_MAX_RANK], axes[LP_MAX_RANK], steps[LP_MAX_RANK];
+    int ns, ne, na = -1, nst = -1;
+    if (n->opset < 10 && !lp_has_in(n, 1)) {
+        ns = lp_attr_ints(c, n, "starts", starts, LP_MAX_RANK);
+        ne = lp_attr_ints(c, n, "ends", ends, LP_MAX_RANK);
+        na = lp_attr_ints(c, n, "axes", axes, LP_MAX_RANK);
+    } else {
+        ns = lp_known_ints(c, n, 1, starts, LP_MAX_RANK);
+        ne = lp_known_ints(c, n, 2, ends, LP_MAX_RANK);
+        if (lp_has_in(n, 3)) {
+            na = lp_known_ints(c, n, 3, axes, LP_MAX_RANK);
+            if (na < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'axes' must be a constant");
+        }
+        if (lp_has_in(n, 4)) {
+            nst = lp_known_ints(c, n, 4, steps, LP_MAX_RANK);
+            if (nst < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'steps' must be a constant");
+        }
+    }
+    if (c->err->code) return c->err->code;
+    if (ns < 0 || ne < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "starts and ends must be constants");
+    if (ns != ne || (na >= 0 && na != ns) || (nst >= 0 && nst != ns))
+        return lp_fail(c, LP_ERR_INVALID, "starts, ends, axes and steps must have the same length");
+    s->rank = x->rank;
+    for (int d = 0; d < x->rank; d++) {
+        s->sliced[d] = 0;
+        s->to_begin[d] = s->to_end[d] = 0;
+        s->start[d] = 0;
+        s->end[d] = x->dims[d];
+        s->step[d] = 1;
+    }
+    for (int i = 0; i < ns; i++) {
+        int a;
+        LP_TRY(lp_axis(c, na >= 0 ? axes[i] : i, x->rank, &a, "axis"));
+        if (s->sliced[a]) return lp_fail(c, LP_ERR_INVALID, "axis %d is repeated", a);
+        int64_t st = nst >= 0 ? steps[i] : 1;
+        if (st == 0) return lp_fail(c, LP_ERR_INVALID, "step 0");
+        int64_t d = x->dims[a], b = starts[i], e = ends[i];
+        s->sliced[a] = 1;
+        s->step[a] = st;
+        if (d < 0) {
+            /* dynamic dim: only what TFLite can do with masks and negative indices */
+            if (st != 1) return lp_fail(c, LP_ERR_UNSUPPORTED, "a step other than 1 on dynamic axis %d", a);
+            if (b < INT32_MIN || b > INT32_MAX) return lp_fail(c, LP_ERR_UNSUPPORTED, "start on dynamic axis %d", a);
+            s->start[a] = b;
+            if (e >= INT32_MAX) s->to_end[a] = 1;
+            else if (e < INT32_MIN) return lp_fail(c, LP_ERR_UNSUPPORTED, "end on dynamic axis %d", a);
+            s->end[a] = e;
+            continue;
+        }
+        if (b < 0) b += d;
+        if (e < 0) e += d;
+        if (st > 0) {
+            b = b < 0 ? 0 : b > d ? d : b;
+            e = e < 0 ? 0 : e > d ? d : e;
+        } else {
+            b = b < 0 ? -1 : b > d - 1 ? d - 1 : b;
+            e = e < -1 ? -1 : e > d - 1 ? d - 1 : e;
+            if (e == -1) s->to_begin[a] = 1;
+        }
+        s->start[a] = b;
+        s->end[a] = e;
+    }
+    return LP_OK;
+}
+
+static int64_t slice_len(int64_t b, int64_t e, int64_t st) {
+    if (st > 0) return e > b ? (e - b + st - 1) / st : 0;
+    return b > e ? (b - e + (-st) - 1) / (-st) : 0;
+}
+
+static lp_status slice_infer(lp_ctx *c, const lp_node *n) {
+    slice_spec s;
+    LP_TRY(slice_spec_get(c, n, &s));
+    lp_tensor *x = T(n->in[0]);
+    int64_t dims[LP_MAX_RANK];
+    for (int d = 0; d < s.rank; d++) {
+        if (!s.sliced[d]) dims[d] = x->dims[d];
+        else if (x->dims[d] < 0) dims[d] = (s.start[d] == 0 && s.to_end[d]) ? x->dims[d] : lp_graph_new_sym(c->g, NULL);
+        else dims[d] = slice_len(s.start[d], s.end[d], s.step[d]);
+    }
+    lp_set_out(c, n, 0, x->dtype, s.rank, dims);
+    lp_symval sv;
+    if (s.rank == 1 && x->dims[0] >= 0 && lp_sv_get(c, n->in[0], &sv)) {
+        lp_symval out = {0};
+        out.n = (int)dims[0];
+        for (int i = 0; i < out.n; i++) {
+            int64_t j = s.start[0] + i * s.step[0];
+            out.v[i] = sv.v[j];
+            out.sym[i] = sv.sym[j];
+        }
+        return lp_sv_set(c, n->out[0], &out);
+    }
+    return LP_OK;
+}
+
+static lp_status slice_eval(lp_ctx *c, const lp_node *n) {
+    slice_spec s;
+    LP_TRY(slice_spec_get(c, n, &s));
+    lp_tensor *x = T(n->in[0]), *y = T(n->out[0]);
+    size_t es = lp_dtype_size(x->dtype);
+    int64_t xs[LP_MAX_RANK], idx[LP_MAX_RANK] = {0};
+    lp_strides(x->rank, x->dims, xs);
+    int64_t total = lp_tensor_numel(y);
+    uint8_t *dst = lp_out_data(c, n, 0);
+    for (int64_t o = 0; o < total; o++) {
+        int64_t off = 0;
+        for (int d = 0; d < y->rank; d++) off += (s.start[d] + idx[d] * s.step[d]) * xs[d];
+        memcpy(dst + (size_t)o * es, (const uint8_t *)x->data + (size_t)off * es, es);
+        for (int d = y->rank - 1; d >= 0; d--) {
+            if (++idx[d] < y->dims[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return LP_OK;
+}
+
+static lp_status slice_lower(lp_ctx *c, const lp_node *n) {
+    slice_spec s;
+    LP_TRY(slice_spec_get(c, n, &s));
+    int32_t b[LP_MAX_RANK], e[LP_MAX_RANK], st[LP_MAX_RANK];
+    int bm = 0, em = 0;
+    for (int d = 0; d < s.rank; d++) {
+        b[d] = (int32_t)s.start[d];
+        e[d] = (int32_t)s.end[d];
+        st[d] = (int32_t)s.step[d];
+        if (!s.sliced[d]) {
+            bm |= 1 << d;
+            em |= 1 << d;
+            b[d] = e[d] = 0;
+            st[d] = 1;
+        }
+        if (s.to_begin[d] || s.to_end[d]) {
+            em |= 1 << d;
+            e[d] = 0;
+        }
+    }
+    int bi = lp_emit_i32(c, b, s.rank, "begin"), ei = lp_emit_i32(c, e, s.rank, "end"),
+        si = lp_emit_i32(c, st, s.rank, "strides");
+    if (bi < 0 || ei < 0 || si < 0) return c->err->code;
+    int in[4] = {n->in[0], bi, ei, si};
+    int id = lp_emit_op(c, LP_TFL_STRIDED_SLICE, in, 4, &n->out[0], 1);
+    if (id < 0) return c->err->code;
+    lp_emit_params(c, id)->begin_mask = bm;
+    lp_emit_params(c, id)->end_mask = em;
+    return LP_OK;
+}
+
+const lp_op_impl lp_impl_Slice = {slice_infer, slice_eval, slice_lower};
+
+/* ---------------- ConstantOfShape ---------------- */
+
+static lp_status cos_value(lp_ctx *c, const lp_node *n, lp_dtype *dt, double *v) {
+    const lp_attr *a = lp_node_attr(n, "value");
+    *dt = LP_DT_F32;
+    *v = 0;
+    if (!a) return LP_OK;
+    if (a->type != LP_ATTR_TENSOR) return lp_fail(c, LP_ERR_INVALID, "attribute 'value' must be a tensor");
+    lp_tensor *t = T(a->tensor);
+    if (lp_tensor_numel(t) != 1) return lp_fail(c, LP_ERR_INVALID, "attribute 'value' must hold one element");
+    *dt = t->dtype;
+    *v = lp_get_f64(t->dtype, t->data, 0);
+    if (lp_dtype_is_int(t->dtype)) *v = (double)lp_get_i64(t->dtype, t->data, 0);
+    return LP_OK;
+}
+
+static lp_status cos_infer(lp_ctx *c, const lp_node *n) {
+    lp_dtype dt;
+    double v;
+    LP_TRY(cos_value(c, n, &dt, &v));
+    lp_symval sv;
+    if (!lp_sv_get(c, n->in[0], &sv)) {
+        lp_tensor *s = T(n->in[0]);
+        if (s->rank != 1 || s->dims[0] < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "the shape must have a known length");
+        int64_t dims[LP_MAX_RANK];
+        if (s->dims[0] > LP_MAX_RANK) return lp_fail(c, LP_ERR_LIMIT, "rank too large");
+        for (int i = 0; i < s->dims[0]; i++) dims[i] = lp_graph_new_sym(c->g, NULL);
+        lp_set_out(c, n, 0, dt, (int)s->dims[0], dims);
+        return LP_OK;
+    }
+    if (sv.n > LP_MAX_RANK) return lp_fail(c, LP_ERR_LIMIT, "rank %d is too large", sv.n);
+    int64_t dims[LP_MAX_RANK];
+    for (int i = 0; i < sv.n; i++) {
+        if (!sv.sym[i] && sv.v[i] < 0) return lp_fail(c, LP_ERR_INVALID, "negative dimension %lld", (long long)sv.v[i]);
+        dims[i] = sv.sym[i] ? -(int64_t)sv.sym[i] : sv.v[i];
+    }
+    lp_set_out(c, n, 0, dt, sv.n, dims);
+    lp_tensor *y = T(n->out[0]);
+    int64_t ne = lp_tensor_numel(y);
+    if (ne >= 0 && ne <= LP_MAX_SV && y->rank <= 1 && lp_dtype_is_int(dt)) {
+        lp_symval o = {0};
+        o.n = (int)ne;
+        for (int i = 0; i < o.n; i++) o.v[i] = (int64_t)v;
+        return lp_sv_set(c, n->out[0], &o);
+    }
+    return LP_OK;
+}
+
+static lp_status cos_eval(lp_ctx *c, const lp_node *n) {
+    lp_dtype dt;
+    double v;
+    LP_TRY(cos_value(c, n, &dt, &v));
+    lp_tensor *y = T(n->out[0]);
+    int64_t ne = lp_tensor_numel(y);
+    void *p = lp_out_data(c, n, 0);
+    for (int64_t i = 0; i < ne; i++) lp_set_f64(dt, p, i, v);
+    return LP_OK;
+}
+
+static lp_status cos_lower(lp_ctx *c, const lp_node *n) {
+    lp_dtype dt;
+    double v;
+    LP_TRY(cos_value(c, n, &dt, &v));
+    int s = n->in[0];
+    if (T(s)->dtype != LP_DT_I32) s = lp_emit_cast(c, s, LP_DT_I32, -1);
+    int val = lp_emit_scalar(c, dt, v, "value");
+    if (s < 0 || val < 0) return c->err->code;
+    int in[2] = {s, val};
+    return lp_emit_op(c, LP_TFL_FILL, in, 2, &n->out[0], 1) < 0 ? c->err->code : LP_OK;
+}
+
+const lp_op_impl lp_impl_ConstantOfShape = {cos_infer, cos_eval, cos_lower};
+
+/* ---------------- Range ---------------- */
+
+static lp_status range_infer(lp_ctx *c, const lp_node *n) {
+    lp_tensor *s = T(n->in[0]);
+    double a, b, d;
+    int64_t len;
+    if (lp_const_scalar(c, n->in[0], &a) && lp_const_scalar(c, n->in[1], &b) && lp_const_scalar(c, n->in[2], &d)) {
+        if (d == 0) return lp_fail(c, LP_ERR_INVALID, "delta is 0");
+        double k = ceil((b - a) / d);
+        len = k > 0 ? (int64_t)k : 0;
+        if (len > LP_MAX_ELEMENTS) return lp_fail(c, LP_ERR_LIMIT, "range of %lld elements", (long long)len);
+    } else {
+        len = lp_graph_new_sym(c->g, NULL);
+    }
+    lp_set_out(c, n, 0, s->dtype, 1, &len);
+    return LP_OK;
+}
+
+static lp_status range_eval(lp_ctx *c, const lp_node *n) {
+    lp_tensor *y = T(n->out[0]);
+    void *p = lp_out_data(c, n, 0);
+    int64_t ne = lp_tensor_numel(y);
+    if (lp_dtype_is_int(y->dtype)) {
+        int64_t a = lp_get_i64(T(n->in[0])->dtype, T(n->in[0])->data, 0);
+        int64_t d = lp_get_i64(T(n->in[2])->dtype, T(n->in[2])->data, 0);
+        for (int64_t i = 0; i < ne; i++) lp_set_i64(y->dtype, p, i, a + i * d);
+    } else {
+        double a, b, d;
+        lp_const_scalar(c, n->in[0], &a);
+        lp_const_scalar(c, n->in[1], &b);
+        lp_const_scalar(c, n->in[2], &d);
+        for (int64_t i = 0; i < ne; i++) lp_set_f64(y->dtype, p, i, a + (double)i * d);
+    }
+    return LP_OK;
+}
+
+static lp_status range_lower(lp_ctx *c, const lp_node *n) {
+    int in[3] = {n->in[0], n->in[1], n->in[2]};
+    return lp_emit_op(c, LP_TFL_RANGE, in, 3, &n->out[0], 1) < 0 ? c->err->code : LP_OK;
+}
+
+const lp_op_impl lp_impl_Range = {range_infer, range_eval, range_lower};
+
+/* ---------------- Expand ---------------- */
+
+static lp_status expand_infer(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]);
+    LP_TRY(lp_need_rank(c, x, "input"));
+    lp_symval sv;
+    if (!lp_sv_get(c, n->in[1], &sv)) return lp_fail(c, LP_ERR_UNSUPPORTED, "the target shape must be known");
+    if (sv.n > LP_MAX_RANK) return lp_fail(c, LP_ERR_LIMIT, "rank %d is too large", sv.n);
+    lp_tensor shp = {0};
+    shp.name = "shape";
+    shp.rank = sv.n;
+    for (int i = 0; i < sv.n; i++) shp.dims[i] = sv.sym[i] ? -(int64_t)sv.sym[i] : sv.v[i];
+    int rank;
+    int64_t dims[LP_MAX_RANK];
+    LP_TRY(lp_broadcast(c, x, &shp, &rank, dims));
+    lp_set_out(c, n, 0, x->dtype, rank, dims);
+    return LP_OK;
+}
+
+static lp_status expand_eval(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]), *y = T(n->out[0]);
+    size_t es = lp_dtype_size(x->dtype);
+    int64_t xs[LP_MAX_RANK], idx[LP_MAX_RANK] = {0}, xd[LP_MAX_RANK];
+    int off = y->rank - x->rank;
+    for (int d = 0; d < y->rank; d++) xd[d] = d < off ? 1 : x->dims[d - off];
+    lp_strides(y->rank, xd, xs);
+    int64_t total = lp_tensor_numel(y);
+    uint8_t *dst = lp_out_data(c, n, 0);
+    for (int64_t o = 0; o < total; o++) {
+        int64_t src = 0;
+        for (int d = 0; d < y->rank; d++) src += (xd[d] == 1 ? 0 : idx[d]) * xs[d];
+        memcpy(dst + (size_t)o * es, (const uint8_t *)x->data + (size_t)src * es, es);
+        for (int d = y->rank - 1; d >= 0; d--) {
+            if (++idx[d] < y->dims[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return LP_OK;
+}
+
+static lp_status expand_lower(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]), *y = T(n->out[0]);
+    if (x->rank == y->rank && lp_dims_equal(x->dims, y->dims, x->rank))
+        return lp_emit_identity(c, n->in[0], n->out[0]) < 0 ? c->err->code : LP_OK;
+    for (int d = 0; d < y->rank; d++)
+        if (y->dims[d] < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "Expand to a dynamic shape");
+    int s = lp_emit_i32_dims(c, y->dims, y->rank, "shape");
+    if (s < 0) return c->err->code;
+    int in[2] = {n->in[0], s};
+    return lp_emit_op(c, LP_TFL_BROADCAST_TO, in, 2, &n->out[0], 1) < 0 ? c->err->code : LP_OK;
+}
+
+const lp_op_impl lp_impl_Expand = {expand_infer, expand_eval, expand_lower};
+
+/* ---------------- Pad ---------------- */
+
+typedef struct pad_spec {
+    int rank;
+    int64_t before[LP_MAX_RANK], after[LP_MAX_RANK];
+    const char *mode;
+    double value;
+    int value_tensor; /* input 2 when not a constant scalar */
+} pad_spec;
+
+static lp_status pad_spec_get(lp_ctx *c, const lp_node *n, pad_spec *p) {
+    lp_tensor *x = T(n->in[0]);
+    LP_TRY(lp_need_rank(c, x, "data"));
+    p->rank = x->rank;
+    p->mode = lp_attr_s(c, n, "mode", "constant");
+    p->value = 0;
+    p->value_tensor = -1;
+    int64_t pads[2 * LP_MAX_RANK], axes[LP_MAX_RANK];
+    int np, na = -1;
+    if (n->opset < 11) {
+        np = lp_attr_ints(c, n, "pads", pads, 2 * LP_MAX_RANK);
+        if (np < 0) np = lp_attr_ints(c, n, "paddings", pads, 2 * LP_MAX_RANK);
+        p->value = lp_attr_f(c, n, "value", 0.0f);
+    } else {
+        np = lp_known_ints(c, n, 1, pads, 2 * LP_MAX_RANK);
+        if (np < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'pads' must be a constant");
+        if (lp_has_in(n, 2)) {
+            if (!lp_const_scalar(c, n->in[2], &p->value)) p->value_tensor = n->in[2];
+        }
+        if (lp_has_in(n, 3)) {
+            na = lp_known_ints(c, n, 3, axes, LP_MAX_RANK);
+            if (na < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'axes' must be a constant");
+        }
+    }
+    if (c->err->code) return c->err->code;
+    int k = na >= 0 ? na : x->rank;
+    if (np != 2 * k) return lp_fail(c, LP_ERR_INVALID, "pads has %d entries; expected %d", np, 2 * k);
+    for (int d = 0; d < x->rank; d++) p->before[d] = p->after[d] = 0;
+    for (int i = 0; i < k; i++) {
+        int a = i;
+        if (na >= 0) LP_TRY(lp_axis(c, axes[i], x->rank, &a, "axis"));
+        p->before[a] = pads[i];
+        p->after[a] = pads[i + k];
+    }
+    return LP_OK;
+}
+
+static lp_status pad_infer(lp_ctx *c, const lp_node *n) {
+    pad_spec p;
+    LP_TRY(pad_spec_get(c, n, &p));
+    lp_tensor *x = T(n->in[0]);
+    int64_t dims[LP_MAX_RANK];
+    for (int d = 0; d < p.rank; d++) {
+        if (x->dims[d] < 0) dims[d] = (p.before[d] || p.after[d]) ? lp_graph_new_sym(c->g, NULL) : x->dims[d];
+        else {
+            dims[d] = x->dims[d] + p.before[d] + p.after[d];
+            if (dims[d] < 0) return lp_fail(c, LP_ERR_INVALID, "padding makes dimension %d negative", d);
+        }
+    }
+    lp_set_out(c, n, 0, x->dtype, p.rank, dims);
+    return LP_OK;
+}
+
+static lp_status pad_lower(lp_ctx *c, const lp_node *n) {
+    pad_spec p;
+    LP_TRY(pad_spec_get(c, n, &p));
+    lp_tensor *x = T(n->in[0]);
+    int32_t pads[2 * LP_MAX_RANK];
+    int neg = 0;
+    for (int d = 0; d < p.rank; d++) {
+        pads[2 * d] = (int32_t)(p.before[d] > 0 ? p.before[d] : 0);
+        pads[2 * d + 1] = (int32_t)(p.after[d] > 0 ? p.after[d] : 0);
+        neg |= p.before[d] < 0 || p.after[d] < 0;
+    }
+    int64_t pd[2] = {p.rank, 2};
+    int pi = lp_emit_const(c, LP_DT_I32, 2, pd, pads, "paddings");
+    if (pi < 0) return c->err->code;
+    /* negative pads crop: pad first, then slice */
+    int64_t mid[LP_MAX_RANK];
+    for (int d = 0; d < p.rank; d++)
+        mid[d] = x->dims[d] < 0 ? x->dims[d] : x->dims[d] + pads[2 * d] + pads[2 * d + 1];
+    int out = neg ? lp_emit_tensor(c, x->dtype, p.rank, mid, "padded") : n->out[0];
+    if (out < 0) return c->err->code;
+    int id;
+    if (strcmp(p.mode, "constant") == 0) {
+        if (p.value == 0 && p.value_tensor < 0) {
+            int in[2] = {n->in[0], pi};
+            id = lp_emit_op(c, LP_TFL_PAD, in, 2, &out, 1);
+        } else {
+            int v = p.value_tensor >= 0 ? p.value_tensor : lp_emit_scalar(c, x->dtype, p.value, "pad_value");
+            int in[3] = {n->in[0], pi, v};
+            id = lp_emit_op(c, LP_TFL_PADV2, in, 3, &out, 1);
+        }
+    } else if (strcmp(p.mode, "reflect") == 0) {
+        int in[2] = {n->in[0], pi};
+        id = lp_emit_op(c, LP_TFL_MIRROR_PAD, in, 2, &out, 1);
+        if (id >= 0) lp_emit_params(c, id)->mode = 0; /* REFLECT */
+    } else {
+        return lp_fail(c, LP_ERR_UNSUPPORTED, "attribute 'mode'='%s' is not supported yet", p.mode);
+    }
+    if (id < 0) return c->err->code;
+    if (neg) {
+        int32_t b[LP_MAX_RANK], sz[LP_MAX_RANK];
+        lp_tensor *y = T(n->out[0]);
+        for (int d = 0; d < p.rank; d++) {
+            b[d] = (int32_t)(p.before[d] < 0 ? -p.before[d] : 0);
+            sz[d] = y->dims[d] < 0 ? -1 : (int32_t)y->dims[d];
+        }
+        int bi = lp_emit_i32(c, b, p.rank, "begin"), si = lp_emit_i32(c, sz, p.rank, "size");
+        int in[3] = {out, bi, si};
+        if (lp_emit_op(c, LP_TFL_SLICE, in, 3, &n->out[0], 1) < 0) return c->err->code;
+    }
+    return LP_OK;
+}
+
+const lp_op_impl lp_impl_Pad = {pad_infer, NULL, pad_lower};
+
+/* ---------------- Split ---------------- */
+
+static lp_status split_sizes(lp_ctx *c, const lp_node *n, int *axis, int64_t *sizes) {
+    lp_tensor *x = T(n->in[0]);
+    LP_TRY(lp_need_rank(c, x, "input"));
+    LP_TRY(lp_axis(c, lp_attr_i(c, n, "axis", 0), x->rank, axis, "axis"));
+    int k;
+    if (lp_has_in(n, 1)) {
+        k = lp_known_ints(c, n, 1, sizes, 256);
+        if (k < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'split' must be a constant");
+    } else {
+        k = lp_attr_ints(c, n, "split", sizes, 256);
+        if (c->err->code) return c->err->code;
+    }
+    int64_t d = x->dims[*axis];
+    if (k >= 0) {
+        if (k != n->n_out) return lp_fail(c, LP_ERR_INVALID, "split has %d sizes for %d outputs", k, n->n_out);
+        int64_t sum = 0;
+        for (int i = 0; i < k; i++) sum += sizes[i];
+        if (d >= 0 && sum != d) return lp_fail(c, LP_ERR_INVALID, "split sizes add up to %lld, not %lld", (long long)sum, (long long)d);
+        return LP_OK;
+    }
+    if (d < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "splitting dynamic axis %d evenly", *axis);
+    /* equal parts; opset 18 num_outputs allows a smaller last part */
+    int64_t parts = n->n_out;
+    int64_t each = (d + parts - 1) / parts;
+    for (int i = 0; i < parts; i++) {
+        int64_t left = d - each * i;
+        sizes[i] = left < each ? (left > 0 ? left : 0) : each;
+    }
+    return LP_OK;
+}
+
+static lp_status split_infer(lp_ctx *c, const lp_node *n) {
+    int axis;
+    int64_t sizes[256];
+    if (n->n_out > 256) return lp_fail(c, LP_ERR_LIMIT, "more than 256 outputs");
+    LP_TRY(split_sizes(c, n, &axis, sizes));
+    lp_tensor *x = T(n->in[0]);
+    for (int i = 0; i < n->n_out; i++) {
+        int64_t dims[LP_MAX_RANK];
+        memcpy(dims, x->dims, sizeof dims);
+        dims[axis] = sizes[i];
+        lp_set_out(c, n, i, x->dtype, x->rank, dims);
+    }
+    return LP_OK;
+}
+
+static lp_status split_eval(lp_ctx *c, const lp_node *n) {
+    int axis;
+    int64_t sizes[256];
+    LP_TRY(split_sizes(c, n, &axis, sizes));
+    lp_tensor *x = T(n->in[0]);
+    size_t es = lp_dtype_size(x->dtype);
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < axis; d++) outer *= x->dims[d];
+    for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
+    int64_t off = 0;
+    for (int i = 0; i < n->n_out; i++) {
+        if (n->out[i] >= 0) {
+            uint8_t *dst = lp_out_data(c, n, i);
+            for (int64_t o = 0; o < outer; o++)
+                memcpy(dst + (size_t)(o * sizes[i] * inner) * es,
+                       (const uint8_t *)x->data + (size_t)((o * x->dims[axis] + off) * inner) * es,
+                       (size_t)(sizes[i] * inner) * es);
+        }
+        off += sizes[i];
+    }
+    return LP_OK;
+}
+
+static lp_status split_lower(lp_ctx *c, const lp_node *n) {
+    int axis;
+    int64_t sizes[256];
+    LP_TRY(split_sizes(c, n, &axis, sizes));
+    int outs[256];
+    for (int i = 0; i < n->n_out; i++) {
+        outs[i] = n->out[i];
+        if (outs[i] < 0) {
+            /* an unused output still needs a tensor */
+            lp_tensor *x = T(n->in[0]);
+            int64_t dims[LP_MAX_RANK];
+            memcpy(dims, x->dims, sizeof dims);
+            dims[axis] = sizes[i];
+            outs[i] = lp_emit_tensor(c, x->dtype, x->rank, dims, "unused");
+            if (outs[i] < 0) return c->err->code;
+        }
+    }
+    int32_t s32[256];
+    for (int i = 0; i < n->n_out; i++) s32[i] = (int32_t)sizes[i];
+    int32_t ax = axis;
+    int si = lp_emit_i32(c, s32, n->n_out, "sizes");
+    int ai = lp_emit_const(c, LP_DT_I32, 0, NULL, &ax, "axis");
+    if (si < 0 || ai < 0) return c->err->code;
+    int in[3] = {n->in[0], si, ai};
+    int id = lp_emit_op(c, LP_TFL_SPLIT_V, in, 3, outs, n->n_out);
+    if (id < 0) return c->err->code;
+    lp_emit_params(c, id)->num = n->n_out;
+    return LP_OK;
+}
+
+const lp_op_impl lp_impl_Split = {split_infer, split_eval, split_lower};

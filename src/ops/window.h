@@ -1,0 +1,28 @@
+/* window: attributes shared by convolution and pooling (kernel, strides, dilations, pads,
+ * auto_pad) and the NCHW -> NHWC input preparation that chooses TFLite SAME / VALID / explicit PAD. */
+#ifndef LP_WINDOW_H
+#define LP_WINDOW_H
+
+#include "ops.h"
+
+typedef struct lp_window {
+    int nsp;                      /* spatial dims */
+    int64_t k[3], s[3], d[3];     /* kernel, stride, dilation */
+    int64_t pb[3], pe[3];         /* pads at begin / end */
+    int64_t op[3];                /* ConvTranspose output_padding */
+    int64_t group;
+    int same_upper, same_lower;   /* auto_pad */
+} lp_window;
+
+/* Read the window attributes; `w` is the weight (kernel size default) or NULL for pooling. */
+lp_status lp_window_get(lp_ctx *c, const lp_node *n, const lp_tensor *x, const lp_tensor *w, lp_window *s);
+/* Turn auto_pad SAME_UPPER / SAME_LOWER into explicit pads (static spatial dims only). */
+void lp_window_resolve_same(const lp_tensor *x, lp_window *s);
+/* NCHW x -> NHWC tensor ready for a VALID or SAME TFLite window op: sets *padding (0 SAME, 1 VALID),
+ * inserting PAD/PADV2 (with pad_value) when the pads are not TFLite's SAME; extra_h/extra_w pad
+ * the end further (ceil_mode). Returns the tensor or -1. */
+int lp_window_input(lp_ctx *c, int x, lp_window *s, int *padding, int64_t extra_h, int64_t extra_w, double pad_value);
+/* PAD an NHWC tensor by the window's spatial pads (+ extra at the end); returns the padded tensor. */
+int lp_window_pad(lp_ctx *c, int x_nhwc, const lp_window *s, int64_t extra_end_h, int64_t extra_end_w, double value);
+
+#endif

@@ -1,0 +1,560 @@
+/* IR (TFLite ops) -> TFLite flatbuffer. Field ids and enum values: ../shared/FORMATS.md section 2. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tflite.h"
+
+static const struct {
+    int code;
+    int opt;
+} tfl_info[LP_OP_COUNT] = {
+#define LP_TFL_OP(name, code, opt) [LP_TFL_##name] = {code, opt},
+#include "../ops/tfl_ops.def"
+#undef LP_TFL_OP
+};
+
+int lp_tfl_builtin_code(lp_op op) { return lp_op_is_tfl(op) ? tfl_info[op].code : -1; }
+
+/* TensorType numbering of schema.fbs */
+static int tfl_type(lp_dtype t) {
+    switch (t) {
+    case LP_DT_F32: return 0;
+    case LP_DT_F16: return 1;
+    case LP_DT_I32: return 2;
+    case LP_DT_U8: return 3;
+    case LP_DT_I64: return 4;
+    case LP_DT_STRING: return 5;
+    case LP_DT_BOOL: return 6;
+    case LP_DT_I16: return 7;
+    case LP_DT_C64: return 8;
+    case LP_DT_I8: return 9;
+    case LP_DT_F64: return 10;
+    case LP_DT_C128: return 11;
+    case LP_DT_U64: return 12;
+    case LP_DT_U32: return 15;
+    case LP_DT_U16: return 16;
+    case LP_DT_I4: return 17;
+    case LP_DT_BF16: return 18;
+    default: return -1;
+    }
+}
+
+static int max_rank_of_io(const lp_graph *g, const lp_node *n) {
+    int r = 0;
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i] >= 0 && g->t[n->in[i]].rank > r) r = g->t[n->in[i]].rank;
+    for (int i = 0; i < n->n_out; i++)
+        if (n->out[i] >= 0 && g->t[n->out[i]].rank > r) r = g->t[n->out[i]].rank;
+    return r;
+}
+
+int lp_tfl_op_version(const lp_graph *g, const lp_node *n) {
+    const lp_tfl_params *p = &n->p;
+    int rank = max_rank_of_io(g, n);
+    lp_dtype in_dt = n->n_in > 0 && n->in[0] >= 0 ? g->t[n->in[0]].dtype : LP_DT_F32;
+    switch (n->op) {
+    case LP_TFL_CONV_2D: {
+        /* grouped convolution: the filter's input depth is smaller than the input's */
+        const lp_tensor *x = &g->t[n->in[0]], *w = &g->t[n->in[1]];
+        if (x->rank == 4 && w->rank == 4 && x->dims[3] >= 0 && w->dims[3] != x->dims[3]) return 6;
+        return in_dt == LP_DT_I8 ? 3 : 1;
+    }
+    case LP_TFL_DEPTHWISE_CONV_2D:
+        if (in_dt == LP_DT_I8) return 3;
+        return (p->dil_w > 1 || p->dil_h > 1) ? 2 : 1;
+    case LP_TFL_FULLY_CONNECTED:
+        if (p->keep_num_dims) return 5;
+        if (n->n_in == 2) return 6;
+        return in_dt == LP_DT_I8 ? 4 : 1;
+    case LP_TFL_TRANSPOSE_CONV:
+        if (p->act) return 4;
+        return (n->n_in > 3 && n->in[3] >= 0) ? 3 : 1;
+    case LP_TFL_RESIZE_BILINEAR: return p->half_pixel ? 3 : 1;
+    case LP_TFL_RESIZE_NEAREST_NEIGHBOR: return (p->half_pixel || p->align_corners) ? 3 : 1;
+    case LP_TFL_STRIDED_SLICE:
+        if (p->offset) return 8;
+        if (p->ellipsis_mask || p->new_axis_mask) return 6;
+        return rank > 4 ? 4 : 1;
+    case LP_TFL_GATHER: return p->batch_dims ? 5 : 1;
+    case LP_TFL_BROADCAST_TO: return 2;
+    case LP_TFL_SUB: return rank > 4 ? 3 : 1;
+    case LP_TFL_DIV: return rank > 4 ? 2 : 1;
+    case LP_TFL_MAXIMUM:
+    case LP_TFL_MINIMUM: return rank > 4 ? 3 : 1;
+    case LP_TFL_TRANSPOSE: return rank > 6 ? 8 : rank > 5 ? 6 : rank > 4 ? 4 : 1;
+    case LP_TFL_PAD:
+    case LP_TFL_PADV2: return rank > 4 ? 4 : 1;
+    case LP_TFL_SLICE: return rank > 4 ? 5 : 1;
+    case LP_TFL_SELECT:
+    case LP_TFL_SELECT_V2: return rank > 4 ? 3 : 1;
+    default: return 1;
+    }
+}
+
+/* Runtime versions that first support an (op, version); informational metadata. Ops not listed
+ * need 1.5.0 or less at version 1 (the first LiteRT release with versioned ops). */
+static const struct {
+    lp_op op;
+    int version;
+    const char *runtime;
+} runtime_table[] = {
+    {LP_TFL_CONV_2D, 6, "2.9.0"},           {LP_TFL_DEPTHWISE_CONV_2D, 2, "1.12.0"},
+    {LP_TFL_FULLY_CONNECTED, 5, "2.0.0"},   {LP_TFL_FULLY_CONNECTED, 6, "2.1.0"},
+    {LP_TFL_TRANSPOSE_CONV, 3, "2.3.0"},    {LP_TFL_TRANSPOSE_CONV, 4, "2.13.0"},
+    {LP_TFL_GELU, 1, "2.9.0"},              {LP_TFL_BATCH_MATMUL, 1, "2.3.0"},
+    {LP_TFL_HARD_SWISH, 1, "1.15.0"},       {LP_TFL_RESIZE_BILINEAR, 3, "2.2.0"},
+    {LP_TFL_RESIZE_NEAREST_NEIGHBOR, 3, "2.3.0"}, {LP_TFL_LEAKY_RELU, 1, "1.13.1"},
+    {LP_TFL_TRANSPOSE, 4, "2.4.0"},         {LP_TFL_TRANSPOSE, 6, "2.12.0"},
+    {LP_TFL_STRIDED_SLICE, 4, "2.3.0"},     {LP_TFL_BROADCAST_TO, 2, "2.5.0"},
+    {LP_TFL_GATHER, 5, "2.6.0"},            {LP_TFL_DEPTH_TO_SPACE, 1, "2.1.0"},
+    {LP_TFL_MIRROR_PAD, 1, "1.13.1"},       {LP_TFL_SPLIT_V, 1, "1.13.1"},
+    {LP_TFL_SELECT_V2, 1, "2.2.0"},         {LP_TFL_CUMSUM, 1, "2.4.0"},
+    {LP_TFL_RELU_0_TO_1, 1, "2.15.0"},      {LP_TFL_SIGN, 1, "2.15.0"},
+    {LP_TFL_SUB, 3, "2.3.0"},               {LP_TFL_DIV, 2, "2.3.0"},
+    {LP_TFL_PAD, 4, "2.6.0"},               {LP_TFL_SLICE, 5, "2.5.0"},
+};
+
+static int version_less(const char *a, const char *b) {
+    int x[3] = {0}, y[3] = {0};
+    sscanf(a, "%d.%d.%d", &x[0], &x[1], &x[2]);
+    sscanf(b, "%d.%d.%d", &y[0], &y[1], &y[2]);
+    for (int i = 0; i < 3; i++)
+        if (x[i] != y[i]) return x[i] < y[i];
+    return 0;
+}
+
+static const char *runtime_for(lp_op op, int version) {
+    const char *best = "1.5.0";
+    for (size_t i = 0; i < sizeof runtime_table / sizeof runtime_table[0]; i++)
+        if (runtime_table[i].op == op && runtime_table[i].version <= version &&
+            version_less(best, runtime_table[i].runtime))
+            best = runtime_table[i].runtime;
+    return best;
+}
+
+/* ---------------- options ---------------- */
+
+static lp_fb_ref write_options(lp_fb *b, const lp_node *n) {
+    const lp_tfl_params *p = &n->p;
+    int opt = tfl_info[n->op].opt;
+    if (!opt) return 0;
+    switch (n->op) {
+    case LP_TFL_RESHAPE: {
+        lp_fb_ref ns = 0;
+        if (p->n_new_shape) ns = lp_fb_vec_i32(b, p->new_shape, p->n_new_shape);
+        lp_fb_start(b);
+        lp_fb_add_ref(b, 0, ns);
+        return lp_fb_end(b);
+    }
+    case LP_TFL_SQUEEZE: {
+        lp_fb_ref sd = lp_fb_vec_i32(b, p->squeeze_dims, p->n_squeeze);
+        lp_fb_start(b);
+        lp_fb_add_ref(b, 0, sd);
+        return lp_fb_end(b);
+    }
+    default: break;
+    }
+    lp_fb_start(b);
+    switch (n->op) {
+    case LP_TFL_CONV_2D:
+        lp_fb_add_i8(b, 0, (int8_t)p->padding);
+        lp_fb_add_i32(b, 1, p->stride_w);
+        lp_fb_add_i32(b, 2, p->stride_h);
+        lp_fb_add_i8(b, 3, (int8_t)p->act);
+        lp_fb_add_i32(b, 4, p->dil_w ? p->dil_w : 1);
+        lp_fb_add_i32(b, 5, p->dil_h ? p->dil_h : 1);
+        break;
+    case LP_TFL_DEPTHWISE_CONV_2D:
+        lp_fb_add_i8(b, 0, (int8_t)p->padding);
+        lp_fb_add_i32(b, 1, p->stride_w);
+        lp_fb_add_i32(b, 2, p->stride_h);
+        lp_fb_add_i32(b, 3, p->depth_mult);
+        lp_fb_add_i8(b, 4, (int8_t)p->act);
+        lp_fb_add_i32(b, 5, p->dil_w ? p->dil_w : 1);
+        lp_fb_add_i32(b, 6, p->dil_h ? p->dil_h : 1);
+        break;
+    case LP_TFL_AVERAGE_POOL_2D:
+    case LP_TFL_MAX_POOL_2D:
+    case LP_TFL_L2_POOL_2D:
+        lp_fb_add_i8(b, 0, (int8_t)p->padding);
+        lp_fb_add_i32(b, 1, p->stride_w);
+        lp_fb_add_i32(b, 2, p->stride_h);
+        lp_fb_add_i32(b, 3, p->filter_w);
+        lp_fb_add_i32(b, 4, p->filter_h);
+        lp_fb_add_i8(b, 5, (int8_t)p->act);
+        break;
+    case LP_TFL_FULLY_CONNECTED:
+        lp_fb_add_i8(b, 0, (int8_t)p->act);
+        if (p->keep_num_dims) lp_fb_add_u8(b, 2, 1);
+        break;
+    case LP_TFL_SOFTMAX: lp_fb_add_f32(b, 0, p->beta); break;
+    case LP_TFL_CONCATENATION:
+        lp_fb_add_i32(b, 0, p->axis);
+        lp_fb_add_i8(b, 1, (int8_t)p->act);
+        break;
+    case LP_TFL_ADD:
+    case LP_TFL_SUB:
+    case LP_TFL_MUL:
+    case LP_TFL_DIV:
+    case LP_TFL_L2_NORMALIZATION: lp_fb_add_i8(b, 0, (int8_t)p->act); break;
+    case LP_TFL_MEAN:
+    case LP_TFL_SUM:
+    case LP_TFL_REDUCE_PROD:
+    case LP_TFL_REDUCE_MAX:
+    case LP_TFL_REDUCE_MIN:
+    case LP_TFL_REDUCE_ALL: lp_fb_add_u8(b, 0, (uint8_t)(p->keep_dims != 0)); break;
+    case LP_TFL_STRIDED_SLICE:
+        lp_fb_add_i32(b, 0, p->begin_mask);
+        lp_fb_add_i32(b, 1, p->end_mask);
+        lp_fb_add_i32(b, 2, p->ellipsis_mask);
+        lp_fb_add_i32(b, 3, p->new_axis_mask);
+        lp_fb_add_i32(b, 4, p->shrink_axis_mask);
+        if (p->offset) lp_fb_add_u8(b, 5, 1);
+        break;
+    case LP_TFL_SPLIT:
+    case LP_TFL_SPLIT_V: lp_fb_add_i32(b, 0, p->num); break;
+    case LP_TFL_CAST:
+        lp_fb_add_i8(b, 0, (int8_t)tfl_type((lp_dtype)p->in_type));
+        lp_fb_add_i8(b, 1, (int8_t)tfl_type((lp_dtype)p->out_type));
+        break;
+    case LP_TFL_ARG_MAX:
+    case LP_TFL_ARG_MIN:
+    case LP_TFL_SHAPE: lp_fb_add_i8(b, 0, (int8_t)tfl_type((lp_dtype)p->out_type)); break;
+    case LP_TFL_GATHER:
+        lp_fb_add_i32(b, 0, p->axis);
+        lp_fb_add_i32(b, 1, p->batch_dims);
+        break;
+    case LP_TFL_RESIZE_BILINEAR:
+        lp_fb_add_u8(b, 2, (uint8_t)p->align_corners);
+        lp_fb_add_u8(b, 3, (uint8_t)p->half_pixel);
+        break;
+    case LP_TFL_RESIZE_NEAREST_NEIGHBOR:
+        lp_fb_add_u8(b, 0, (uint8_t)p->align_corners);
+        lp_fb_add_u8(b, 1, (uint8_t)p->half_pixel);
+        break;
+    case LP_TFL_LEAKY_RELU: lp_fb_add_f32(b, 0, p->alpha); break;
+    case LP_TFL_DEPTH_TO_SPACE:
+    case LP_TFL_SPACE_TO_DEPTH: lp_fb_add_i32(b, 0, p->block_size); break;
+    case LP_TFL_TRANSPOSE_CONV:
+        lp_fb_add_i8(b, 0, (int8_t)p->padding);
+        lp_fb_add_i32(b, 1, p->stride_w);
+        lp_fb_add_i32(b, 2, p->stride_h);
+        if (p->act) lp_fb_add_i8(b, 3, (int8_t)p->act);
+        break;
+    case LP_TFL_BATCH_MATMUL:
+        lp_fb_add_u8(b, 0, (uint8_t)p->adj_x);
+        lp_fb_add_u8(b, 1, (uint8_t)p->adj_y);
+        break;
+    case LP_TFL_PACK:
+    case LP_TFL_UNPACK:
+        lp_fb_add_i32(b, 0, p->num);
+        lp_fb_add_i32(b, 1, p->axis);
+        break;
+    case LP_TFL_MIRROR_PAD: lp_fb_add_i8(b, 0, (int8_t)p->mode); break;
+    case LP_TFL_GELU: lp_fb_add_u8(b, 0, (uint8_t)p->approximate); break;
+    case LP_TFL_CUMSUM:
+        lp_fb_add_u8(b, 0, (uint8_t)p->exclusive);
+        lp_fb_add_u8(b, 1, (uint8_t)p->reverse);
+        break;
+    default: break; /* options tables without fields */
+    }
+    return lp_fb_end(b);
+}
+
+/* ---------------- buffer dedup ---------------- */
+
+static uint64_t hash_bytes(const void *p, size_t n) {
+    const uint8_t *s = p;
+    uint64_t h = 1469598103934665603ull ^ n;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* ---------------- model ---------------- */
+
+typedef struct opcode {
+    int code, version;
+} opcode;
+
+lp_status lp_tflite_build(lp_graph *g, lp_fb *b, lp_tflite_info *info) {
+    memset(info, 0, sizeof *info);
+    lp_status st = LP_OK;
+    int nt = g->n_t;
+    int *tidx = malloc(sizeof(int) * (size_t)(nt + 1));     /* IR tensor -> tflite tensor index */
+    int *order = malloc(sizeof(int) * (size_t)(nt + 1));    /* tflite index -> IR tensor */
+    int *bufidx = calloc((size_t)nt + 1, sizeof(int));      /* IR tensor -> buffer index */
+    uint64_t *hashes = calloc((size_t)nt + 1, sizeof(uint64_t));
+    int *buf_tensor = malloc(sizeof(int) * (size_t)(nt + 2)); /* buffer index -> IR tensor */
+    opcode *codes = malloc(sizeof(opcode) * (size_t)(g->n_n + 1));
+    int *op_code_idx = malloc(sizeof(int) * (size_t)(g->n_n + 1));
+    lp_fb_ref *refs = malloc(sizeof(lp_fb_ref) * (size_t)(nt + g->n_n + 16));
+    if (!tidx || !order || !bufidx || !hashes || !buf_tensor || !codes || !op_code_idx || !refs) {
+        st = lp_err_set(g->err, LP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < nt; i++) tidx[i] = -1;
+
+    /* tensors in a stable order: inputs, then in node order */
+    int n_tfl = 0;
+#define USE_TENSOR(t)                               \
+    do {                                            \
+        if ((t) >= 0 && tidx[(t)] < 0) {            \
+            tidx[(t)] = n_tfl;                      \
+            order[n_tfl++] = (t);                   \
+        }                                           \
+    } while (0)
+    for (int i = 0; i < g->inputs.n; i++) USE_TENSOR(g->inputs.v[i]);
+    int n_ops = 0, n_codes = 0;
+    for (int i = 0; i < g->n_n; i++) {
+        const lp_node *n = &g->n[i];
+        if (n->dead) continue;
+        if (!lp_op_is_tfl(n->op)) {
+            st = lp_err_set(g->err, LP_ERR_INTERNAL, "node '%s' (%s) was not lowered", n->name, lp_op_name(n->op));
+            goto done;
+        }
+        for (int j = 0; j < n->n_in; j++) USE_TENSOR(n->in[j]);
+        for (int j = 0; j < n->n_out; j++) USE_TENSOR(n->out[j]);
+        int code = tfl_info[n->op].code, ver = lp_tfl_op_version(g, n);
+        int k;
+        for (k = 0; k < n_codes; k++)
+            if (codes[k].code == code && codes[k].version == ver) break;
+        if (k == n_codes) {
+            codes[n_codes].code = code;
+            codes[n_codes].version = ver;
+            n_codes++;
+        }
+        op_code_idx[i] = k;
+        n_ops++;
+    }
+    for (int i = 0; i < g->outputs.n; i++) USE_TENSOR(g->outputs.v[i]);
+#undef USE_TENSOR
+
+    /* buffers: 0 is the empty sentinel; identical constant payloads are stored once */
+    int n_bufs = 1;
+    for (int k = 0; k < n_tfl; k++) {
+        int t = order[k];
+        const lp_tensor *T = &g->t[t];
+        if (!(T->flags & LP_T_CONST)) continue;
+        int64_t numel = lp_tensor_numel(T);
+        size_t need = numel >= 0 ? (size_t)numel * lp_dtype_size(T->dtype) : 0;
+        if (numel < 0 || T->nbytes < need || lp_dtype_size(T->dtype) == 0) {
+            st = lp_err_set(g->err, LP_ERR_INTERNAL, "constant '%s' has %zu bytes for shape needing %zu", T->name,
+                            T->nbytes, need);
+            goto done;
+        }
+        uint64_t h = hash_bytes(T->data, need);
+        int found = 0;
+        for (int j = 1; j < n_bufs && !found; j++) {
+            int o = buf_tensor[j];
+            size_t on = (size_t)lp_tensor_numel(&g->t[o]) * lp_dtype_size(g->t[o].dtype);
+            if (hashes[o] == h && on == need && memcmp(g->t[o].data, T->data, need) == 0) {
+                bufidx[t] = j;
+                found = 1;
+                info->n_dedup++;
+            }
+        }
+        if (!found) {
+            hashes[t] = h;
+            bufidx[t] = n_bufs;
+            buf_tensor[n_bufs++] = t;
+        }
+    }
+
+    /* metadata: min_runtime_version */
+    const char *rt = "1.5.0";
+    for (int i = 0; i < g->n_n; i++) {
+        const lp_node *n = &g->n[i];
+        if (n->dead) continue;
+        const char *r = runtime_for(n->op, codes[op_code_idx[i]].version);
+        if (version_less(rt, r)) rt = r;
+    }
+    snprintf(info->min_runtime, sizeof info->min_runtime, "%s", rt);
+    int rt_buf = n_bufs++;
+
+    /* ---- build back to front: buffers' data first (it ends up at the end of the file) ---- */
+    lp_fb_ref *buf_refs = refs; /* n_bufs entries */
+    lp_fb_ref empty_buf;
+    for (int j = n_bufs - 1; j >= 1; j--) {
+        lp_fb_ref data;
+        if (j == rt_buf) {
+            char v[16] = {0};
+            memcpy(v, rt, strlen(rt));
+            data = lp_fb_bytes(b, v, 16, 16);
+        } else {
+            const lp_tensor *T = &g->t[buf_tensor[j]];
+            size_t need = (size_t)lp_tensor_numel(T) * lp_dtype_size(T->dtype);
+            /* Buffer.data has force_align 16 */
+            data = need >= 64 ? lp_fb_blob_vec(b, T->data, need, 16) : lp_fb_bytes(b, T->data, need, 16);
+        }
+        lp_fb_start(b);
+        lp_fb_add_ref(b, 0, data);
+        buf_refs[j] = lp_fb_end(b);
+    }
+    lp_fb_start(b);
+    empty_buf = lp_fb_end(b);
+    buf_refs[0] = empty_buf;
+    lp_fb_ref buffers = lp_fb_vec_ref(b, buf_refs, n_bufs);
+
+    /* tensors */
+    lp_fb_ref *trefs = refs;
+    for (int k = 0; k < n_tfl; k++) {
+        const lp_tensor *T = &g->t[order[k]];
+        int ty = tfl_type(T->dtype);
+        if (ty < 0) {
+            st = lp_err_set(g->err, LP_ERR_UNSUPPORTED, "tensor '%s' has type %s, which TFLite cannot store", T->name,
+                            lp_dtype_name(T->dtype));
+            goto done;
+        }
+        if (T->rank < 0) {
+            st = lp_err_set(g->err, LP_ERR_UNSUPPORTED, "tensor '%s' has unknown rank", T->name);
+            goto done;
+        }
+        int32_t shape[LP_MAX_RANK], sig[LP_MAX_RANK];
+        int dyn = 0;
+        for (int i = 0; i < T->rank; i++) {
+            if (T->dims[i] > INT32_MAX) {
+                st = lp_err_set(g->err, LP_ERR_LIMIT, "tensor '%s' dimension %d is too large for TFLite", T->name, i);
+                goto done;
+            }
+            shape[i] = T->dims[i] >= 0 ? (int32_t)T->dims[i] : 1;
+            sig[i] = T->dims[i] >= 0 ? (int32_t)T->dims[i] : -1;
+            dyn |= T->dims[i] < 0;
+        }
+        lp_fb_ref name = lp_fb_string(b, T->name);
+        lp_fb_ref shp = lp_fb_vec_i32(b, shape, T->rank);
+        lp_fb_ref shs = dyn ? lp_fb_vec_i32(b, sig, T->rank) : 0;
+        lp_fb_start(b);
+        lp_fb_add_ref(b, 0, shp);
+        if (ty) lp_fb_add_i8(b, 1, (int8_t)ty);
+        if (bufidx[order[k]]) lp_fb_add_u32(b, 2, (uint32_t)bufidx[order[k]]);
+        lp_fb_add_ref(b, 3, name);
+        lp_fb_add_ref(b, 7, shs);
+        trefs[k] = lp_fb_end(b);
+    }
+    lp_fb_ref tensors = lp_fb_vec_ref(b, trefs, n_tfl);
+
+    /* operators */
+    lp_fb_ref *orefs = refs;
+    int oi = 0;
+    for (int i = 0; i < g->n_n; i++) {
+        const lp_node *n = &g->n[i];
+        if (n->dead) continue;
+        int32_t ins[64], outs[64];
+        if (n->n_in > 64 || n->n_out > 64) {
+            st = lp_err_set(g->err, LP_ERR_LIMIT, "node '%s' has too many inputs or outputs", n->name);
+            goto done;
+        }
+        for (int j = 0; j < n->n_in; j++) ins[j] = n->in[j] >= 0 ? tidx[n->in[j]] : -1;
+        for (int j = 0; j < n->n_out; j++) outs[j] = n->out[j] >= 0 ? tidx[n->out[j]] : -1;
+        lp_fb_ref vin = lp_fb_vec_i32(b, ins, n->n_in);
+        lp_fb_ref vout = lp_fb_vec_i32(b, outs, n->n_out);
+        lp_fb_ref opts = write_options(b, n);
+        lp_fb_start(b);
+        if (op_code_idx[i]) lp_fb_add_u32(b, 0, (uint32_t)op_code_idx[i]);
+        lp_fb_add_ref(b, 1, vin);
+        lp_fb_add_ref(b, 2, vout);
+        if (opts) {
+            lp_fb_add_u8(b, 3, (uint8_t)tfl_info[n->op].opt);
+            lp_fb_add_ref(b, 4, opts);
+        }
+        orefs[oi++] = lp_fb_end(b);
+    }
+    lp_fb_ref operators = lp_fb_vec_ref(b, orefs, oi);
+
+    int32_t gin[1024], gout[1024];
+    if (g->inputs.n > 1024 || g->outputs.n > 1024) {
+        st = lp_err_set(g->err, LP_ERR_LIMIT, "too many graph inputs or outputs");
+        goto done;
+    }
+    for (int i = 0; i < g->inputs.n; i++) gin[i] = tidx[g->inputs.v[i]];
+    for (int i = 0; i < g->outputs.n; i++) gout[i] = tidx[g->outputs.v[i]];
+    lp_fb_ref vgin = lp_fb_vec_i32(b, gin, g->inputs.n);
+    lp_fb_ref vgout = lp_fb_vec_i32(b, gout, g->outputs.n);
+    lp_fb_ref sgname = lp_fb_string(b, "main");
+    lp_fb_start(b);
+    lp_fb_add_ref(b, 0, tensors);
+    lp_fb_add_ref(b, 1, vgin);
+    lp_fb_add_ref(b, 2, vgout);
+    lp_fb_add_ref(b, 3, operators);
+    lp_fb_add_ref(b, 4, sgname);
+    lp_fb_ref sub = lp_fb_end(b);
+    lp_fb_ref subgraphs = lp_fb_vec_ref(b, &sub, 1);
+
+    /* operator codes */
+    lp_fb_ref *crefs = refs;
+    for (int k = 0; k < n_codes; k++) {
+        lp_fb_start(b);
+        lp_fb_add_i8(b, 0, (int8_t)(codes[k].code < 127 ? codes[k].code : 127));
+        if (codes[k].version != 1) lp_fb_add_i32(b, 2, codes[k].version);
+        lp_fb_add_i32(b, 3, codes[k].code);
+        crefs[k] = lp_fb_end(b);
+    }
+    lp_fb_ref opcodes = lp_fb_vec_ref(b, crefs, n_codes);
+
+    /* signature def: keys are the ONNX input/output names in ONNX order */
+    lp_fb_ref sig_in[1024], sig_out[1024];
+    for (int i = 0; i < g->inputs.n; i++) {
+        lp_fb_ref nm = lp_fb_string(b, g->t[g->inputs.v[i]].name);
+        lp_fb_start(b);
+        lp_fb_add_ref(b, 0, nm);
+        lp_fb_add_u32(b, 1, (uint32_t)gin[i]);
+        sig_in[i] = lp_fb_end(b);
+    }
+    for (int i = 0; i < g->outputs.n; i++) {
+        lp_fb_ref nm = lp_fb_string(b, g->t[g->outputs.v[i]].name);
+        lp_fb_start(b);
+        lp_fb_add_ref(b, 0, nm);
+        lp_fb_add_u32(b, 1, (uint32_t)gout[i]);
+        sig_out[i] = lp_fb_end(b);
+    }
+    lp_fb_ref vsin = lp_fb_vec_ref(b, sig_in, g->inputs.n);
+    lp_fb_ref vsout = lp_fb_vec_ref(b, sig_out, g->outputs.n);
+    lp_fb_ref skey = lp_fb_string(b, "serving_default");
+    lp_fb_start(b);
+    lp_fb_add_ref(b, 0, vsin);
+    lp_fb_add_ref(b, 1, vsout);
+    lp_fb_add_ref(b, 2, skey);
+    lp_fb_ref sigdef = lp_fb_end(b);
+    lp_fb_ref sigdefs = lp_fb_vec_ref(b, &sigdef, 1);
+
+    lp_fb_ref mname = lp_fb_string(b, "min_runtime_version");
+    lp_fb_start(b);
+    lp_fb_add_ref(b, 0, mname);
+    lp_fb_add_u32(b, 1, (uint32_t)rt_buf);
+    lp_fb_ref meta = lp_fb_end(b);
+    lp_fb_ref metas = lp_fb_vec_ref(b, &meta, 1);
+
+    lp_fb_ref desc = lp_fb_string(b, "liteport " LITEPORT_VERSION);
+    lp_fb_start(b);
+    lp_fb_add_u32(b, 0, 3);
+    lp_fb_add_ref(b, 1, opcodes);
+    lp_fb_add_ref(b, 2, subgraphs);
+    lp_fb_add_ref(b, 3, desc);
+    lp_fb_add_ref(b, 4, buffers);
+    lp_fb_add_ref(b, 6, metas);
+    lp_fb_add_ref(b, 7, sigdefs);
+    lp_fb_ref model = lp_fb_end(b);
+    lp_fb_finish(b, model, "TFL3");
+    if (b->failed) {
+        st = lp_err_set(g->err, LP_ERR_LIMIT,
+                        "the .tflite flatbuffer would exceed 2 GB or memory ran out while building it");
+        goto done;
+    }
+    info->n_ops = n_ops;
+    info->n_tensors = n_tfl;
+    info->n_buffers = n_bufs;
+done:
+    free(tidx);
+    free(order);
+    free(bufidx);
+    free(hashes);
+    free(buf_tensor);
+    free(codes);
+    free(op_code_idx);
+    free(refs);
+    return st;
+}

@@ -1,0 +1,119 @@
+/* liteport command-line tool: a thin wrapper over the library.
+ *   liteport convert MODEL.onnx [-o OUT.tflite] [options]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "liteport.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: liteport convert MODEL.onnx [-o OUT.tflite] [--keep-io-layout] [--no-layout-pass]\n"
+            "                        [--no-fusions] [--dump-after PASS|all] [--batch N]\n"
+            "                        [--input-shape NAME:D1,D2,...]... [--json] [--quiet]\n"
+            "       liteport version\n");
+}
+
+/* MODEL.onnx -> MODEL.tflite beside it */
+static char *default_output(const char *in) {
+    size_t n = strlen(in);
+    char *out = malloc(n + 8);
+    if (!out) return NULL;
+    memcpy(out, in, n + 1);
+    if (n > 5 && strcmp(in + n - 5, ".onnx") == 0) out[n - 5] = 0;
+    strcat(out, ".tflite");
+    return out;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("liteport %s\n", LITEPORT_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "convert") != 0) {
+        fprintf(stderr, "liteport: error: unknown command '%s'\n", argv[1]);
+        usage(stderr);
+        return 2;
+    }
+    lp_options opt = {0};
+    const char *in = NULL, *out = NULL;
+    int json = 0, quiet = 0;
+    char shapes[4096] = "";
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        int has_next = i + 1 < argc;
+        if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && has_next) out = argv[++i];
+        else if (strcmp(a, "--keep-io-layout") == 0) opt.keep_io_layout = 1;
+        else if (strcmp(a, "--no-layout-pass") == 0) opt.no_layout_pass = 1;
+        else if (strcmp(a, "--no-fusions") == 0) opt.no_fusions = 1;
+        else if (strcmp(a, "--dump-after") == 0 && has_next) opt.dump_after = argv[++i];
+        else if (strcmp(a, "--batch") == 0 && has_next) {
+            char *e;
+            long v = strtol(argv[++i], &e, 10);
+            if (*e || v <= 0 || v > 1 << 30) {
+                fprintf(stderr, "liteport: error: --batch needs a positive integer\n");
+                return 2;
+            }
+            opt.fix_batch = (int)v;
+        } else if (strcmp(a, "--input-shape") == 0 && has_next) {
+            size_t used = strlen(shapes), add = strlen(argv[i + 1]);
+            if (used + add + 2 > sizeof shapes) {
+                fprintf(stderr, "liteport: error: too many --input-shape values\n");
+                return 2;
+            }
+            if (used) strcat(shapes, ";");
+            strcat(shapes, argv[++i]);
+        } else if (strcmp(a, "--json") == 0) json = 1;
+        else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) quiet = 1;
+        else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "liteport: error: unknown or incomplete option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        } else if (!in) in = a;
+        else {
+            fprintf(stderr, "liteport: error: unexpected argument '%s'\n", a);
+            return 2;
+        }
+    }
+    if (!in) {
+        usage(stderr);
+        return 2;
+    }
+    if (shapes[0]) opt.input_shapes = shapes;
+    char *def = NULL;
+    if (!out) {
+        def = default_output(in);
+        if (!def) {
+            fprintf(stderr, "liteport: error: out of memory\n");
+            return 1;
+        }
+        out = def;
+    }
+    lp_converter *c = lp_converter_new(&opt);
+    if (!c) {
+        fprintf(stderr, "liteport: error: out of memory\n");
+        free(def);
+        return 1;
+    }
+    int rc = 0;
+    if (lp_convert_file(c, in, out) != LP_OK) {
+        fprintf(stderr, "liteport: error: %s\n", lp_converter_message(c));
+        rc = 1;
+    } else {
+        if (opt.dump_after) fputs(lp_converter_dump(c), stdout);
+        if (json) printf("%s\n", lp_converter_report_json(c));
+        else if (!quiet) fputs(lp_converter_report_text(c), stdout);
+    }
+    lp_converter_free(c);
+    free(def);
+    return rc;
+}
