@@ -175,10 +175,11 @@ static void json_dims(lp_buf *b, const lp_graph *g, int rank, const int64_t *dim
     lp_buf_puts(b, "]");
 }
 
-static void json_io(lp_buf *b, const lp_graph *g, const io_snap *snap, int n) {
+static void json_io(lp_buf *b, const lp_graph *g, const io_snap *snap, const lp_ivec *io) {
+    int n = io->n;
     lp_buf_puts(b, "[");
     for (int i = 0; i < n; i++) {
-        const lp_tensor *t = &g->t[snap[i].tensor];
+        const lp_tensor *t = &g->t[io->v[i]]; /* the tensor may have been replaced (layout) */
         if (i) lp_buf_puts(b, ",");
         lp_buf_puts(b, "{\"name\":");
         lp_buf_json_str(b, t->name);
@@ -239,9 +240,9 @@ static int count_nodes(const lp_graph *g) {
     return n;
 }
 
-static void text_io(lp_buf *b, const lp_graph *g, const io_snap *snap, int n, const char *what) {
-    for (int i = 0; i < n; i++) {
-        const lp_tensor *t = &g->t[snap[i].tensor];
+static void text_io(lp_buf *b, const lp_graph *g, const io_snap *snap, const lp_ivec *io, const char *what) {
+    for (int i = 0; i < io->n; i++) {
+        const lp_tensor *t = &g->t[io->v[i]];
         lp_tensor tmp = *t;
         tmp.rank = snap[i].rank;
         memcpy(tmp.dims, snap[i].dims, sizeof tmp.dims);
@@ -393,9 +394,9 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
                       (unsigned long long)out_size, ms, g->opset, (long long)imp.ir_version);
         lp_buf_json_str(b, imp.producer ? imp.producer : "");
         lp_buf_puts(b, ",\"inputs\":");
-        json_io(b, g, snap_in, g->inputs.n);
+        json_io(b, g, snap_in, &g->inputs);
         lp_buf_puts(b, ",\"outputs\":");
-        json_io(b, g, snap_out, g->outputs.n);
+        json_io(b, g, snap_out, &g->outputs);
         lp_buf_puts(b, ",\"onnx_ops\":");
         json_histo(b, h_onnx, n_h_onnx);
         lp_buf_printf(b, ",\"n_onnx_nodes\":%d,\"tflite_ops\":", onnx_nodes);
@@ -407,8 +408,8 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
 
         lp_buf *t = &cv->text;
         lp_buf_printf(t, "%s -> %s\n", src_name, out_path ? out_path : "(memory)");
-        text_io(t, g, snap_in, g->inputs.n, "input ");
-        text_io(t, g, snap_out, g->outputs.n, "output");
+        text_io(t, g, snap_in, &g->inputs, "input ");
+        text_io(t, g, snap_out, &g->outputs, "output");
         lp_buf_printf(t, "  ONNX nodes %d (opset %d) -> TFLite ops %d, TRANSPOSE %d\n  ", onnx_nodes, g->opset,
                       info.n_ops, transposes);
         for (int i = 0; i < n_h_tfl; i++) lp_buf_printf(t, "%s%s %d", i ? ", " : "", lp_op_name(h_tfl[i].op), h_tfl[i].count);

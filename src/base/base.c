@@ -82,7 +82,7 @@ void lp_arena_free(lp_arena *a) {
     a->total = 0;
 }
 
-void *lp_arena_alloc(lp_arena *a, size_t size) {
+static void *arena_alloc(lp_arena *a, size_t size, int zero) {
     size_t need = (size + 15) & ~(size_t)15;
     if (need < size) return NULL;
     if (size == 0) need = 16;
@@ -107,12 +107,15 @@ void *lp_arena_alloc(lp_arena *a, size_t size) {
     }
     void *p = (char *)b + LP_BLOCK_HDR + b->used;
     b->used += need;
-    memset(p, 0, need);
+    if (zero) memset(p, 0, need);
     return p;
 }
 
+void *lp_arena_alloc(lp_arena *a, size_t size) { return arena_alloc(a, size, 1); }
+void *lp_arena_alloc_raw(lp_arena *a, size_t size) { return arena_alloc(a, size, 0); }
+
 void *lp_arena_dup(lp_arena *a, const void *src, size_t size) {
-    void *p = lp_arena_alloc(a, size);
+    void *p = lp_arena_alloc_raw(a, size);
     if (p && size) memcpy(p, src, size);
     return p;
 }

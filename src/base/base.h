@@ -50,6 +50,8 @@ void lp_arena_init(lp_arena *a);
 void lp_arena_free(lp_arena *a);
 /* 16-byte aligned, zeroed memory; NULL when out of memory or when size passes LP limits. */
 void *lp_arena_alloc(lp_arena *a, size_t size);
+/* Like lp_arena_alloc but not zeroed (for buffers the caller fills completely). */
+void *lp_arena_alloc_raw(lp_arena *a, size_t size);
 void *lp_arena_dup(lp_arena *a, const void *src, size_t size);
 char *lp_arena_strdup(lp_arena *a, const char *s);
 char *lp_arena_strndup(lp_arena *a, const char *s, size_t n);

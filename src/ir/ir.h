@@ -163,7 +163,8 @@ typedef struct lp_node {
     lp_tfl_params p;   /* TFLite parameters */
     int origin;        /* id of the ONNX node this came from (messages), -1 if none */
     int opset;         /* opset of the ONNX domain the node was read with */
-    int dead;          /* removed; dropped by lp_graph_compact */
+    int dead;          /* removed; dropped by lp_graph_toposort */
+    int layout;        /* TRANSPOSE inserted by lowering around a channels-last kernel */
 } lp_node;
 
 typedef struct lp_graph {

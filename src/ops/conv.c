@@ -415,8 +415,8 @@ static lp_status convt_lower(lp_ctx *c, const lp_node *n) {
     }
     /* back to ONNX layout (and rank) */
     int perm_first[4] = {0, 3, 1, 2};
-    if (!one_d) return lp_emit_transpose(c, cur, perm_first, n->out[0]) < 0 ? c->err->code : LP_OK;
-    int nchw = lp_emit_transpose(c, cur, perm_first, -1);
+    if (!one_d) return lp_emit_layout_transpose(c, cur, perm_first, n->out[0]) < 0 ? c->err->code : LP_OK;
+    int nchw = lp_emit_layout_transpose(c, cur, perm_first, -1);
     if (nchw < 0) return c->err->code;
     lp_tensor *Y = T(n->out[0]);
     return lp_emit_reshape(c, nchw, Y->rank, Y->dims, n->out[0]) < 0 ? c->err->code : LP_OK;

@@ -105,6 +105,8 @@ int lp_emit_op(lp_ctx *c, lp_op op, const int *in, int n_in, const int *out, int
 lp_tfl_params *lp_emit_params(lp_ctx *c, int node);
 /* x permuted by perm into a new tensor (or `out` if >= 0); returns the result tensor. */
 int lp_emit_transpose(lp_ctx *c, int x, const int *perm, int out);
+/* the same, marked as a layout transpose (one the layout pass may absorb into graph I/O) */
+int lp_emit_layout_transpose(lp_ctx *c, int x, const int *perm, int out);
 /* x reshaped to dims (static; dynamic dims allowed where at most one is unknown) */
 int lp_emit_reshape(lp_ctx *c, int x, int rank, const int64_t *dims, int out);
 /* channels-first <-> channels-last for rank >= 3 */

@@ -356,10 +356,20 @@ void lp_perm_to_first(int rank, int *perm) {
     for (int i = 2; i < rank; i++) perm[i] = i - 1;
 }
 
+/* the last node added (a TRANSPOSE) is marked as a layout transpose */
+static int mark_layout(lp_ctx *c, int ret) {
+    if (ret >= 0) c->g->n[c->g->n_n - 1].layout = 1;
+    return ret;
+}
+
+int lp_emit_layout_transpose(lp_ctx *c, int x, const int *perm, int out) {
+    return mark_layout(c, lp_emit_transpose(c, x, perm, out));
+}
+
 int lp_emit_to_last(lp_ctx *c, int x) {
     int perm[LP_MAX_RANK];
     lp_perm_to_last(c->g->t[x].rank, perm);
-    return lp_emit_transpose(c, x, perm, -1);
+    return mark_layout(c, lp_emit_transpose(c, x, perm, -1));
 }
 
 int lp_emit_from_last(lp_ctx *c, int out) {
@@ -372,7 +382,7 @@ int lp_emit_from_last(lp_ctx *c, int out) {
     for (int i = 0; i < rank; i++) dims[i] = t->dims[to_last[i]];
     int nhwc = lp_emit_tensor(c, t->dtype, rank, dims, "nhwc");
     if (nhwc < 0) return -1;
-    if (lp_emit_transpose(c, nhwc, to_first, out) < 0) return -1;
+    if (mark_layout(c, lp_emit_transpose(c, nhwc, to_first, out)) < 0) return -1;
     return nhwc;
 }
 
@@ -400,7 +410,7 @@ void *lp_permute_data(lp_ctx *c, const lp_tensor *t, const int *perm, int64_t *o
         lp_fail(c, LP_ERR_INTERNAL, "cannot permute constant '%s'", t->name);
         return NULL;
     }
-    uint8_t *dst = lp_arena_alloc(&c->g->arena, (size_t)n * es);
+    uint8_t *dst = lp_arena_alloc_raw(&c->g->arena, (size_t)n * es);
     if (!dst) {
         lp_fail(c, LP_ERR_NOMEM, "out of memory permuting '%s'", t->name);
         return NULL;
@@ -413,12 +423,19 @@ void *lp_permute_data(lp_ctx *c, const lp_tensor *t, const int *perm, int64_t *o
     }
     for (int i = 0; i < rank; i++) out_dims[i] = t->dims[perm[i]];
     const uint8_t *src = t->data;
-    /* walk the output in row-major order; idx is the output index */
-    for (int64_t o = 0; o < n; o++) {
+    /* walk the output in row-major order; the innermost output axis is a strided run of the input */
+    int64_t inner = rank ? out_dims[rank - 1] : 1, istride = rank ? in_strides[perm[rank - 1]] : 1;
+    if (inner <= 0) return dst;
+    for (int64_t o = 0; o < n; o += inner) {
         int64_t off = 0;
-        for (int i = 0; i < rank; i++) off += idx[i] * in_strides[perm[i]];
-        memcpy(dst + (size_t)o * es, src + (size_t)off * es, es);
-        for (int i = rank - 1; i >= 0; i--) {
+        for (int i = 0; i < rank - 1; i++) off += idx[i] * in_strides[perm[i]];
+        uint8_t *d = dst + (size_t)o * es;
+        const uint8_t *s = src + (size_t)off * es;
+        if (es == 4)
+            for (int64_t k = 0; k < inner; k++) memcpy(d + 4 * k, s + 4 * k * istride, 4);
+        else
+            for (int64_t k = 0; k < inner; k++) memcpy(d + (size_t)k * es, s + (size_t)(k * istride) * es, es);
+        for (int i = rank - 2; i >= 0; i--) {
             if (++idx[i] < out_dims[i]) break;
             idx[i] = 0;
         }

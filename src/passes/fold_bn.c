@@ -75,7 +75,7 @@ lp_status lp_pass_fold_bn(lp_ctx *c) {
         const lp_attr *ea = lp_node_attr(bn, "epsilon");
         if (ea && ea->type == LP_ATTR_FLOAT) eps = ea->f;
         float *s = malloc(sizeof(float) * (size_t)C);
-        float *nw = lp_arena_alloc(&g->arena, W->nbytes);
+        float *nw = lp_arena_alloc_raw(&g->arena, W->nbytes);
         float *nb = lp_arena_alloc(&g->arena, sizeof(float) * (size_t)C);
         if (!s || !nw || !nb) {
             free(s);

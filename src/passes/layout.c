@@ -1,12 +1,35 @@
-/* layout: removes transposes. (First version: cancels a TRANSPOSE whose input is another
- * TRANSPOSE with the inverse permutation.) */
+/* layout: transpose elimination.
+ *
+ * Lowering leaves every channels-last kernel between two TRANSPOSE ops. This pass removes them:
+ *  - graph inputs that feed such kernels become channels-last (unless keep_io_layout);
+ *  - transposes sink through the ops they commute with (elementwise ops with permuted constants,
+ *    concatenation, padding, reductions, slices, splits, gathers, softmax on a kept last axis,
+ *    and reshapes that only split or merge dims that stay contiguous);
+ *  - consecutive transposes compose, and cancel when the result is the identity;
+ *  - transposes of constants are folded;
+ *  - finally a transpose that only moves size-1 dims becomes a reshape, a flatten after a
+ *    convolution folds its permutation into the following FULLY_CONNECTED weights, and graph
+ *    outputs produced by a layout transpose become channels-last.
+ * Operand order is never changed, so non-commutative ops keep their meaning.
+ */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "passes.h"
 
-/* perm of a TRANSPOSE node whose permutation input is constant; rank or -1 */
-static int transpose_perm(lp_graph *g, const lp_node *n, int *perm) {
-    if (n->op != LP_TFL_TRANSPOSE || n->n_in < 2 || !lp_tensor_is_const(g, n->in[1])) return -1;
+#define MAX_ROUNDS 64
+
+typedef struct lay {
+    lp_ctx *c;
+    lp_graph *g;
+    int changed;
+} lay;
+
+/* ---------------- permutation helpers ---------------- */
+
+static int perm_of(const lp_graph *g, const lp_node *n, int *perm) {
+    if (n->dead || n->op != LP_TFL_TRANSPOSE || n->n_in < 2 || !lp_tensor_is_const(g, n->in[1])) return -1;
     const lp_tensor *p = &g->t[n->in[1]];
     int64_t k = lp_tensor_numel(p);
     if (k < 0 || k > LP_MAX_RANK) return -1;
@@ -14,31 +37,765 @@ static int transpose_perm(lp_graph *g, const lp_node *n, int *perm) {
     return (int)k;
 }
 
-lp_status lp_pass_layout(lp_ctx *c) {
-    lp_graph *g = c->g;
+/* the TRANSPOSE producing tensor t (and its perm), or -1 */
+static int transpose_producer(const lp_graph *g, int t, int *perm, int *rank) {
+    if (t < 0) return -1;
+    int p = g->t[t].producer;
+    if (p < 0) return -1;
+    int r = perm_of(g, &g->n[p], perm);
+    if (r < 0) return -1;
+    *rank = r;
+    return p;
+}
+
+static int is_identity(const int *p, int r) {
+    for (int i = 0; i < r; i++)
+        if (p[i] != i) return 0;
+    return 1;
+}
+
+static void invert(const int *p, int r, int *inv) {
+    for (int i = 0; i < r; i++) inv[p[i]] = i;
+}
+
+static int consumers(const lp_graph *g, int t) {
+    int k = 0;
+    for (int i = 0; i < g->n_n; i++) {
+        const lp_node *n = &g->n[i];
+        if (n->dead) continue;
+        for (int j = 0; j < n->n_in; j++) k += n->in[j] == t;
+    }
+    return k + ((g->t[t].flags & LP_T_OUTPUT) ? 1 : 0);
+}
+
+static void replace_uses(lp_graph *g, int from, int to) {
     for (int i = 0; i < g->n_n; i++) {
         lp_node *n = &g->n[i];
-        int p2[LP_MAX_RANK], p1[LP_MAX_RANK];
         if (n->dead) continue;
-        int r2 = transpose_perm(g, n, p2);
-        if (r2 < 0) continue;
-        int src = g->t[n->in[0]].producer;
-        if (src < 0) continue;
-        int r1 = transpose_perm(g, &g->n[src], p1);
-        if (r1 != r2) continue;
-        int ident = 1;
-        for (int k = 0; k < r2; k++) ident &= p1[p2[k]] == k;
-        if (!ident) continue;
-        /* y = T2(T1(x)) == x: consumers of y read x instead */
-        int x = g->n[src].in[0], y = n->out[0];
-        if (g->t[y].flags & LP_T_OUTPUT) continue;
-        for (int j = 0; j < g->n_n; j++) {
-            lp_node *m = &g->n[j];
-            if (m->dead) continue;
-            for (int k = 0; k < m->n_in; k++)
-                if (m->in[k] == y) m->in[k] = x;
-        }
-        n->dead = 1;
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] == from) n->in[j] = to;
     }
-    return lp_pass_dce(c);
+}
+
+static int const_i32(lay *L, const char *base, const char *hint, const int32_t *v, int n, int rank2) {
+    char name[600];
+    snprintf(name, sizeof name, "%.400s/%s", base, hint);
+    int64_t d[2] = {rank2 ? n / 2 : n, 2};
+    return lp_graph_add_const(L->g, name, LP_DT_I32, rank2 ? 2 : 1, d, v, sizeof(int32_t) * (size_t)n, 1);
+}
+
+static int const_perm(lay *L, const char *base, const int *perm, int r) {
+    int32_t p[LP_MAX_RANK];
+    for (int i = 0; i < r; i++) p[i] = perm[i];
+    return const_i32(L, base, "perm", p, r, 0);
+}
+
+/* a new TRANSPOSE node in -> out; returns the node id */
+static int add_transpose(lay *L, int in, const int *perm, int r, int out, int mark, const char *base, int origin) {
+    int pc = const_perm(L, base, perm, r);
+    if (pc < 0) return -1;
+    int ins[2] = {in, pc};
+    char name[600];
+    snprintf(name, sizeof name, "%.400s/transpose", base);
+    int id = lp_graph_add_node(L->g, LP_TFL_TRANSPOSE, name, ins, 2, &out, 1);
+    if (id < 0) return -1;
+    L->g->n[id].layout = mark;
+    L->g->n[id].origin = origin;
+    return id;
+}
+
+/* dims of T(x, perm) */
+static void permute_dims(const int64_t *d, const int *perm, int r, int64_t *out) {
+    for (int i = 0; i < r; i++) out[i] = d[perm[i]];
+}
+
+/* A constant c (rank <= r, numpy-broadcast against rank r) seen through T(., P): returns the
+ * constant c' with T(c', P) == c broadcast to rank r. */
+static int permute_const(lay *L, int cid, const int *P, int r, const char *base) {
+    lp_graph *g = L->g;
+    lp_tensor ext = g->t[cid];
+    if (ext.rank > r) return -1;
+    int64_t ne = lp_tensor_numel(&ext);
+    if (ne == 1 && ext.rank <= 1) return cid; /* scalars broadcast the same way in any layout */
+    int off = r - ext.rank;
+    for (int i = r - 1; i >= 0; i--) ext.dims[i] = i >= off ? ext.dims[i - off] : 1;
+    ext.rank = r;
+    int inv[LP_MAX_RANK];
+    invert(P, r, inv);
+    int64_t nd[LP_MAX_RANK];
+    void *data = lp_permute_data(L->c, &ext, inv, nd);
+    if (!data) return -1;
+    char name[600];
+    snprintf(name, sizeof name, "%.400s/%s", base, g->t[cid].name);
+    return lp_graph_add_const(g, name, ext.dtype, r, nd, data, (size_t)ne * lp_dtype_size(ext.dtype), 0);
+}
+
+/* ---------------- graph inputs ---------------- */
+
+/* An input whose layout-transpose consumers all agree on a permutation becomes channels-last:
+ * the new input tensor takes the ONNX name; the old tensor is recomputed from it by an inverse
+ * transpose, which the rules below cancel against the layout transposes. */
+static lp_status adopt_inputs(lay *L) {
+    lp_graph *g = L->g;
+    for (int k = 0; k < g->inputs.n; k++) {
+        int x = g->inputs.v[k];
+        lp_tensor *X = &g->t[x];
+        if (X->rank < 3 || X->rank > 5 || X->has_io_perm) continue;
+        int P[LP_MAX_RANK], have = 0, agree = 1;
+        for (int i = 0; i < g->n_n; i++) {
+            lp_node *n = &g->n[i];
+            int q[LP_MAX_RANK];
+            if (n->dead || n->in[0] != x || !n->layout) continue;
+            int r = perm_of(g, n, q);
+            if (r != X->rank) continue;
+            if (!have) {
+                memcpy(P, q, sizeof P);
+                have = 1;
+            } else if (memcmp(P, q, sizeof(int) * (size_t)r) != 0) {
+                agree = 0;
+            }
+        }
+        if (!have || !agree) continue;
+        int r = X->rank;
+        int64_t nd[LP_MAX_RANK];
+        permute_dims(X->dims, P, r, nd);
+        char oldname[600];
+        snprintf(oldname, sizeof oldname, "%.400s/onnx_layout", X->name);
+        int nx = lp_graph_add_tensor(g, X->name, X->dtype, r, nd);
+        if (nx < 0) return g->err->code;
+        X = &g->t[x];
+        X->name = lp_arena_strdup(&g->arena, oldname);
+        X->flags &= ~LP_T_INPUT;
+        g->t[nx].flags |= LP_T_INPUT;
+        g->t[nx].has_io_perm = 1;
+        for (int i = 0; i < r; i++) g->t[nx].io_perm[i] = (int8_t)P[i];
+        g->inputs.v[k] = nx;
+        int inv[LP_MAX_RANK];
+        invert(P, r, inv);
+        if (add_transpose(L, nx, inv, r, x, 1, g->t[nx].name, -1) < 0) return g->err->code;
+        L->changed = 1;
+    }
+    return LP_OK;
+}
+
+/* ---------------- rules on TRANSPOSE nodes ---------------- */
+
+static lp_status transpose_rules(lay *L, int ni) {
+    lp_graph *g = L->g;
+    int P[LP_MAX_RANK];
+    int r = perm_of(g, &g->n[ni], P);
+    if (r < 0) return LP_OK;
+    int x = g->n[ni].in[0], y = g->n[ni].out[0];
+    if (is_identity(P, r) && !(g->t[y].flags & LP_T_OUTPUT)) {
+        replace_uses(g, y, x);
+        g->n[ni].dead = 1;
+        L->changed = 1;
+        return LP_OK;
+    }
+    if (lp_tensor_is_const(g, x) && !(g->t[y].flags & LP_T_OUTPUT)) {
+        /* fold into the constant */
+        lp_tensor *X = &g->t[x];
+        int64_t nd[LP_MAX_RANK];
+        void *data = lp_permute_data(L->c, X, P, nd);
+        if (!data) return L->c->err->code;
+        int k = lp_graph_add_const(g, g->t[y].name, X->dtype, r, nd, data, X->nbytes, 0);
+        if (k < 0) return g->err->code;
+        replace_uses(g, y, k);
+        g->n[ni].dead = 1;
+        L->changed = 1;
+        return LP_OK;
+    }
+    int Q[LP_MAX_RANK], rq;
+    int p = transpose_producer(g, x, Q, &rq);
+    if (p >= 0 && rq == r) {
+        /* T_P(T_Q(x0)) = T_C(x0) with C[i] = Q[P[i]] */
+        int C[LP_MAX_RANK];
+        for (int i = 0; i < r; i++) C[i] = Q[P[i]];
+        int x0 = g->n[p].in[0];
+        if (is_identity(C, r) && !(g->t[y].flags & LP_T_OUTPUT)) {
+            replace_uses(g, y, x0);
+            g->n[ni].dead = 1;
+        } else {
+            int pc = const_perm(L, g->n[ni].name, C, r);
+            if (pc < 0) return g->err->code;
+            int ins[2] = {x0, pc};
+            if (!lp_node_set_inputs(g, ni, ins, 2)) return g->err->code;
+            g->n[ni].layout = g->n[ni].layout && g->n[p].layout;
+        }
+        L->changed = 1;
+    }
+    return LP_OK;
+}
+
+/* ---------------- sinking a transpose through an op ---------------- */
+
+enum { K_NONE, K_UNARY, K_ELEMENTWISE, K_CONCAT, K_PAD, K_REDUCE, K_SOFTMAX, K_STRIDED, K_SLICE, K_SPLIT_V, K_GATHER };
+
+static int kind_of(lp_op op) {
+    switch (op) {
+    case LP_TFL_RELU: case LP_TFL_RELU6: case LP_TFL_RELU_N1_TO_1: case LP_TFL_RELU_0_TO_1:
+    case LP_TFL_LOGISTIC: case LP_TFL_TANH: case LP_TFL_EXP: case LP_TFL_LOG: case LP_TFL_SQRT:
+    case LP_TFL_RSQRT: case LP_TFL_NEG: case LP_TFL_ABS: case LP_TFL_FLOOR: case LP_TFL_CEIL:
+    case LP_TFL_HARD_SWISH: case LP_TFL_LEAKY_RELU: case LP_TFL_ELU: case LP_TFL_GELU: case LP_TFL_CAST:
+    case LP_TFL_SIN: case LP_TFL_COS: case LP_TFL_SQUARE: case LP_TFL_SIGN: case LP_TFL_ROUND:
+    case LP_TFL_LOGICAL_NOT: case LP_TFL_DEQUANTIZE: case LP_TFL_QUANTIZE:
+        return K_UNARY;
+    case LP_TFL_ADD: case LP_TFL_SUB: case LP_TFL_MUL: case LP_TFL_DIV: case LP_TFL_POW:
+    case LP_TFL_MAXIMUM: case LP_TFL_MINIMUM: case LP_TFL_SQUARED_DIFFERENCE: case LP_TFL_FLOOR_DIV:
+    case LP_TFL_FLOOR_MOD: case LP_TFL_EQUAL: case LP_TFL_NOT_EQUAL: case LP_TFL_LESS: case LP_TFL_LESS_EQUAL:
+    case LP_TFL_GREATER: case LP_TFL_GREATER_EQUAL: case LP_TFL_LOGICAL_AND: case LP_TFL_LOGICAL_OR:
+    case LP_TFL_SELECT_V2: case LP_TFL_PRELU:
+        return K_ELEMENTWISE;
+    case LP_TFL_CONCATENATION: return K_CONCAT;
+    case LP_TFL_PAD: case LP_TFL_PADV2: case LP_TFL_MIRROR_PAD: return K_PAD;
+    case LP_TFL_MEAN: case LP_TFL_SUM: case LP_TFL_REDUCE_MAX: case LP_TFL_REDUCE_MIN: case LP_TFL_REDUCE_PROD:
+    case LP_TFL_REDUCE_ALL:
+        return K_REDUCE;
+    case LP_TFL_SOFTMAX: case LP_TFL_LOG_SOFTMAX: return K_SOFTMAX;
+    case LP_TFL_STRIDED_SLICE: return K_STRIDED;
+    case LP_TFL_SLICE: return K_SLICE;
+    case LP_TFL_SPLIT_V: return K_SPLIT_V;
+    case LP_TFL_GATHER: return K_GATHER;
+    default: return K_NONE;
+    }
+}
+
+/* read a small constant int vector */
+static int const_vec(const lp_graph *g, int t, int64_t *v, int max) {
+    if (!lp_tensor_is_const(g, t)) return -1;
+    const lp_tensor *T = &g->t[t];
+    int64_t n = lp_tensor_numel(T);
+    if (n < 0 || n > max || !lp_dtype_is_int(T->dtype)) return -1;
+    for (int64_t i = 0; i < n; i++) v[i] = lp_get_i64(T->dtype, T->data, i);
+    return (int)n;
+}
+
+static lp_status sink(lay *L, int ni) {
+    lp_graph *g = L->g;
+    lp_node *n = &g->n[ni];
+    int kind = kind_of(n->op);
+    if (kind == K_NONE) return LP_OK;
+    /* which inputs carry data in the op's layout */
+    int data[64], nd = 0;
+    if (kind == K_ELEMENTWISE || kind == K_CONCAT) {
+        if (n->n_in > 64) return LP_OK;
+        for (int j = 0; j < n->n_in; j++) data[nd++] = j;
+    } else {
+        data[nd++] = 0;
+    }
+    /* the common permutation of the transposed data inputs */
+    int P[LP_MAX_RANK], r = -1, mark = 1, any = 0;
+    for (int k = 0; k < nd; k++) {
+        int t = n->in[data[k]];
+        if (t < 0) return LP_OK;
+        int q[LP_MAX_RANK], rq, p = transpose_producer(g, t, q, &rq);
+        if (p < 0) continue;
+        if (!any) {
+            memcpy(P, q, sizeof P);
+            r = rq;
+            any = 1;
+        } else if (rq != r || memcmp(P, q, sizeof(int) * (size_t)r) != 0) {
+            return LP_OK;
+        }
+        mark &= g->n[p].layout;
+    }
+    if (!any || r < 2) return LP_OK;
+    /* other data inputs must be constants we can permute */
+    for (int k = 0; k < nd; k++) {
+        int t = n->in[data[k]];
+        int q[LP_MAX_RANK], rq;
+        if (transpose_producer(g, t, q, &rq) >= 0) continue;
+        if (!lp_tensor_is_const(g, t) || g->t[t].rank > r) return LP_OK;
+    }
+    for (int k = 0; k < n->n_out; k++)
+        if (n->out[k] < 0 || (g->t[n->out[k]].rank != r && kind != K_REDUCE)) return LP_OK;
+
+    /* op-specific new parameters, computed before anything changes */
+    int inv[LP_MAX_RANK];
+    invert(P, r, inv);
+    int new_in[64];
+    for (int j = 0; j < n->n_in && j < 64; j++) new_in[j] = n->in[j];
+    int Qout[LP_MAX_RANK], rout = r; /* perm of the outputs */
+    memcpy(Qout, P, sizeof Qout);
+    lp_tfl_params np = n->p;
+    char base[600];
+    snprintf(base, sizeof base, "%.400s", n->name);
+    switch (kind) {
+    case K_CONCAT: {
+        int a = n->p.axis < 0 ? n->p.axis + r : n->p.axis;
+        np.axis = P[a];
+        break;
+    }
+    case K_PAD: {
+        int64_t pv[2 * LP_MAX_RANK];
+        if (const_vec(g, n->in[1], pv, 2 * LP_MAX_RANK) != 2 * r) return LP_OK;
+        int32_t q[2 * LP_MAX_RANK];
+        for (int i = 0; i < r; i++) {
+            q[2 * P[i]] = (int32_t)pv[2 * i];
+            q[2 * P[i] + 1] = (int32_t)pv[2 * i + 1];
+        }
+        new_in[1] = const_i32(L, base, "paddings", q, 2 * r, 1);
+        if (new_in[1] < 0) return g->err->code;
+        break;
+    }
+    case K_REDUCE: {
+        int64_t av[LP_MAX_RANK];
+        int na = const_vec(g, n->in[1], av, LP_MAX_RANK);
+        if (na < 0) return LP_OK;
+        int32_t q[LP_MAX_RANK];
+        int red[LP_MAX_RANK] = {0};
+        for (int i = 0; i < na; i++) {
+            int a = (int)(av[i] < 0 ? av[i] + r : av[i]);
+            if (a < 0 || a >= r) return LP_OK;
+            q[i] = P[a];
+            red[a] = 1;
+        }
+        if (!n->p.keep_dims) {
+            /* output perm: the kept axes of P, renumbered among the kept input axes */
+            int kept_x[LP_MAX_RANK] = {0};
+            for (int i = 0; i < r; i++)
+                if (!red[i]) kept_x[P[i]] = 1;
+            rout = 0;
+            for (int i = 0; i < r; i++) {
+                if (red[i]) continue;
+                int rankpos = 0;
+                for (int j = 0; j < P[i]; j++) rankpos += kept_x[j];
+                Qout[rout++] = rankpos;
+            }
+        }
+        if (g->t[n->out[0]].rank != rout) return LP_OK;
+        new_in[1] = const_i32(L, base, "axes", q, na, 0);
+        if (new_in[1] < 0) return g->err->code;
+        break;
+    }
+    case K_SOFTMAX:
+        if (P[r - 1] != r - 1) return LP_OK;
+        break;
+    case K_STRIDED: {
+        if (n->p.ellipsis_mask || n->p.new_axis_mask || n->p.shrink_axis_mask || n->p.offset) return LP_OK;
+        int64_t b[LP_MAX_RANK], e[LP_MAX_RANK], s[LP_MAX_RANK];
+        if (const_vec(g, n->in[1], b, LP_MAX_RANK) != r || const_vec(g, n->in[2], e, LP_MAX_RANK) != r ||
+            const_vec(g, n->in[3], s, LP_MAX_RANK) != r)
+            return LP_OK;
+        int32_t nb[LP_MAX_RANK], ne[LP_MAX_RANK], ns[LP_MAX_RANK];
+        np.begin_mask = np.end_mask = 0;
+        for (int i = 0; i < r; i++) {
+            nb[P[i]] = (int32_t)b[i];
+            ne[P[i]] = (int32_t)e[i];
+            ns[P[i]] = (int32_t)s[i];
+            if (n->p.begin_mask & (1 << i)) np.begin_mask |= 1 << P[i];
+            if (n->p.end_mask & (1 << i)) np.end_mask |= 1 << P[i];
+        }
+        new_in[1] = const_i32(L, base, "begin", nb, r, 0);
+        new_in[2] = const_i32(L, base, "end", ne, r, 0);
+        new_in[3] = const_i32(L, base, "strides", ns, r, 0);
+        if (new_in[1] < 0 || new_in[2] < 0 || new_in[3] < 0) return g->err->code;
+        break;
+    }
+    case K_SLICE: {
+        int64_t b[LP_MAX_RANK], s[LP_MAX_RANK];
+        if (const_vec(g, n->in[1], b, LP_MAX_RANK) != r || const_vec(g, n->in[2], s, LP_MAX_RANK) != r) return LP_OK;
+        int32_t nb[LP_MAX_RANK], ns[LP_MAX_RANK];
+        for (int i = 0; i < r; i++) {
+            nb[P[i]] = (int32_t)b[i];
+            ns[P[i]] = (int32_t)s[i];
+        }
+        new_in[1] = const_i32(L, base, "begin", nb, r, 0);
+        new_in[2] = const_i32(L, base, "size", ns, r, 0);
+        if (new_in[1] < 0 || new_in[2] < 0) return g->err->code;
+        break;
+    }
+    case K_SPLIT_V: {
+        int64_t a;
+        if (const_vec(g, n->in[2], &a, 1) != 1) return LP_OK;
+        int32_t na = P[a < 0 ? a + r : a];
+        char name[600];
+        snprintf(name, sizeof name, "%.400s/axis", base);
+        new_in[2] = lp_graph_add_const(g, name, LP_DT_I32, 0, NULL, &na, 4, 1);
+        if (new_in[2] < 0) return g->err->code;
+        break;
+    }
+    case K_GATHER: {
+        if (g->t[n->in[1]].rank != 1 || n->p.batch_dims) return LP_OK;
+        int a = n->p.axis < 0 ? n->p.axis + r : n->p.axis;
+        np.axis = P[a];
+        break;
+    }
+    default: break;
+    }
+    /* data inputs: the transpose's input, or the permuted constant */
+    for (int k = 0; k < nd; k++) {
+        int j = data[k], t = n->in[j];
+        int q[LP_MAX_RANK], rq, p = transpose_producer(g, t, q, &rq);
+        if (p >= 0) {
+            new_in[j] = g->n[p].in[0];
+        } else {
+            new_in[j] = permute_const(L, t, P, r, base);
+            if (new_in[j] < 0) return L->c->err->code ? L->c->err->code : LP_OK;
+        }
+    }
+    n = &g->n[ni];
+    if (!lp_node_set_inputs(g, ni, new_in, n->n_in)) return g->err->code;
+    n = &g->n[ni];
+    n->p = np;
+    /* outputs: each old output is now the transpose of a new pre-layout tensor */
+    int origin = n->origin, n_out = n->n_out;
+    for (int k = 0; k < n_out; k++) {
+        int y = g->n[ni].out[k];
+        lp_tensor Y = g->t[y];
+        int qinv[LP_MAX_RANK];
+        invert(Qout, rout, qinv);
+        int64_t dims[LP_MAX_RANK];
+        permute_dims(Y.dims, qinv, rout, dims);
+        char name[600];
+        snprintf(name, sizeof name, "%.400s/pre", Y.name);
+        int y2 = lp_graph_add_tensor(g, name, Y.dtype, rout, dims);
+        if (y2 < 0) return g->err->code;
+        g->n[ni].out[k] = y2;
+        g->t[y2].producer = ni;
+        if (add_transpose(L, y2, Qout, rout, y, mark, base, origin) < 0) return g->err->code;
+    }
+    L->changed = 1;
+    return LP_OK;
+}
+
+/* ---------------- reshapes ---------------- */
+
+/* static shape vector of a tensor for a RESHAPE (-1 for its one dynamic dim); 0 if impossible */
+static int reshape_shape(const lp_tensor *t, int32_t *v) {
+    int dyn = 0;
+    for (int i = 0; i < t->rank; i++) {
+        if (t->dims[i] < 0) {
+            if (dyn++) return 0;
+            v[i] = -1;
+        } else {
+            v[i] = (int32_t)t->dims[i];
+        }
+    }
+    return 1;
+}
+
+/* turn node ni into RESHAPE(x) -> its output (the output tensor's dims are the target) */
+static lp_status make_reshape(lay *L, int ni, int x) {
+    lp_graph *g = L->g;
+    int32_t v[LP_MAX_RANK];
+    const lp_tensor *Y = &g->t[g->n[ni].out[0]];
+    if (!reshape_shape(Y, v)) return LP_OK;
+    int sc = const_i32(L, g->n[ni].name, "shape", v, Y->rank, 0);
+    if (sc < 0) return g->err->code;
+    int ins[2] = {x, sc};
+    if (!lp_node_set_inputs(g, ni, ins, 2)) return g->err->code;
+    g->n[ni].op = LP_TFL_RESHAPE;
+    memset(&g->n[ni].p, 0, sizeof g->n[ni].p);
+    g->n[ni].layout = 0;
+    L->changed = 1;
+    return LP_OK;
+}
+
+static int dims_same(const lp_tensor *a, const lp_tensor *b) {
+    return a->rank == b->rank && lp_dims_equal(a->dims, b->dims, a->rank);
+}
+
+/* Sink T(x, P) through a RESHAPE whose groups of dims (splits and merges) stay contiguous and in
+ * order in x's layout: RESHAPE(T(x, P)) = T(RESHAPE'(x), P'). */
+static lp_status reshape_sink(lay *L, int ni) {
+    lp_graph *g = L->g;
+    lp_node *n = &g->n[ni];
+    int P[LP_MAX_RANK], r;
+    int tp = transpose_producer(g, n->in[0], P, &r);
+    if (tp < 0) return LP_OK;
+    int x = g->n[tp].in[0];
+    const lp_tensor *S = &g->t[n->in[0]], *Y = &g->t[n->out[0]], *X = &g->t[x];
+    int q = Y->rank;
+    /* non-1 dims of the transposed input (D) and of the output (E) */
+    int di[LP_MAX_RANK], ei[LP_MAX_RANK], nd = 0, ne = 0;
+    for (int i = 0; i < r; i++)
+        if (S->dims[i] != 1) di[nd++] = i;
+    for (int i = 0; i < q; i++)
+        if (Y->dims[i] != 1) ei[ne++] = i;
+    /* groups: gd[k]..gd[k+1] of D map to ge[k]..ge[k+1] of E */
+    int gd[LP_MAX_RANK + 1], ge[LP_MAX_RANK + 1], ng = 0, a = 0, b = 0;
+    while (a < nd && b < ne) {
+        gd[ng] = a;
+        ge[ng] = b;
+        int64_t pa = S->dims[di[a]], pb = Y->dims[ei[b]];
+        if (pa < 0 || pb < 0) {
+            if (pa != pb) return LP_OK; /* symbols only pass through one to one */
+            a++, b++;
+        } else {
+            a++, b++;
+            while (pa != pb) {
+                if (pa < pb) {
+                    if (a >= nd || S->dims[di[a]] < 0) return LP_OK;
+                    pa *= S->dims[di[a++]];
+                } else {
+                    if (b >= ne || Y->dims[ei[b]] < 0) return LP_OK;
+                    pb *= Y->dims[ei[b++]];
+                }
+            }
+        }
+        if (a - gd[ng] > 1 && b - ge[ng] > 1) return LP_OK; /* a mixed group */
+        ng++;
+    }
+    if (a != nd || b != ne) return LP_OK;
+    gd[ng] = nd;
+    ge[ng] = ne;
+    /* in x, each group's dims must be consecutive non-1 dims in the same order */
+    int xg[LP_MAX_RANK]; /* x dim -> group, -1 for size-1 dims */
+    for (int i = 0; i < r; i++) xg[i] = -1;
+    for (int k = 0; k < ng; k++)
+        for (int j = gd[k]; j < gd[k + 1]; j++) xg[P[di[j]]] = k;
+    int xs[LP_MAX_RANK], nxs = 0; /* non-1 x dims in order */
+    for (int i = 0; i < r; i++)
+        if (X->dims[i] != 1) xs[nxs++] = i;
+    for (int k = 0; k < ng; k++) {
+        /* position of the group's first dim among x's non-1 dims; the rest must follow */
+        int first = -1;
+        for (int m = 0; m < nxs; m++)
+            if (xs[m] == P[di[gd[k]]]) first = m;
+        if (first < 0) return LP_OK;
+        for (int j = gd[k]; j < gd[k + 1]; j++)
+            if (first + (j - gd[k]) >= nxs || xs[first + (j - gd[k])] != P[di[j]]) return LP_OK;
+    }
+    /* x-side target: groups in x order, each contributing its E dims; size-1 E dims first */
+    int64_t zd[LP_MAX_RANK];
+    int Pp[LP_MAX_RANK]; /* output dim i of Y is z dim Pp[i] */
+    int nz = 0;
+    for (int i = 0; i < q; i++)
+        if (Y->dims[i] == 1) {
+            Pp[i] = nz;
+            zd[nz++] = 1;
+        }
+    int seen[LP_MAX_RANK] = {0};
+    for (int m = 0; m < nxs; m++) {
+        int k = xg[xs[m]];
+        if (k < 0 || seen[k]) continue;
+        seen[k] = 1;
+        for (int j = ge[k]; j < ge[k + 1]; j++) {
+            Pp[ei[j]] = nz;
+            zd[nz++] = Y->dims[ei[j]];
+        }
+    }
+    if (nz != q) return LP_OK;
+    int32_t sv[LP_MAX_RANK];
+    lp_tensor tmp = *Y;
+    memcpy(tmp.dims, zd, sizeof zd);
+    if (!reshape_shape(&tmp, sv)) return LP_OK;
+    /* rewrite: RESHAPE(x) -> z, then T(z, Pp) -> y */
+    int mark = g->n[tp].layout, origin = n->origin;
+    char base[600];
+    snprintf(base, sizeof base, "%.400s", n->name);
+    int y = n->out[0];
+    char name[600];
+    snprintf(name, sizeof name, "%.400s/pre", Y->name);
+    int z = lp_graph_add_tensor(g, name, Y->dtype, q, zd);
+    int sc = const_i32(L, base, "shape", sv, q, 0);
+    if (z < 0 || sc < 0) return g->err->code;
+    int ins[2] = {x, sc};
+    if (!lp_node_set_inputs(g, ni, ins, 2)) return g->err->code;
+    g->n[ni].out[0] = z;
+    g->t[z].producer = ni;
+    memset(&g->n[ni].p, 0, sizeof g->n[ni].p);
+    if (is_identity(Pp, q)) {
+        replace_uses(g, y, z);
+        if (g->t[y].flags & LP_T_OUTPUT) {
+            /* keep the output tensor: make the reshape write it */
+            g->n[ni].out[0] = y;
+            g->t[y].producer = ni;
+        }
+    } else if (add_transpose(L, z, Pp, q, y, mark, base, origin) < 0) {
+        return g->err->code;
+    }
+    L->changed = 1;
+    return LP_OK;
+}
+
+/* RESHAPE(RESHAPE(x)) -> RESHAPE(x); a RESHAPE to the input's own shape disappears */
+static lp_status reshape_rules(lay *L, int ni) {
+    lp_graph *g = L->g;
+    lp_node *n = &g->n[ni];
+    int x = n->in[0], y = n->out[0];
+    int p = g->t[x].producer;
+    if (p >= 0 && !g->n[p].dead && g->n[p].op == LP_TFL_RESHAPE) {
+        int x0 = g->n[p].in[0];
+        if (make_reshape(L, ni, x0) != LP_OK) return g->err->code;
+        n = &g->n[ni];
+        x = n->in[0];
+    }
+    if (dims_same(&g->t[x], &g->t[y]) && !(g->t[y].flags & LP_T_OUTPUT) && g->t[x].dtype == g->t[y].dtype) {
+        int dyn = 0;
+        for (int i = 0; i < g->t[x].rank; i++) dyn += g->t[x].dims[i] < 0;
+        if (dyn <= 1) {
+            replace_uses(g, y, x);
+            g->n[ni].dead = 1;
+            L->changed = 1;
+        }
+    }
+    return LP_OK;
+}
+
+/* A transpose that only moves size-1 dims does not move data: a reshape. */
+static lp_status transpose_as_reshape(lay *L, int ni) {
+    lp_graph *g = L->g;
+    int P[LP_MAX_RANK];
+    int r = perm_of(g, &g->n[ni], P);
+    if (r < 0) return LP_OK;
+    const lp_tensor *X = &g->t[g->n[ni].in[0]];
+    int last = -1;
+    for (int i = 0; i < r; i++) {
+        if (X->dims[P[i]] == 1) continue;
+        if (P[i] < last) return LP_OK;
+        last = P[i];
+    }
+    return make_reshape(L, ni, g->n[ni].in[0]);
+}
+
+/* FULLY_CONNECTED(RESHAPE(T(x, P)) -> [N, K]) = FULLY_CONNECTED'(RESHAPE(x)) with the weight
+ * columns permuted: the flatten after a convolution reads NHWC directly. */
+static lp_status fc_fold(lay *L, int ni) {
+    lp_graph *g = L->g;
+    lp_node *fc = &g->n[ni];
+    if (fc->op != LP_TFL_FULLY_CONNECTED || fc->p.keep_num_dims || !lp_tensor_is_const(g, fc->in[1])) return LP_OK;
+    int rs = g->t[fc->in[0]].producer;
+    if (rs < 0 || g->n[rs].op != LP_TFL_RESHAPE || g->n[rs].dead) return LP_OK;
+    int flat = g->n[rs].out[0];
+    if (consumers(g, flat) != 1 || g->t[flat].rank != 2) return LP_OK;
+    int P[LP_MAX_RANK], r;
+    int tp = transpose_producer(g, g->n[rs].in[0], P, &r);
+    if (tp < 0 || P[0] != 0) return LP_OK;
+    int x = g->n[tp].in[0];
+    const lp_tensor *X = &g->t[x], *W = &g->t[fc->in[1]];
+    int64_t K = 1;
+    for (int i = 1; i < r; i++) {
+        if (X->dims[i] < 0) return LP_OK;
+        K *= X->dims[i];
+    }
+    if (g->t[flat].dims[1] != K || W->rank != 2 || W->dims[1] != K || W->dtype != LP_DT_F32) return LP_OK;
+    /* column j' (x order, batch excluded) of the new weight = column j (transposed order) */
+    int64_t xs[LP_MAX_RANK], ts[LP_MAX_RANK], td[LP_MAX_RANK];
+    permute_dims(X->dims, P, r, td);
+    int64_t s = 1;
+    for (int i = r - 1; i >= 1; i--) {
+        xs[i] = s;
+        s *= X->dims[i];
+    }
+    s = 1;
+    for (int i = r - 1; i >= 1; i--) {
+        ts[i] = s;
+        s *= td[i];
+    }
+    int64_t units = W->dims[0];
+    float *nw = lp_arena_alloc_raw(&g->arena, sizeof(float) * (size_t)(units * K));
+    int64_t *map = malloc(sizeof(int64_t) * (size_t)K);
+    if (!nw || !map) {
+        free(map);
+        return lp_err_set(g->err, LP_ERR_NOMEM, "out of memory");
+    }
+    for (int64_t jp = 0; jp < K; jp++) {
+        int64_t j = 0, rem = jp;
+        for (int i = 1; i < r; i++) {
+            int64_t u = rem / xs[i]; /* index along x dim i */
+            rem %= xs[i];
+            /* x dim i is transposed dim inv(i): T dim t has x dim P[t] */
+            for (int t = 1; t < r; t++)
+                if (P[t] == i) j += u * ts[t];
+        }
+        map[jp] = j;
+    }
+    for (int64_t o = 0; o < units; o++)
+        for (int64_t jp = 0; jp < K; jp++) nw[o * K + jp] = (float)lp_get_f64(LP_DT_F32, W->data, o * K + map[jp]);
+    free(map);
+    char name[600];
+    snprintf(name, sizeof name, "%.400s/nhwc", W->name);
+    int64_t wd[2] = {units, K};
+    int wi = lp_graph_add_const(g, name, LP_DT_F32, 2, wd, nw, sizeof(float) * (size_t)(units * K), 0);
+    if (wi < 0) return g->err->code;
+    g->n[ni].in[1] = wi;
+    /* the reshape now flattens x itself */
+    int32_t sv[2] = {g->t[flat].dims[0] < 0 ? -1 : (int32_t)g->t[flat].dims[0], (int32_t)K};
+    int sc = const_i32(L, g->n[rs].name, "shape", sv, 2, 0);
+    if (sc < 0) return g->err->code;
+    int ins[2] = {x, sc};
+    if (!lp_node_set_inputs(g, rs, ins, 2)) return g->err->code;
+    L->changed = 1;
+    return LP_OK;
+}
+
+/* ---------------- graph outputs ---------------- */
+
+static lp_status adopt_outputs(lay *L) {
+    lp_graph *g = L->g;
+    for (int k = 0; k < g->outputs.n; k++) {
+        int y = g->outputs.v[k];
+        int P[LP_MAX_RANK], r;
+        int tp = transpose_producer(g, y, P, &r);
+        if (tp < 0 || !g->n[tp].layout || r < 3 || r > 5) continue;
+        int first[LP_MAX_RANK];
+        lp_perm_to_first(r, first);
+        if (memcmp(P, first, sizeof(int) * (size_t)r) != 0) continue;
+        int z = g->n[tp].in[0];
+        lp_tensor *Z = &g->t[z];
+        if (Z->flags & (LP_T_INPUT | LP_T_OUTPUT | LP_T_CONST) || Z->producer < 0) continue;
+        /* z takes the output's name and place; y stays for internal consumers */
+        const char *nm = g->t[y].name;
+        char old[600];
+        snprintf(old, sizeof old, "%.400s/onnx_layout", nm);
+        g->t[y].name = lp_arena_strdup(&g->arena, old);
+        g->t[y].flags &= ~LP_T_OUTPUT;
+        Z = &g->t[z];
+        Z->name = nm;
+        Z->flags |= LP_T_OUTPUT;
+        Z->has_io_perm = 1;
+        int to_last[LP_MAX_RANK];
+        lp_perm_to_last(r, to_last);
+        for (int i = 0; i < r; i++) Z->io_perm[i] = (int8_t)to_last[i];
+        g->outputs.v[k] = z;
+        L->changed = 1;
+    }
+    return LP_OK;
+}
+
+/* ---------------- driver ---------------- */
+
+lp_status lp_pass_layout(lp_ctx *c) {
+    lay L = {c, c->g, 0};
+    lp_graph *g = c->g;
+    lp_status st = LP_OK;
+    if (!c->opt->keep_io_layout) st = adopt_inputs(&L);
+    for (int round = 0; round < MAX_ROUNDS && st == LP_OK; round++) {
+        L.changed = 0;
+        int n0 = g->n_n;
+        for (int i = 0; i < n0 && st == LP_OK; i++) {
+            if (g->n[i].dead) continue;
+            if (g->n[i].op == LP_TFL_TRANSPOSE) st = transpose_rules(&L, i);
+            else if (g->n[i].op == LP_TFL_RESHAPE) {
+                st = reshape_sink(&L, i);
+                if (st == LP_OK && !g->n[i].dead && g->n[i].op == LP_TFL_RESHAPE) st = reshape_rules(&L, i);
+            } else st = sink(&L, i);
+        }
+        if (st == LP_OK) st = lp_pass_dce(c);
+        if (st == LP_OK) st = lp_graph_toposort(g);
+        if (!L.changed) break;
+    }
+    /* clean-up rules that would block cancellation if applied earlier */
+    for (int round = 0; round < 4 && st == LP_OK; round++) {
+        L.changed = 0;
+        for (int i = 0; i < g->n_n && st == LP_OK; i++) {
+            if (g->n[i].dead) continue;
+            if (g->n[i].op == LP_TFL_FULLY_CONNECTED) st = fc_fold(&L, i);
+        }
+        if (!c->opt->keep_io_layout && st == LP_OK) st = adopt_outputs(&L);
+        for (int i = 0; i < g->n_n && st == LP_OK; i++) {
+            if (g->n[i].dead) continue;
+            if (g->n[i].op == LP_TFL_TRANSPOSE) {
+                st = transpose_rules(&L, i);
+                if (st == LP_OK && !g->n[i].dead && g->n[i].op == LP_TFL_TRANSPOSE) st = transpose_as_reshape(&L, i);
+            }
+            if (st == LP_OK && !g->n[i].dead && g->n[i].op == LP_TFL_RESHAPE) st = reshape_rules(&L, i);
+        }
+        if (st == LP_OK) st = lp_pass_dce(c);
+        if (st == LP_OK) st = lp_graph_toposort(g);
+        if (!L.changed) break;
+    }
+    return st;
 }

@@ -121,7 +121,7 @@ lp_status lp_pass_infer(lp_ctx *c) {
                 if (n->out[k] < 0) continue;
                 lp_tensor *t = lp_T(c, n->out[k]);
                 size_t bytes = (size_t)lp_tensor_numel(t) * lp_dtype_size(t->dtype);
-                void *p = lp_arena_alloc(&g->arena, bytes);
+                void *p = lp_arena_alloc_raw(&g->arena, bytes);
                 if (!p) {
                     lp_fail(c, LP_ERR_NOMEM, "out of memory");
                     return fail_at(c, n, "constant folding");
@@ -167,6 +167,7 @@ lp_status lp_pass_lower(lp_ctx *c) {
             if (id < 0) st = c->err->code;
             else {
                 g->n[id].p = old[i].p;
+                g->n[id].layout = old[i].layout;
                 g->n[id].origin = old[i].origin;
                 g->n[id].opset = old[i].opset;
             }

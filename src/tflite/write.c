@@ -264,12 +264,21 @@ static lp_fb_ref write_options(lp_fb *b, const lp_node *n) {
 
 /* ---------------- buffer dedup ---------------- */
 
-static uint64_t hash_bytes(const void *p, size_t n) {
+/* A cheap fingerprint: the size and 64 sampled 8-byte words. Equal fingerprints are confirmed with
+ * memcmp, so only true duplicates are read in full. */
+static uint64_t fingerprint(const void *p, size_t n) {
     const uint8_t *s = p;
     uint64_t h = 1469598103934665603ull ^ n;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 1099511628211ull;
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
+        return h;
+    }
+    for (size_t k = 0; k < 64; k++) {
+        size_t at = (n - 8) / 63 * k;
+        uint64_t w;
+        memcpy(&w, s + at, 8);
+        h = (h ^ w) * 1099511628211ull;
+        h ^= h >> 29;
     }
     return h;
 }
@@ -346,7 +355,7 @@ lp_status lp_tflite_build(lp_graph *g, lp_fb *b, lp_tflite_info *info) {
                             T->nbytes, need);
             goto done;
         }
-        uint64_t h = hash_bytes(T->data, need);
+        uint64_t h = fingerprint(T->data, need);
         int found = 0;
         for (int j = 1; j < n_bufs && !found; j++) {
             int o = buf_tensor[j];
