@@ -1,0 +1,6 @@
+"""`python -m liteport ...` is the `liteport` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

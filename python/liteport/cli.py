@@ -1,0 +1,298 @@
+"""The `liteport` command: convert, export, verify, inspect.
+
+    liteport convert MODEL.onnx [-o OUT.tflite] [--keep-io-layout] [--batch N]
+                     [--input-shape name:1,3,224,224 ...] [--json]
+    liteport export [--model pkg.module:factory | digits] [--input-shape 1,1,8,8 ...] [-o OUT.tflite]
+    liteport verify MODEL.onnx MODEL.tflite [--batch-sizes 1,3]
+    liteport inspect MODEL.tflite
+
+Errors print one line, `liteport: error: <message>`, on stderr and exit with status 1.
+"""
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import sys
+
+
+class _CliError(Exception):
+    pass
+
+
+def _error(msg):
+    sys.stderr.write(f"liteport: error: {msg}\n")
+    return 1
+
+
+def _int_list(text):
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+
+
+def _named_shape(text):
+    if ":" not in text:
+        raise argparse.ArgumentTypeError(f"expected name:d0,d1,..., got {text!r}")
+    name, dims = text.rsplit(":", 1)
+    return name, _int_list(dims)
+
+
+# -- convert -------------------------------------------------------------------------------------
+
+
+def _convert_options(args):
+    return dict(
+        keep_io_layout=args.keep_io_layout,
+        no_layout_pass=args.no_layout_pass,
+        no_fusions=args.no_fusions,
+        dump_after=args.dump_after,
+        batch=args.batch,
+        input_shapes=dict(args.input_shape) if args.input_shape else None,
+    )
+
+
+def _add_convert_options(p, with_input_shape=True):
+    p.add_argument("--keep-io-layout", action="store_true",
+                   help="keep the ONNX layout on inputs and outputs (no NCHW -> NHWC)")
+    p.add_argument("--no-layout-pass", action="store_true", help="skip transpose elimination")
+    p.add_argument("--no-fusions", action="store_true", help="skip fusions")
+    p.add_argument("--dump-after", metavar="PASS", help="print the IR after PASS (or 'all')")
+    p.add_argument("--batch", type=int, default=0, metavar="N",
+                   help="fix the dynamic batch dimension to N")
+    if with_input_shape:
+        p.add_argument("--input-shape", type=_named_shape, action="append", metavar="NAME:SHAPE",
+                       help="fix an input shape, e.g. input:1,3,224,224 (repeatable)")
+
+
+def cmd_convert(args):
+    import liteport
+
+    try:
+        report = liteport.convert(args.model, args.output, **_convert_options(args))
+    except liteport.ConversionError as e:
+        msg = str(e)
+        path = os.fspath(args.model)
+        if path not in msg and os.path.basename(path) not in msg:
+            msg = f"{path}: {msg}"
+        raise _CliError(msg) from None
+    if args.json:
+        d = report.to_dict()
+        if report.dump:
+            d["dump"] = report.dump
+        print(json.dumps(d, indent=2))
+        return 0
+    if report.dump:
+        sys.stdout.write(report.dump if report.dump.endswith("\n") else report.dump + "\n")
+    if not args.quiet:
+        print(report)
+    return 0
+
+
+# -- export --------------------------------------------------------------------------------------
+
+
+def _load_factory(spec):
+    """'pkg.module:factory' or 'path/to/file.py:factory' -> the callable."""
+    if ":" not in spec:
+        raise _CliError(f"--model {spec!r}: expected pkg.module:factory or file.py:factory")
+    mod_name, attr = spec.rsplit(":", 1)
+    if mod_name.endswith(".py"):
+        s = importlib.util.spec_from_file_location("_liteport_user_model", mod_name)
+        if s is None or s.loader is None:
+            raise _CliError(f"cannot load {mod_name}")
+        mod = importlib.util.module_from_spec(s)
+        s.loader.exec_module(mod)
+    else:
+        mod = importlib.import_module(mod_name)
+    try:
+        obj = mod
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except AttributeError:
+        raise _CliError(f"{mod_name} has no attribute {attr!r}") from None
+    return obj
+
+
+def cmd_export(args):
+    import torch
+
+    import liteport
+
+    names = args.input_names.split(",") if args.input_names else None
+    out_names = args.output_names.split(",") if args.output_names else None
+    if args.model == "digits":
+        from . import demo
+
+        module, _, secs = demo.train()
+        print(f"trained the digits demo model in {secs:.1f} s")
+        shapes = args.input_shape or [[1, 1, 8, 8]]
+        names = names or ["image"]
+        out_names = out_names or ["logits"]
+        default_out = "digits.tflite"
+    else:
+        factory = _load_factory(args.model)
+        module = factory()
+        if not isinstance(module, torch.nn.Module):
+            raise _CliError(f"{args.model} returned {type(module).__name__}, not a torch.nn.Module")
+        if not args.input_shape:
+            raise _CliError("--input-shape is required with --model (one per forward() argument)")
+        shapes = args.input_shape
+        default_out = args.model.rsplit(":", 1)[1].split(".")[-1] + ".tflite"
+    torch.manual_seed(args.seed)
+    example = tuple(torch.randn(*s) for s in shapes)
+    output = args.output or default_out
+    report = liteport.export(
+        module, example, output, input_names=names, output_names=out_names,
+        dynamic_batch=not args.static_batch, opset=args.opset, exporter=args.exporter,
+        verify=not args.no_verify, onnx_path=args.onnx,
+    )
+    if args.json:
+        d = report.to_dict()
+        d["onnx"] = report.onnx_path
+        if report.verification is not None:
+            d["verification"] = report.verification.to_dict()
+        print(json.dumps(d, indent=2))
+    else:
+        print(f"exported {report.onnx_path}")
+        print(report)
+        if report.verification is not None:
+            print()
+            print(report.verification)
+    return 0
+
+
+# -- verify / inspect ----------------------------------------------------------------------------
+
+
+def cmd_verify(args):
+    import liteport
+
+    result = liteport.verify(args.onnx, args.tflite, batch_sizes=args.batch_sizes,
+                             seed=args.seed, rtol=args.rtol)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result)
+    return 0 if result.ok else 1
+
+
+def cmd_inspect(args):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    # Without the default (XNNPACK) delegate, so the node list shows the model's own ops.
+    it = Interpreter(model_path=args.tflite,
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    size = os.path.getsize(args.tflite)
+    info = {"file": args.tflite, "size": size}
+
+    def tensors(details):
+        return [{"name": d["name"], "dtype": getattr(d["dtype"], "__name__", str(d["dtype"])),
+                 "shape": [int(x) for x in d["shape_signature"]]} for d in details]
+
+    info["inputs"] = tensors(it.get_input_details())
+    info["outputs"] = tensors(it.get_output_details())
+    info["signatures"] = it.get_signature_list()
+    hist = {}
+    get_ops = getattr(it, "_get_ops_details", None)
+    if get_ops is not None:
+        for op in get_ops():
+            hist[op["op_name"]] = hist.get(op["op_name"], 0) + 1
+    info["ops"] = dict(sorted(hist.items(), key=lambda kv: (-kv[1], kv[0])))
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{args.tflite}: {size:,} bytes")
+    for kind in ("inputs", "outputs"):
+        print(f"{kind}:")
+        for t in info[kind]:
+            print(f"  {t['name']}  {t['dtype']}  [{','.join(map(str, t['shape']))}]")
+    for key, sig in info["signatures"].items():
+        print(f"signature {key!r}: inputs {sig['inputs']} -> outputs {sig['outputs']}")
+    if not info["signatures"]:
+        print("signatures: none")
+    if hist:
+        print(f"ops ({sum(hist.values())}): " + ", ".join(f"{k} {v}" for k, v in info["ops"].items()))
+    return 0
+
+
+# -- main ----------------------------------------------------------------------------------------
+
+
+def build_parser():
+    import liteport
+
+    ap = argparse.ArgumentParser(prog="liteport",
+                                 description="ONNX -> TensorFlow Lite (LiteRT) converter")
+    ap.add_argument("--version", action="version", version=f"liteport {liteport.__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("convert", help="convert an ONNX model to .tflite")
+    p.add_argument("model", metavar="MODEL.onnx")
+    p.add_argument("-o", "--output", metavar="OUT.tflite",
+                   help="output path (default: MODEL.tflite beside the input)")
+    _add_convert_options(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("export", help="export a PyTorch module to .onnx and .tflite, verified")
+    p.add_argument("--model", default="digits",
+                   help="pkg.module:factory or file.py:factory returning an nn.Module, or "
+                        "'digits' (the built-in demo CNN, trained on the spot; default)")
+    p.add_argument("--input-shape", type=_int_list, action="append", metavar="D0,D1,...",
+                   help="shape of an example input, one per forward() argument (repeatable)")
+    p.add_argument("-o", "--output", metavar="OUT.tflite")
+    p.add_argument("--onnx", metavar="OUT.onnx", help="where to write the ONNX model")
+    p.add_argument("--input-names", metavar="A,B", help="ONNX input names")
+    p.add_argument("--output-names", metavar="A,B", help="ONNX output names")
+    p.add_argument("--exporter", default="default", choices=("default", "dynamo", "torchscript"))
+    p.add_argument("--opset", type=int)
+    p.add_argument("--static-batch", action="store_true", help="do not make the batch dynamic")
+    p.add_argument("--no-verify", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("verify", help="compare a .tflite model with its ONNX model")
+    p.add_argument("onnx", metavar="MODEL.onnx")
+    p.add_argument("tflite", metavar="MODEL.tflite")
+    p.add_argument("--batch-sizes", type=_int_list, metavar="1,3")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rtol", type=float, default=1e-4)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("inspect", help="show a .tflite model's inputs, outputs, signatures, ops")
+    p.add_argument("tflite", metavar="MODEL.tflite")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_inspect)
+    return ap
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    import liteport
+
+    try:
+        return args.func(args)
+    except _CliError as e:
+        return _error(str(e))
+    except liteport.ConversionError as e:
+        return _error(str(e))
+    except liteport.VerificationError as e:
+        sys.stderr.write(str(e.result) + "\n")
+        return _error("LiteRT outputs differ from onnxruntime beyond the tolerance")
+    except (OSError, ValueError) as e:
+        # Missing files, unreadable models, bad shapes: one line, not a traceback.
+        if os.environ.get("LITEPORT_TRACEBACK"):
+            raise
+        if isinstance(e, OSError) and e.filename and e.strerror:
+            return _error(f"{e.filename}: {e.strerror}")
+        return _error(str(e))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

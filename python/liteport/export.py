@@ -1,0 +1,162 @@
+"""PyTorch -> ONNX -> TFLite in one call, verified against onnxruntime.
+
+torch is imported when export() runs, not when liteport is imported.
+"""
+import contextlib
+import inspect
+import io
+import os
+import sys
+import warnings
+
+EXPORTERS = ("default", "dynamo", "torchscript")
+
+
+def _default_is_dynamo(torch):
+    """Which exporter this torch uses when dynamo= is not given (2.9 and later: dynamo)."""
+    try:
+        p = inspect.signature(torch.onnx.export).parameters.get("dynamo")
+    except (TypeError, ValueError):
+        p = None
+    return bool(p is not None and p.default is True)
+
+
+def _as_tuple(example_inputs, torch):
+    if isinstance(example_inputs, torch.Tensor):
+        return (example_inputs,)
+    if isinstance(example_inputs, list):
+        return tuple(example_inputs)
+    if not isinstance(example_inputs, tuple):
+        raise TypeError("example_inputs must be a tensor or a tuple of forward() arguments")
+    return example_inputs
+
+
+def _flat_outputs(out, torch):
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, (tuple, list)):
+        flat = []
+        for o in out:
+            flat.extend(_flat_outputs(o, torch))
+        return flat
+    if isinstance(out, dict):
+        flat = []
+        for o in out.values():
+            flat.extend(_flat_outputs(o, torch))
+        return flat
+    raise TypeError(f"module output of type {type(out).__name__} is not supported by export()")
+
+
+def _default_names(prefix, n):
+    return [prefix] + [f"{prefix}_{i}" for i in range(1, n)]
+
+
+@contextlib.contextmanager
+def _quiet(enabled=True):
+    """Capture the exporters' console output (progress lines, deprecation warnings). On an
+    exception the captured text is replayed on stderr so nothing useful is lost."""
+    if not enabled:
+        yield
+        return
+    buf = io.StringIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+                yield
+    except BaseException:
+        text = buf.getvalue()
+        if text.strip():
+            sys.stderr.write(text if text.endswith("\n") else text + "\n")
+        raise
+
+
+def export_onnx(module, example_inputs, onnx_path, *, input_names=None, output_names=None,
+                dynamic_batch=True, opset=None, exporter="default", quiet=True):
+    """torch.onnx.export with the settings liteport converts best. Returns the ONNX path.
+
+    Weights are embedded (no external data file), constant folding is on (TorchScript:
+    do_constant_folding; dynamo: optimize), inputs and outputs are named, and with dynamic_batch
+    dim 0 of every input and output is the dynamic dimension "batch".
+    """
+    import torch
+
+    if exporter not in EXPORTERS:
+        raise ValueError(f"exporter must be one of {EXPORTERS}, not {exporter!r}")
+    args = _as_tuple(example_inputs, torch)
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    module.eval()
+    with torch.no_grad():
+        n_out = len(_flat_outputs(module(*args), torch))
+
+    input_names = list(input_names) if input_names else _default_names("input", len(tensors))
+    output_names = list(output_names) if output_names else _default_names("output", n_out)
+    if len(input_names) != len(tensors):
+        raise ValueError(f"{len(input_names)} input names for {len(tensors)} tensor inputs")
+    if len(output_names) != n_out:
+        raise ValueError(f"{len(output_names)} output names for {n_out} outputs")
+
+    dynamo = _default_is_dynamo(torch) if exporter == "default" else exporter == "dynamo"
+    kwargs = dict(input_names=input_names, output_names=output_names, opset_version=opset)
+    if dynamo:
+        kwargs.update(dynamo=True, external_data=False, optimize=True, verbose=False)
+        if dynamic_batch:
+            # One shared Dim: the batch of every input is the same size (what models assume).
+            # Positional form, so forward() argument names do not matter.
+            batch = torch.export.Dim("batch")
+            kwargs["dynamic_shapes"] = tuple(
+                ({0: batch} if isinstance(a, torch.Tensor) and a.dim() > 0 else None) for a in args
+            )
+    else:
+        kwargs.update(dynamo=False, do_constant_folding=True, export_params=True)
+        if dynamic_batch:
+            axes = {n: {0: "batch"} for n in input_names + output_names}
+            kwargs["dynamic_axes"] = axes
+
+    onnx_path = os.fspath(onnx_path)
+    folder = os.path.dirname(os.path.abspath(onnx_path))
+    os.makedirs(folder, exist_ok=True)
+    with _quiet(quiet):
+        torch.onnx.export(module, args, onnx_path, **kwargs)
+    return onnx_path
+
+
+def export(module, example_inputs, output, *, input_names=None, output_names=None,
+           dynamic_batch=True, opset=None, exporter="default", verify=True, onnx_path=None,
+           quiet=True, **convert_options):
+    """Export a PyTorch module to ONNX, convert it to .tflite, and check it numerically.
+
+    module: a torch.nn.Module (put in eval mode). example_inputs: a tensor or a tuple of
+        forward() arguments (shapes as the model will be used; the batch stays dynamic).
+    output: the .tflite path. The .onnx file goes beside it (same stem) unless onnx_path is given.
+    input_names / output_names: ONNX names, also the TFLite signature keys. Default "input",
+        "input_1", ... and "output", "output_1", ...
+    dynamic_batch: dim 0 of every input and output is dynamic.
+    opset: ONNX opset (None: the exporter's default).
+    exporter: "default" (whatever torch.onnx.export uses by default), "dynamo" or "torchscript".
+    verify: run liteport.verify (batch 1 and 3 when the batch is dynamic) and raise
+        VerificationError when max|litert - ort| > 1e-4 * max(1, max|ort|).
+    convert_options: passed to liteport.convert (keep_io_layout, batch, input_shapes, ...).
+
+    Returns the conversion Report, with ``.verification`` (a VerifyResult, or None) and
+    ``.onnx_path`` set.
+    """
+    from . import convert
+    from .verify import VerificationError
+    from .verify import verify as run_verify
+
+    output = os.fspath(output)
+    if onnx_path is None:
+        root, ext = os.path.splitext(output)
+        onnx_path = (root if ext.lower() == ".tflite" else output) + ".onnx"
+    onnx_path = export_onnx(module, example_inputs, onnx_path, input_names=input_names,
+                            output_names=output_names, dynamic_batch=dynamic_batch, opset=opset,
+                            exporter=exporter, quiet=quiet)
+    report = convert(onnx_path, output, **convert_options)
+    report.onnx_path = onnx_path
+    if verify:
+        result = run_verify(onnx_path, output, report=report)
+        report.verification = result
+        if not result.ok:
+            raise VerificationError(result)
+    return report

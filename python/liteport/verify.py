@@ -1,0 +1,464 @@
+"""Numeric verification: the ONNX model in onnxruntime against the .tflite model in LiteRT.
+
+Both runtimes get the same inputs (seeded random ones, or arrays the caller gives, always in the
+ONNX layout). Where the converter changed an input or output layout (NCHW -> NHWC), the report's
+permutation is applied on the way into LiteRT and undone on the way out, so every comparison is
+in ONNX's layout. The tolerance is the product's acceptance rule:
+
+    max|litert - ort| <= rtol * max(1, max|ort|)      with rtol = 1e-4
+
+onnxruntime and ai-edge-litert are imported only when verification runs.
+"""
+import os
+
+import numpy as np
+
+DEFAULT_RTOL = 1e-4
+DEFAULT_BATCH_SIZES = (1, 3)
+SIGNATURE_KEY = "serving_default"
+WEAK_REF = 1e-2  # outputs this small pass the absolute rule almost whatever LiteRT computes
+
+
+class VerificationError(RuntimeError):
+    """LiteRT's outputs differ from onnxruntime's by more than the tolerance (``.result``)."""
+
+    def __init__(self, result):
+        super().__init__("LiteRT outputs differ from onnxruntime:\n" + str(result))
+        self.result = result
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _read_bytes(model):
+    """path | bytes-like | onnx.ModelProto -> (bytes, path or None)."""
+    if hasattr(model, "SerializeToString") and not isinstance(model, (bytes, bytearray)):
+        return model.SerializeToString(), None
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return bytes(model), None
+    path = os.fspath(model)
+    with open(path, "rb") as f:
+        return f.read(), path
+
+
+def _inverse(perm):
+    return tuple(int(i) for i in np.argsort(perm))
+
+
+def _ort_dtype(type_str):
+    # onnxruntime reports 'tensor(float)', 'tensor(int64)', ...
+    t = type_str[len("tensor("):-1] if type_str.startswith("tensor(") else type_str
+    table = {
+        "float": np.float32,
+        "float16": np.float16,
+        "double": np.float64,
+        "int8": np.int8,
+        "int16": np.int16,
+        "int32": np.int32,
+        "int64": np.int64,
+        "uint8": np.uint8,
+        "uint16": np.uint16,
+        "uint32": np.uint32,
+        "uint64": np.uint64,
+        "bool": np.bool_,
+    }
+    if t not in table:
+        raise ValueError(f"verify: ONNX input type {type_str} is not supported")
+    return np.dtype(table[t])
+
+
+def _is_dynamic(d):
+    return not isinstance(d, (int, np.integer)) or d < 0
+
+
+def _random_input(rng, dtype, shape):
+    if dtype == np.bool_:
+        return rng.integers(0, 2, size=shape).astype(np.bool_)
+    if np.issubdtype(dtype, np.integer):
+        return rng.integers(0, 4, size=shape).astype(dtype)  # small, valid as indices too
+    return rng.standard_normal(size=shape).astype(dtype)
+
+
+def _report_for(onnx_bytes, onnx_path, tflite_bytes):
+    """Recompute the conversion report in memory; check it describes `tflite_bytes`.
+
+    The report is the only reliable source of the I/O permutation (shapes alone cannot tell a
+    [1,3,3,3] NHWC input from an NCHW one). A model converted with other options (kept layout,
+    fixed shapes) would give a different report, so the shapes of the recomputed model are checked
+    against the given one; on a mismatch the caller must pass the original report.
+    """
+    from . import convert  # late: liteport/__init__ imports this module
+
+    base_dir = os.path.dirname(os.path.abspath(onnx_path)) if onnx_path else None
+    given = _tflite_io_signature(tflite_bytes)
+    for keep in (False, True):
+        rep = convert(onnx_bytes, base_dir=base_dir, keep_io_layout=keep)
+        if rep.tflite == tflite_bytes or _tflite_io_signature(rep.tflite) == given:
+            return rep
+    raise ValueError(
+        "verify: the .tflite model's input/output shapes differ from a default conversion of "
+        "the ONNX model (converted with other options?); pass report= from liteport.convert"
+    )
+
+
+def _tflite_io_signature(tflite_bytes):
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=tflite_bytes)
+    return (
+        [tuple(d["shape_signature"]) for d in it.get_input_details()],
+        [tuple(d["shape_signature"]) for d in it.get_output_details()],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# LiteRT with ONNX layout and names
+
+
+class LiteRTModel:
+    """Runs a converted .tflite model in LiteRT with ONNX names and ONNX layouts.
+
+        m = LiteRTModel("m.tflite", report)          # report from liteport.convert/export
+        outs = m({"input": x_nchw})                   # {"output": y} in ONNX layout
+
+    Inputs are transposed by the report's perm before LiteRT and outputs transposed back. When
+    the model has a ``serving_default`` signature it is run through the signature runner (keys =
+    ONNX names, as Android's runSignature uses them); otherwise inputs and outputs are matched by
+    position. Changing the batch size resizes the inputs (only dynamic dimensions may change).
+    """
+
+    def __init__(self, tflite_model, report, num_threads=None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.tflite_bytes, self.tflite_path = _read_bytes(tflite_model)
+        self.report = report
+        self.interpreter = Interpreter(model_content=self.tflite_bytes, num_threads=num_threads)
+        rep_in = list(report.get("inputs") or [])
+        rep_out = list(report.get("outputs") or [])
+        from . import _perm
+
+        self.input_names = [e.get("name") for e in rep_in]
+        self.output_names = [e.get("name") for e in rep_out]
+        self._in_perm = {e.get("name"): _perm(e) for e in rep_in}
+        self._out_perm = {e.get("name"): _perm(e) for e in rep_out}
+
+        sigs = self.interpreter.get_signature_list()
+        self.runner = None
+        if SIGNATURE_KEY in sigs:
+            self.runner = self.interpreter.get_signature_runner(SIGNATURE_KEY)
+            in_details = self.runner.get_input_details()
+            out_details = self.runner.get_output_details()
+            if set(in_details) != set(self.input_names) or set(out_details) != set(self.output_names):
+                raise ValueError(
+                    f"signature '{SIGNATURE_KEY}' has inputs {sorted(in_details)} and outputs "
+                    f"{sorted(out_details)}; the ONNX model has {self.input_names} and "
+                    f"{self.output_names}"
+                )
+            self._in_details = in_details
+            self._out_details = out_details
+        else:
+            ins = self.interpreter.get_input_details()
+            outs = self.interpreter.get_output_details()
+            if len(ins) != len(self.input_names) or len(outs) != len(self.output_names):
+                raise ValueError(
+                    f"the .tflite model has {len(ins)} inputs and {len(outs)} outputs; the ONNX "
+                    f"model has {len(self.input_names)} and {len(self.output_names)}"
+                )
+            self._in_details = dict(zip(self.input_names, ins))
+            self._out_details = dict(zip(self.output_names, outs))
+        self._shapes = None  # input shapes allocated last (fallback path)
+
+    @property
+    def signature_inputs(self):
+        return list(self._in_details)
+
+    def input_signature(self, name):
+        """shape_signature of input `name` as TFLite sees it (-1 = dynamic)."""
+        return [int(x) for x in self._in_details[name]["shape_signature"]]
+
+    def _to_tflite(self, name, arr):
+        d = self._in_details[name]
+        perm = self._in_perm.get(name)
+        a = np.asarray(arr)
+        if perm is not None:
+            if a.ndim != len(perm):
+                raise ValueError(f"input {name!r}: rank {a.ndim}, layout perm {list(perm)}")
+            a = a.transpose(perm)
+        want = np.dtype(d["dtype"])
+        if a.dtype != want:
+            a = a.astype(want)
+        a = np.ascontiguousarray(a)
+        sig = [int(x) for x in d["shape_signature"]]
+        if len(sig) != a.ndim or any(s != -1 and s != n for s, n in zip(sig, a.shape)):
+            raise ValueError(
+                f"input {name!r}: shape {list(a.shape)} (TFLite layout) does not fit the "
+                f"model's shape signature {sig}"
+            )
+        return a
+
+    def __call__(self, inputs):
+        """inputs: {name: array} or a list in ONNX input order (ONNX layout). -> {name: array}."""
+        if not isinstance(inputs, dict):
+            inputs = list(inputs)
+            if len(inputs) != len(self.input_names):
+                raise ValueError(f"expected {len(self.input_names)} inputs, got {len(inputs)}")
+            inputs = dict(zip(self.input_names, inputs))
+        missing = [n for n in self.input_names if n not in inputs]
+        if missing:
+            raise ValueError(f"missing inputs {missing}")
+        feed = {n: self._to_tflite(n, inputs[n]) for n in self.input_names}
+
+        if self.runner is not None:
+            # The signature runner resizes its inputs itself (non-strictly); _to_tflite has
+            # already refused any change of a fixed dimension.
+            raw = self.runner(**feed)
+        else:
+            it = self.interpreter
+            shapes = {n: a.shape for n, a in feed.items()}
+            if shapes != self._shapes:
+                for n, a in feed.items():
+                    it.resize_tensor_input(self._in_details[n]["index"], a.shape, strict=True)
+                it.allocate_tensors()
+                self._shapes = shapes
+            for n, a in feed.items():
+                it.set_tensor(self._in_details[n]["index"], a)
+            it.invoke()
+            raw = {n: it.get_tensor(self._out_details[n]["index"]) for n in self.output_names}
+
+        out = {}
+        for n in self.output_names:
+            a = np.asarray(raw[n])
+            perm = self._out_perm.get(n)
+            if perm is not None:
+                a = a.transpose(_inverse(perm))
+            out[n] = np.ascontiguousarray(a)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# result
+
+
+class OutputCheck:
+    """The comparison of one output at one batch size."""
+
+    __slots__ = ("name", "batch", "shape", "max_abs", "max_rel", "max_ref", "tolerance", "ok", "note")
+
+    def __init__(self, name, batch, shape, max_abs, max_rel, max_ref, tolerance, ok, note=""):
+        self.name = name
+        self.batch = batch          # batch size of the run (dim 0 of the first input)
+        self.shape = shape          # ONNX-layout shape of the onnxruntime output
+        self.max_abs = max_abs      # max |litert - ort|
+        self.max_rel = max_rel      # max |litert - ort| / |ort| where |ort| >= 1e-3 * max|ort|
+        self.max_ref = max_ref      # max |ort|
+        self.tolerance = tolerance  # rtol * max(1, max|ort|)
+        self.ok = ok                # max_abs <= tolerance (and shapes agree)
+        self.note = note            # why it failed, when not a numeric difference
+
+    def to_dict(self):
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __repr__(self):
+        return (f"OutputCheck({self.name!r}, batch={self.batch}, max_abs={self.max_abs:.3g}, "
+                f"ok={self.ok})")
+
+
+class VerifyResult:
+    """All comparisons of one verify() call. ``ok`` is True when every check passed."""
+
+    def __init__(self, checks, rtol, backend):
+        self.checks = list(checks)
+        self.rtol = rtol
+        self.backend = backend  # "signature runner" or "input/output details"
+
+    @property
+    def ok(self):
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    def __bool__(self):
+        return self.ok
+
+    @property
+    def max_abs(self):
+        return max((c.max_abs for c in self.checks), default=float("nan"))
+
+    def by_output(self):
+        """{output name: [OutputCheck per batch size]}"""
+        out = {}
+        for c in self.checks:
+            out.setdefault(c.name, []).append(c)
+        return out
+
+    def to_dict(self):
+        return {"ok": self.ok, "rtol": self.rtol, "backend": self.backend,
+                "checks": [c.to_dict() for c in self.checks]}
+
+    def __str__(self):
+        head = ["output", "batch", "shape", "max|ort|", "max abs diff", "max rel diff", "tolerance", ""]
+        rows = []
+        for c in self.checks:
+            rows.append([
+                str(c.name),
+                "-" if c.batch is None else str(c.batch),
+                "[" + ",".join(map(str, c.shape)) + "]",
+                f"{c.max_ref:.4g}",
+                f"{c.max_abs:.3g}",
+                f"{c.max_rel:.3g}",
+                f"{c.tolerance:.3g}",
+                "ok" if c.ok else ("FAIL " + c.note).strip(),
+            ])
+        widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+        fmt = lambda r: "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()  # noqa: E731
+        lines = [fmt(head)] + [fmt(r) for r in rows]
+        weak = sorted({c.name for c in self.checks if c.max_ref < WEAK_REF})
+        if weak:
+            lines.append(f"note: max|ort| < {WEAK_REF:g} on {', '.join(map(str, weak))}: the absolute "
+                         "tolerance makes this check weak; see max rel diff")
+        verdict = "ok" if self.ok else "FAILED"
+        lines.append(f"{verdict}: max|litert - ort| <= {self.rtol:g} * max(1, max|ort|) "
+                     f"({len(self.checks)} checks, LiteRT via {self.backend})")
+        return "\n".join(lines)
+
+
+def _compare(name, batch, ref, got, rtol):
+    ref = np.asarray(ref)
+    got = np.asarray(got)
+    if ref.shape != got.shape:
+        return OutputCheck(name, batch, list(ref.shape), float("inf"), float("inf"),
+                           float(np.max(np.abs(ref.astype(np.float64)), initial=0.0)),
+                           float("nan"), False, f"shape {list(got.shape)} != {list(ref.shape)}")
+    r = ref.astype(np.float64)
+    g = got.astype(np.float64)
+    both_nan = np.isnan(r) & np.isnan(g)
+    diff = np.where(both_nan, 0.0, np.abs(g - r))
+    diff = np.where(np.isnan(diff), np.inf, diff)  # NaN on one side only is a failure
+    absr = np.where(np.isnan(r), 0.0, np.abs(r))
+    max_ref = float(np.max(absr, initial=0.0))
+    max_abs = float(np.max(diff, initial=0.0))
+    # Relative difference over the elements that are not tiny next to the largest one (near
+    # zero the ratio says nothing); informative only, `ok` uses the scaled absolute rule.
+    big = (absr >= 1e-3 * max_ref) & (absr > 0)
+    max_rel = float(np.max(diff[big] / absr[big], initial=0.0)) if big.any() else (
+        0.0 if max_abs == 0 else float("inf"))
+    tol = rtol * max(1.0, max_ref)
+    return OutputCheck(name, batch, list(ref.shape), max_abs, max_rel, max_ref, tol,
+                       bool(max_abs <= tol))
+
+
+# ---------------------------------------------------------------------------------------------
+# verify
+
+
+def verify(onnx_model, tflite_model, inputs=None, *, batch_sizes=None, seed=0, rtol=DEFAULT_RTOL,
+           report=None):
+    """Run onnxruntime and LiteRT on the same inputs and compare every output.
+
+    onnx_model: path, bytes or onnx.ModelProto. tflite_model: path or bytes.
+    inputs: None (seeded random inputs: floats ~ N(0,1), integers in 0..3, random bools), a dict
+        {onnx input name: array} or a list in ONNX input order; arrays in ONNX layout.
+    batch_sizes: batch sizes to try with random inputs. Default: (1, 3) when every input has a
+        dynamic first dimension in both models, else the model's fixed batch.
+    report: the conversion report (Report or dict) that gives the I/O layout permutations. When
+        None, the ONNX model is converted again in memory to obtain it (and the result checked
+        against the given .tflite's shapes).
+    Returns a VerifyResult (``.ok``, ``.checks``, printable table). Does not raise on a mismatch.
+    """
+    import onnxruntime as ort
+
+    onnx_bytes, onnx_path = _read_bytes(onnx_model)
+    tflite_bytes, _ = _read_bytes(tflite_model)
+    from . import Report
+
+    if report is None:
+        report = _report_for(onnx_bytes, onnx_path, tflite_bytes)
+    elif not isinstance(report, Report):
+        report = Report(report)  # a plain dict, e.g. json.load of the CLI's --json output
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(onnx_bytes, sess_options=so, providers=["CPUExecutionProvider"])
+    ort_inputs = sess.get_inputs()
+    ort_outputs = [o.name for o in sess.get_outputs()]
+    lite = LiteRTModel(tflite_bytes, report)
+    if [i.name for i in ort_inputs] != lite.input_names or ort_outputs != lite.output_names:
+        raise ValueError(
+            f"the report names inputs {lite.input_names} / outputs {lite.output_names}, the ONNX "
+            f"model {[i.name for i in ort_inputs]} / {ort_outputs}"
+        )
+    backend = "signature runner" if lite.runner is not None else "input/output details"
+
+    runs = []  # (batch or None, {name: array})
+    if inputs is not None:
+        if not isinstance(inputs, dict):
+            inputs = list(inputs)
+            if len(inputs) != len(ort_inputs):
+                raise ValueError(f"expected {len(ort_inputs)} inputs, got {len(inputs)}")
+            inputs = {i.name: a for i, a in zip(ort_inputs, inputs)}
+        feed = {}
+        for i in ort_inputs:
+            if i.name not in inputs:
+                raise ValueError(f"missing input {i.name!r}")
+            feed[i.name] = np.ascontiguousarray(np.asarray(inputs[i.name]).astype(_ort_dtype(i.type)))
+        runs.append((_batch_of(feed), feed))
+    else:
+        dynamic_batch = all(
+            len(i.shape) > 0 and _is_dynamic(i.shape[0]) and _tflite_batch_dynamic(lite, report, i.name)
+            for i in ort_inputs
+        ) and len(ort_inputs) > 0
+        if batch_sizes is None:
+            batch_sizes = DEFAULT_BATCH_SIZES if dynamic_batch else (None,)
+        rng = np.random.default_rng(seed)
+        for b in batch_sizes:
+            feed = {}
+            for i in ort_inputs:
+                shape = _concrete_shape(i, b, lite, report)
+                feed[i.name] = _random_input(rng, _ort_dtype(i.type), shape)
+            runs.append((_batch_of(feed), feed))
+
+    checks = []
+    for b, feed in runs:
+        ref = dict(zip(ort_outputs, sess.run(ort_outputs, feed)))
+        got = lite(feed)
+        for n in ort_outputs:
+            checks.append(_compare(n, b, ref[n], got[n], rtol))
+    return VerifyResult(checks, rtol, backend)
+
+
+def _batch_of(feed):
+    for a in feed.values():
+        if a.ndim:
+            return int(a.shape[0])
+    return None
+
+
+def _tflite_batch_dynamic(lite, report, name):
+    """Is ONNX dim 0 of input `name` dynamic in the TFLite model too?"""
+    sig = lite.input_signature(name)
+    perm = report.input_perm(name) if hasattr(report, "input_perm") else None
+    pos = perm.index(0) if perm is not None else 0
+    return len(sig) > pos and sig[pos] == -1
+
+
+def _concrete_shape(ort_input, batch, lite, report):
+    """ONNX-layout shape for a random input: batch for a dynamic dim 0; fixed dims as they are;
+    other dynamic dims from the TFLite model when it fixed them, else an error."""
+    sig = lite.input_signature(ort_input.name)
+    perm = report.input_perm(ort_input.name) if hasattr(report, "input_perm") else None
+    shape = []
+    for k, d in enumerate(ort_input.shape):
+        t = sig[perm.index(k)] if perm is not None else (sig[k] if k < len(sig) else -1)
+        if not _is_dynamic(d):
+            shape.append(int(d))
+        elif k == 0 and batch is not None:
+            shape.append(int(batch))
+        elif t > 0:
+            shape.append(int(t))
+        elif k == 0:
+            shape.append(1)
+        else:
+            raise ValueError(
+                f"input {ort_input.name!r} has dynamic dimension {k} ({d!r}); pass inputs= "
+                "with arrays of the size to test"
+            )
+    return shape
