@@ -318,6 +318,11 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
         if (st == LP_OK && err->code != LP_OK) st = err->code;
         if (st == LP_OK) st = lp_graph_toposort(g);
         if (st == LP_OK) st = lp_graph_verify(g, ps->name);
+        if (st == LP_ERR_INTERNAL && cv->opt.dump_after) {
+            /* show the broken IR: the point of asking for a dump */
+            lp_buf_printf(&cv->dump, "=== after %s (failed verification) ===\n", ps->name);
+            lp_graph_dump(g, &cv->dump);
+        }
         if (st == LP_OK && strcmp(ps->name, "infer") == 0) {
             for (int i = 0; i < g->inputs.n; i++) {
                 const lp_tensor *t = &g->t[g->inputs.v[i]];

@@ -105,11 +105,13 @@ int main(int argc, char **argv) {
         return 1;
     }
     int rc = 0;
-    if (lp_convert_file(c, in, out) != LP_OK) {
+    lp_status st = lp_convert_file(c, in, out);
+    /* the IR dump helps most when the conversion failed */
+    if (opt.dump_after) fputs(lp_converter_dump(c), stdout);
+    if (st != LP_OK) {
         fprintf(stderr, "liteport: error: %s\n", lp_converter_message(c));
         rc = 1;
     } else {
-        if (opt.dump_after) fputs(lp_converter_dump(c), stdout);
         if (json) printf("%s\n", lp_converter_report_json(c));
         else if (!quiet) fputs(lp_converter_report_text(c), stdout);
     }

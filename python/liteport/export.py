@@ -71,6 +71,28 @@ def _quiet(enabled=True):
         raise
 
 
+def _batch_dynamic_shapes(module, args, batch, torch):
+    """dynamic_shapes giving dim 0 of every tensor argument the shared Dim `batch`.
+
+    torch.export matches dynamic_shapes to forward()'s parameters: a `*args` parameter takes one
+    entry holding a tuple for its values, so the spec follows the bound signature."""
+    def spec(a):
+        return {0: batch} if isinstance(a, torch.Tensor) and a.dim() > 0 else None
+
+    try:
+        sig = inspect.signature(module.forward)
+        bound = sig.bind(*args)
+    except (TypeError, ValueError):
+        return tuple(spec(a) for a in args)
+    out = []
+    for name, value in bound.arguments.items():
+        if sig.parameters[name].kind == inspect.Parameter.VAR_POSITIONAL:
+            out.append(tuple(spec(a) for a in value))
+        else:
+            out.append(spec(value))
+    return tuple(out)
+
+
 def export_onnx(module, example_inputs, onnx_path, *, input_names=None, output_names=None,
                 dynamic_batch=True, opset=None, exporter="default", quiet=True):
     """torch.onnx.export with the settings liteport converts best. Returns the ONNX path.
@@ -104,9 +126,7 @@ def export_onnx(module, example_inputs, onnx_path, *, input_names=None, output_n
             # One shared Dim: the batch of every input is the same size (what models assume).
             # Positional form, so forward() argument names do not matter.
             batch = torch.export.Dim("batch")
-            kwargs["dynamic_shapes"] = tuple(
-                ({0: batch} if isinstance(a, torch.Tensor) and a.dim() > 0 else None) for a in args
-            )
+            kwargs["dynamic_shapes"] = _batch_dynamic_shapes(module, args, batch, torch)
     else:
         kwargs.update(dynamo=False, do_constant_folding=True, export_params=True)
         if dynamic_batch:

@@ -71,6 +71,8 @@ const lp_op_impl lp_impl_SpaceToDepth = {d2s_infer, NULL, d2s_lower};
 
 /* ---------------- Resize / Upsample ---------------- */
 
+#define UNKNOWN_DIM INT64_MIN /* not -1: that is symbol 1 */
+
 typedef struct resize_spec {
     int64_t out[LP_MAX_RANK];
     double scale[LP_MAX_RANK];
@@ -122,16 +124,17 @@ static lp_status resize_spec_get(lp_ctx *c, const lp_node *n, resize_spec *r) {
         for (int i = 0; i < rank; i++) {
             if (r->scale[i] <= 0) return lp_fail(c, LP_ERR_INVALID, "scale %g", r->scale[i]);
             /* output size = floor(input * scale) */
-            r->out[i] = x->dims[i] < 0 ? (r->scale[i] == 1.0 ? x->dims[i] : -1)
+            r->out[i] = x->dims[i] < 0 ? (r->scale[i] == 1.0 ? x->dims[i] : UNKNOWN_DIM)
                                        : (int64_t)floor((double)x->dims[i] * r->scale[i] + 1e-9);
         }
     } else {
-        int64_t sz[LP_MAX_RANK];
-        int k = lp_known_ints(c, n, sizes_in, sz, LP_MAX_RANK);
-        if (k != rank) return lp_fail(c, LP_ERR_UNSUPPORTED, "sizes must be a constant with one value per dimension");
+        /* sizes may carry symbols (PyTorch: concat(shape(x)[:2], [h, w])) */
+        lp_symval sv;
+        if (!lp_sv_get(c, n->in[sizes_in], &sv) || sv.n != rank)
+            return lp_fail(c, LP_ERR_UNSUPPORTED, "sizes must be known with one value per dimension");
         for (int i = 0; i < rank; i++) {
-            r->out[i] = sz[i];
-            r->scale[i] = x->dims[i] > 0 ? (double)sz[i] / (double)x->dims[i] : 1.0;
+            r->out[i] = sv.sym[i] ? -(int64_t)sv.sym[i] : sv.v[i];
+            r->scale[i] = x->dims[i] > 0 && !sv.sym[i] ? (double)sv.v[i] / (double)x->dims[i] : 1.0;
         }
     }
     return LP_OK;
@@ -142,7 +145,7 @@ static lp_status resize_infer(lp_ctx *c, const lp_node *n) {
     LP_TRY(resize_spec_get(c, n, &r));
     lp_tensor *x = T(n->in[0]);
     for (int i = 0; i < x->rank; i++)
-        if (r.out[i] == -1) r.out[i] = lp_graph_new_sym(c->g, NULL);
+        if (r.out[i] == UNKNOWN_DIM) r.out[i] = lp_graph_new_sym(c->g, NULL);
     lp_set_out(c, n, 0, x->dtype, x->rank, r.out);
     return LP_OK;
 }

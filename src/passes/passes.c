@@ -186,6 +186,9 @@ lp_status lp_pass_lower(lp_ctx *c) {
 
 lp_status lp_pass_dce(lp_ctx *c) {
     lp_graph *g = c->g;
+    /* the backward walk needs topological order (passes append nodes anywhere) */
+    lp_status st = lp_graph_toposort(g);
+    if (st != LP_OK) return st;
     char *needed = calloc((size_t)g->n_t + 1, 1);
     if (!needed) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
     for (int i = 0; i < g->outputs.n; i++) needed[g->outputs.v[i]] = 1;
