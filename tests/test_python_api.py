@@ -13,9 +13,9 @@ import pytest
 
 import liteport
 
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
-litert = pytest.importorskip("ai_edge_litert.interpreter")
+import ai_edge_litert.interpreter as litert  # noqa: E402
+import onnx  # noqa: E402
+import onnxruntime as ort  # noqa: E402
 from onnx import TensorProto, helper  # noqa: E402
 
 Interpreter = litert.Interpreter
@@ -235,7 +235,7 @@ def test_verify_given_inputs_and_layout(conv_onnx):
 # verify()'s permutation handling is tested independently of the converter's choices.
 def _tiny_tflite(c=3, h=3, w=3, signature=True):
     """x: NHWC [-1,h,w,c] -> y = TRANSPOSE(x, (0,3,1,2)) (NCHW), z = RELU(x) (NHWC)."""
-    s = pytest.importorskip("ai_edge_litert.schema_py_generated")
+    import ai_edge_litert.schema_py_generated as s
     import flatbuffers
 
     def tensor(name, shape, buf=0, ttype=s.TensorType.FLOAT32):
@@ -341,7 +341,7 @@ torch = None
 
 def _torch():
     global torch
-    torch = pytest.importorskip("torch")
+    import torch
     return torch
 
 

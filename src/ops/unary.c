@@ -109,7 +109,8 @@ static int emit_scalar_op(lp_ctx *c, lp_op op, int a, double s, int out, int act
 static lp_status hardsigmoid_lower(lp_ctx *c, const lp_node *n) {
     /* max(0, min(1, a*x + b)) = relu6(6a*x + 6b) / 6 */
     double a = lp_attr_f(c, n, "alpha", 0.2f), b = lp_attr_f(c, n, "beta", 0.5f);
-    int t1 = emit_scalar_op(c, LP_TFL_MUL, n->in[0], 6.0 * a, -1, 0);
+    /* PyTorch's hardsigmoid has a = 1/6: then the first multiplication is by 1 */
+    int t1 = fabs(6.0 * a - 1.0) < 1e-7 ? n->in[0] : emit_scalar_op(c, LP_TFL_MUL, n->in[0], 6.0 * a, -1, 0);
     int t2 = t1 < 0 ? -1 : emit_scalar_op(c, LP_TFL_ADD, t1, 6.0 * b, -1, 3 /* RELU6 */);
     if (t2 < 0 || emit_scalar_op(c, LP_TFL_MUL, t2, 1.0 / 6.0, n->out[0], 0) < 0) return c->err->code;
     return LP_OK;

@@ -1,7 +1,370 @@
-/* fuse: activation and bias fusions (not yet). */
+/* fuse: the fusions a hand-built TFLite model would have, as a table of rewrite rules
+ * (root op, rule) applied until nothing changes:
+ *  - x * relu6(x + 3) / 6 (and x * hardsigmoid(x)) -> HARD_SWISH
+ *  - a bias ADD of a per-channel constant into CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED
+ *  - PAD (zeros) into a VALID convolution, and PADV2 (lowest float) into a VALID max pool, when
+ *    the pads are exactly TFLite's SAME; two PADs in a row into one
+ *  - RELU / RELU6 / RELU_N1_TO_1 into the producer's fused activation (never TANH)
+ * An intermediate tensor is only absorbed when nothing else reads it and it is not an output. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "passes.h"
 
+typedef struct fz {
+    lp_ctx *c;
+    lp_graph *g;
+    int *uses;  /* consumers per tensor; kept conservative (never below the truth) within a round */
+    int n_uses; /* entries allocated */
+} fz;
+
+static int uses_of(const fz *F, int t) { return t >= 0 && t < F->n_uses ? F->uses[t] : 0; }
+
+static int use_add(fz *F, int t, int d) {
+    if (t < 0) return 1;
+    if (t >= F->n_uses) {
+        int n = F->g->n_t + 64;
+        int *u = realloc(F->uses, sizeof(int) * (size_t)n);
+        if (!u) return 0;
+        memset(u + F->n_uses, 0, sizeof(int) * (size_t)(n - F->n_uses));
+        F->uses = u;
+        F->n_uses = n;
+    }
+    F->uses[t] += d;
+    return 1;
+}
+
+/* new inputs for a node, keeping the use counts right */
+static int set_inputs(fz *F, int node, const int *in, int n_in) {
+    int ok = 1;
+    for (int j = 0; j < n_in; j++) ok &= use_add(F, in[j], 1);
+    const lp_node *nd = &F->g->n[node];
+    for (int j = 0; j < nd->n_in; j++) ok &= use_add(F, nd->in[j], -1);
+    return ok && lp_node_set_inputs(F->g, node, in, n_in);
+}
+
+static void kill(fz *F, int node) {
+    lp_node *nd = &F->g->n[node];
+    for (int j = 0; j < nd->n_in; j++) use_add(F, nd->in[j], -1);
+    nd->dead = 1;
+}
+
+static int producer(const fz *F, int t, lp_op op) {
+    if (t < 0) return -1;
+    int p = F->g->t[t].producer;
+    if (p < 0 || F->g->n[p].dead || F->g->n[p].op != op) return -1;
+    return p;
+}
+
+static int single_use(const fz *F, int t) { return uses_of(F, t) == 1 && !(F->g->t[t].flags & LP_T_OUTPUT); }
+
+static int scalar_is(const fz *F, int t, double v) {
+    double x;
+    lp_ctx *c = F->c;
+    if (!lp_const_scalar(c, t, &x)) return 0;
+    return fabs(x - v) <= 1e-6 * fabs(v);
+}
+
+/* the node now writes `out` (an absorbed node's output) */
+static void retarget(fz *F, int node, int out) {
+    F->g->n[node].out[0] = out;
+    F->g->t[out].producer = node;
+}
+
+/* ---- x * relu6(x + 3) / 6 ---- */
+
+/* r = RELU6(x + 3) or ADD(x, 3) with a fused RELU6: returns x or -1 */
+static int relu6_x_plus_3(fz *F, int r) {
+    lp_graph *g = F->g;
+    int p = producer(F, r, LP_TFL_RELU6);
+    int a;
+    if (p >= 0) {
+        a = producer(F, g->n[p].in[0], LP_TFL_ADD);
+        if (a < 0 || g->n[a].p.act) return -1;
+    } else {
+        a = producer(F, r, LP_TFL_ADD);
+        if (a < 0 || g->n[a].p.act != 3) return -1;
+    }
+    const lp_node *add = &g->n[a];
+    if (scalar_is(F, add->in[1], 3.0)) return add->in[0];
+    if (scalar_is(F, add->in[0], 3.0)) return add->in[1];
+    return -1;
+}
+
+/* h = relu6(x + 3) / 6 or relu6(x + 3) * (1/6): returns x */
+static int hardsigmoid_of(fz *F, int h) {
+    lp_graph *g = F->g;
+    int d = producer(F, h, LP_TFL_DIV);
+    if (d >= 0 && !g->n[d].p.act && scalar_is(F, g->n[d].in[1], 6.0)) return relu6_x_plus_3(F, g->n[d].in[0]);
+    int m = producer(F, h, LP_TFL_MUL);
+    if (m >= 0 && !g->n[m].p.act) {
+        if (scalar_is(F, g->n[m].in[1], 1.0 / 6.0)) return relu6_x_plus_3(F, g->n[m].in[0]);
+        if (scalar_is(F, g->n[m].in[0], 1.0 / 6.0)) return relu6_x_plus_3(F, g->n[m].in[1]);
+    }
+    return -1;
+}
+
+static int make_hardswish(fz *F, int ni, int x) {
+    lp_graph *g = F->g;
+    if (x < 0 || g->t[x].dtype != LP_DT_F32) return 0;
+    int out = g->n[ni].out[0];
+    if (!set_inputs(F, ni, &x, 1)) return 0;
+    lp_node *n = &g->n[ni];
+    n->op = LP_TFL_HARD_SWISH;
+    memset(&n->p, 0, sizeof n->p);
+    n->out[0] = out;
+    return 1; /* the rest of the pattern dies in dce */
+}
+
+static int rule_hardswish(fz *F, int ni) {
+    lp_graph *g = F->g;
+    lp_node *n = &g->n[ni];
+    if (n->p.act) return 0;
+    if (n->op == LP_TFL_MUL) {
+        /* x * hardsigmoid(x) */
+        for (int k = 0; k < 2; k++) {
+            int x = hardsigmoid_of(F, n->in[1 - k]);
+            if (x >= 0 && x == n->in[k]) return make_hardswish(F, ni, x);
+        }
+        /* (x * relu6(x + 3)) * (1/6) */
+        for (int k = 0; k < 2; k++) {
+            if (!scalar_is(F, n->in[1 - k], 1.0 / 6.0)) continue;
+            int m = producer(F, n->in[k], LP_TFL_MUL);
+            if (m < 0 || g->n[m].p.act) continue;
+            for (int j = 0; j < 2; j++) {
+                int x = relu6_x_plus_3(F, g->n[m].in[1 - j]);
+                if (x >= 0 && x == g->n[m].in[j]) return make_hardswish(F, ni, x);
+            }
+        }
+    } else if (n->op == LP_TFL_DIV && scalar_is(F, n->in[1], 6.0)) {
+        int m = producer(F, n->in[0], LP_TFL_MUL);
+        if (m < 0 || g->n[m].p.act) return 0;
+        for (int j = 0; j < 2; j++) {
+            int x = relu6_x_plus_3(F, g->n[m].in[1 - j]);
+            if (x >= 0 && x == g->n[m].in[j]) return make_hardswish(F, ni, x);
+        }
+    }
+    return 0;
+}
+
+/* ---- bias add into CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED ---- */
+
+static int rule_bias_add(fz *F, int ni) {
+    lp_graph *g = F->g;
+    lp_node *add = &g->n[ni];
+    if (add->p.act) return 0;
+    for (int k = 0; k < 2; k++) {
+        int y = add->in[k], b = add->in[1 - k];
+        if (y < 0 || b < 0 || !single_use(F, y) || !lp_tensor_is_const(g, b)) continue;
+        int p = g->t[y].producer;
+        if (p < 0) continue;
+        lp_node *conv = &g->n[p];
+        if (conv->dead || conv->p.act ||
+            (conv->op != LP_TFL_CONV_2D && conv->op != LP_TFL_DEPTHWISE_CONV_2D && conv->op != LP_TFL_FULLY_CONNECTED))
+            continue;
+        if (conv->op == LP_TFL_FULLY_CONNECTED && conv->p.keep_num_dims) continue;
+        const lp_tensor *Y = &g->t[y], *B = &g->t[b];
+        if (Y->dtype != LP_DT_F32 || B->dtype != LP_DT_F32 || Y->rank < 1) continue;
+        int64_t C = Y->dims[Y->rank - 1];
+        /* the constant must vary along the last (channel) axis only: [C], [1,..,1,C] */
+        if (C < 0 || lp_tensor_numel(B) != C || B->rank > Y->rank || (B->rank && B->dims[B->rank - 1] != C)) continue;
+        /* the output of ADD must have the conv's shape (no broadcasting of the conv output) */
+        const lp_tensor *O = &g->t[add->out[0]];
+        if (O->rank != Y->rank || !lp_dims_equal(O->dims, Y->dims, Y->rank)) continue;
+        int old_bias = conv->n_in > 2 ? conv->in[2] : -1;
+        if (old_bias >= 0 && (!lp_tensor_is_const(g, old_bias) || lp_tensor_numel(&g->t[old_bias]) != C)) continue;
+        float *nb = lp_arena_alloc(&g->arena, sizeof(float) * (size_t)C);
+        if (!nb) return 0;
+        for (int64_t i = 0; i < C; i++) {
+            double v = lp_get_f64(LP_DT_F32, B->data, i);
+            if (old_bias >= 0) v += lp_get_f64(g->t[old_bias].dtype, g->t[old_bias].data, i);
+            nb[i] = (float)v;
+        }
+        char name[600];
+        snprintf(name, sizeof name, "%.400s/bias", conv->name);
+        int bi = lp_graph_add_const(g, name, LP_DT_F32, 1, &C, nb, sizeof(float) * (size_t)C, 0);
+        if (bi < 0) return 0;
+        conv = &g->n[p];
+        int ins[3] = {conv->in[0], conv->in[1], bi};
+        if (!set_inputs(F, p, ins, 3)) return 0;
+        retarget(F, p, g->n[ni].out[0]);
+        kill(F, ni);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- pads into SAME ---- */
+
+static int pad_amounts(const fz *F, int t, int64_t *pv) {
+    if (!lp_tensor_is_const(F->g, t)) return 0;
+    const lp_tensor *P = &F->g->t[t];
+    if (lp_tensor_numel(P) != 8) return 0;
+    for (int i = 0; i < 8; i++) pv[i] = lp_get_i64(P->dtype, P->data, i);
+    return 1;
+}
+
+/* TFLite SAME padding for one spatial dim equals (before, after)? */
+static int same_pad(int64_t in, int64_t k, int64_t s, int64_t d, int64_t before, int64_t after) {
+    if (in < 0 || s <= 0) return 0;
+    int64_t out = (in + s - 1) / s, eff = (k - 1) * d + 1;
+    int64_t total = (out - 1) * s + eff - in;
+    if (total < 0) total = 0;
+    return before == total / 2 && after == total - total / 2;
+}
+
+static int rule_pad_into_window(fz *F, int ni) {
+    lp_graph *g = F->g;
+    lp_node *n = &g->n[ni];
+    if (n->p.padding != 1) return 0; /* VALID */
+    int padded = n->in[0];
+    if (!single_use(F, padded)) return 0;
+    int p = g->t[padded].producer;
+    if (p < 0 || g->n[p].dead) return 0;
+    lp_node *pad = &g->n[p];
+    int is_pool = n->op == LP_TFL_MAX_POOL_2D;
+    if (is_pool) {
+        double v;
+        if (pad->op != LP_TFL_PADV2 || pad->n_in < 3 || !lp_const_scalar(F->c, pad->in[2], &v) || v > -FLT_MAX * 0.99)
+            return 0;
+    } else if (pad->op != LP_TFL_PAD) {
+        return 0;
+    }
+    int64_t pv[8];
+    if (!pad_amounts(F, pad->in[1], pv) || pv[0] || pv[1] || pv[6] || pv[7]) return 0;
+    const lp_tensor *X = &g->t[pad->in[0]];
+    if (X->rank != 4) return 0;
+    int64_t kh, kw;
+    if (is_pool) {
+        kh = n->p.filter_h;
+        kw = n->p.filter_w;
+    } else {
+        const lp_tensor *W = &g->t[n->in[1]];
+        kh = W->dims[1];
+        kw = W->dims[2];
+    }
+    int dh = n->p.dil_h ? n->p.dil_h : 1, dw = n->p.dil_w ? n->p.dil_w : 1;
+    if (is_pool) dh = dw = 1;
+    if (!same_pad(X->dims[1], kh, n->p.stride_h, dh, pv[2], pv[3]) ||
+        !same_pad(X->dims[2], kw, n->p.stride_w, dw, pv[4], pv[5]))
+        return 0;
+    int ins[LP_MAX_RANK];
+    for (int j = 0; j < n->n_in && j < LP_MAX_RANK; j++) ins[j] = n->in[j];
+    ins[0] = pad->in[0];
+    if (!set_inputs(F, ni, ins, n->n_in)) return 0;
+    g->n[ni].p.padding = 0; /* SAME */
+    return 1;
+}
+
+static int rule_pad_pad(fz *F, int ni) {
+    lp_graph *g = F->g;
+    lp_node *n = &g->n[ni];
+    if (n->op != LP_TFL_PAD) return 0;
+    int p = producer(F, n->in[0], LP_TFL_PAD);
+    if (p < 0 || !single_use(F, n->in[0])) return 0;
+    const lp_tensor *A = &g->t[n->in[1]], *B = &g->t[g->n[p].in[1]];
+    if (!lp_tensor_is_const(g, n->in[1]) || !lp_tensor_is_const(g, g->n[p].in[1])) return 0;
+    int64_t na = lp_tensor_numel(A);
+    if (na != lp_tensor_numel(B) || na > 2 * LP_MAX_RANK) return 0;
+    int32_t sum[2 * LP_MAX_RANK];
+    for (int64_t i = 0; i < na; i++) sum[i] = (int32_t)(lp_get_i64(A->dtype, A->data, i) + lp_get_i64(B->dtype, B->data, i));
+    char name[600];
+    snprintf(name, sizeof name, "%.400s/paddings", n->name);
+    int64_t d[2] = {na / 2, 2};
+    int pi = lp_graph_add_const(g, name, LP_DT_I32, 2, d, sum, sizeof(int32_t) * (size_t)na, 1);
+    if (pi < 0) return 0;
+    int ins[2] = {g->n[p].in[0], pi};
+    return set_inputs(F, ni, ins, 2);
+}
+
+/* ---- activations into the producer ---- */
+
+static int supports_fused_act(lp_op op) {
+    switch (op) {
+    case LP_TFL_CONV_2D: case LP_TFL_DEPTHWISE_CONV_2D: case LP_TFL_FULLY_CONNECTED: case LP_TFL_ADD:
+    case LP_TFL_SUB: case LP_TFL_MUL: case LP_TFL_DIV: case LP_TFL_AVERAGE_POOL_2D: case LP_TFL_MAX_POOL_2D:
+    case LP_TFL_CONCATENATION:
+        return 1;
+    default: return 0;
+    }
+}
+
+static int rule_activation(fz *F, int ni) {
+    lp_graph *g = F->g;
+    lp_node *n = &g->n[ni];
+    int act = n->op == LP_TFL_RELU ? 1 : n->op == LP_TFL_RELU_N1_TO_1 ? 2 : n->op == LP_TFL_RELU6 ? 3 : 0;
+    if (!act) return 0;
+    int x = n->in[0];
+    if (!single_use(F, x) || g->t[x].dtype != LP_DT_F32) return 0;
+    int p = g->t[x].producer;
+    if (p < 0 || g->n[p].dead || !supports_fused_act(g->n[p].op) || g->n[p].p.act || g->n[p].n_out != 1) return 0;
+    g->n[p].p.act = act;
+    retarget(F, p, n->out[0]);
+    kill(F, ni);
+    return 1;
+}
+
+/* ---- the rule table ---- */
+
+typedef struct rule {
+    lp_op root;
+    int (*apply)(fz *F, int node);
+    const char *name;
+} rule;
+
+static const rule rules[] = {
+    {LP_TFL_MUL, rule_hardswish, "hardswish"},
+    {LP_TFL_DIV, rule_hardswish, "hardswish"},
+    {LP_TFL_ADD, rule_bias_add, "bias add"},
+    {LP_TFL_PAD, rule_pad_pad, "pad pad"},
+    {LP_TFL_CONV_2D, rule_pad_into_window, "pad into conv"},
+    {LP_TFL_DEPTHWISE_CONV_2D, rule_pad_into_window, "pad into conv"},
+    {LP_TFL_MAX_POOL_2D, rule_pad_into_window, "pad into max pool"},
+    {LP_TFL_RELU, rule_activation, "fused activation"},
+    {LP_TFL_RELU6, rule_activation, "fused activation"},
+    {LP_TFL_RELU_N1_TO_1, rule_activation, "fused activation"},
+};
+
+static int count_uses(fz *F) {
+    lp_graph *g = F->g;
+    free(F->uses);
+    F->n_uses = g->n_t + 64;
+    F->uses = calloc((size_t)F->n_uses, sizeof(int));
+    if (!F->uses) return 0;
+    for (int i = 0; i < g->n_n; i++) {
+        const lp_node *n = &g->n[i];
+        if (n->dead) continue;
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] >= 0) F->uses[n->in[j]]++;
+    }
+    return 1;
+}
+
 lp_status lp_pass_fuse(lp_ctx *c) {
-    (void)c;
-    return LP_OK;
+    lp_graph *g = c->g;
+    fz F = {c, g, NULL, 0};
+    lp_status st = LP_OK;
+    for (int round = 0; round < 16 && st == LP_OK; round++) {
+        if (!count_uses(&F)) {
+            st = lp_fail(c, LP_ERR_NOMEM, "out of memory");
+            break;
+        }
+        int changed = 0, n0 = g->n_n;
+        for (int i = 0; i < n0 && st == LP_OK; i++)
+            for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
+                if (g->n[i].dead || g->n[i].op != rules[r].root) continue;
+                if (rules[r].apply(&F, i)) changed = 1;
+                if (g->err->code) {
+                    st = g->err->code;
+                    break;
+                }
+            }
+        if (st == LP_OK) st = lp_pass_dce(c);
+        if (!changed) break;
+    }
+    free(F.uses);
+    return st;
 }
