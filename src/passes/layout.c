@@ -541,22 +541,53 @@ static lp_status reshape_sink(lay *L, int ni) {
     gd[ng] = nd;
     ge[ng] = ne;
     /* in x, each group's dims must be consecutive non-1 dims in the same order */
+    int xs[LP_MAX_RANK], nxs = 0; /* non-1 x dims in order */
+    for (int i = 0; i < r; i++)
+        if (X->dims[i] != 1) xs[nxs++] = i;
+    int Q1[LP_MAX_RANK], reorder = 0; /* x dims in group order: x' = T(x, Q1) */
+    for (int i = 0; i < r; i++) Q1[i] = i;
+    for (int k = 0; k < ng; k++) {
+        /* positions of the group's dims among x's non-1 dims: a consecutive run */
+        int lo = nxs, hi = -1, len = gd[k + 1] - gd[k];
+        for (int j = gd[k]; j < gd[k + 1]; j++)
+            for (int m = 0; m < nxs; m++)
+                if (xs[m] == P[di[j]]) {
+                    lo = m < lo ? m : lo;
+                    hi = m > hi ? m : hi;
+                }
+        if (hi - lo + 1 != len) return LP_OK;
+        for (int t = 0; t < len; t++) {
+            if (xs[lo + t] != P[di[gd[k] + t]]) reorder = 1;
+            Q1[xs[lo + t]] = P[di[gd[k] + t]];
+        }
+    }
+    if (reorder) {
+        /* a merge whose dims are out of order in x (a channel shuffle): reorder them with one
+         * transpose inside x's layout, which other rules can often remove, and go on from x' */
+        int64_t xd[LP_MAX_RANK];
+        permute_dims(X->dims, Q1, r, xd);
+        char nm[600];
+        snprintf(nm, sizeof nm, "%.400s/reordered", X->name);
+        int xr = lp_graph_add_tensor(g, nm, X->dtype, r, xd);
+        if (xr < 0) return g->err->code;
+        if (add_transpose(L, x, Q1, r, xr, 0, g->n[ni].name, g->n[ni].origin) < 0) return g->err->code;
+        int q1inv[LP_MAX_RANK], Pn[LP_MAX_RANK] = {0};
+        invert(Q1, r, q1inv);
+        for (int i = 0; i < r; i++) Pn[i] = q1inv[P[i]];
+        memcpy(P, Pn, sizeof P);
+        x = xr;
+        n = &g->n[ni];
+        S = &g->t[n->in[0]];
+        Y = &g->t[n->out[0]];
+        X = &g->t[x];
+        nxs = 0;
+        for (int i = 0; i < r; i++)
+            if (X->dims[i] != 1) xs[nxs++] = i;
+    }
     int xg[LP_MAX_RANK]; /* x dim -> group, -1 for size-1 dims */
     for (int i = 0; i < r; i++) xg[i] = -1;
     for (int k = 0; k < ng; k++)
         for (int j = gd[k]; j < gd[k + 1]; j++) xg[P[di[j]]] = k;
-    int xs[LP_MAX_RANK], nxs = 0; /* non-1 x dims in order */
-    for (int i = 0; i < r; i++)
-        if (X->dims[i] != 1) xs[nxs++] = i;
-    for (int k = 0; k < ng; k++) {
-        /* position of the group's first dim among x's non-1 dims; the rest must follow */
-        int first = -1;
-        for (int m = 0; m < nxs; m++)
-            if (xs[m] == P[di[gd[k]]]) first = m;
-        if (first < 0) return LP_OK;
-        for (int j = gd[k]; j < gd[k + 1]; j++)
-            if (first + (j - gd[k]) >= nxs || xs[first + (j - gd[k])] != P[di[j]]) return LP_OK;
-    }
     /* x-side target: groups in x order, each contributing its E dims; size-1 E dims first */
     int64_t zd[LP_MAX_RANK];
     int Pp[LP_MAX_RANK]; /* output dim i of Y is z dim Pp[i] */
@@ -606,6 +637,142 @@ static lp_status reshape_sink(lay *L, int ni) {
     } else if (add_transpose(L, z, Pp, q, y, mark, base, origin) < 0) {
         return g->err->code;
     }
+    L->changed = 1;
+    return LP_OK;
+}
+
+/* the consumer of tensor t when it has exactly one (and is not a graph output), else -1 */
+static int only_consumer(const lp_graph *g, int t) {
+    if (g->t[t].flags & LP_T_OUTPUT) return -1;
+    int found = -1;
+    for (int i = 0; i < g->n_n; i++) {
+        const lp_node *n = &g->n[i];
+        if (n->dead) continue;
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] == t) {
+                if (found >= 0) return -1;
+                found = i;
+            }
+    }
+    return found;
+}
+
+/* T(x, P) costs nothing: x is a constant, or P only moves size-1 dims of x, or x comes from a
+ * transpose that P cancels or turns into such a move */
+static int transpose_is_free(const lp_graph *g, int x, const int *P, int r) {
+    if (lp_tensor_is_const(g, x)) return 1;
+    int Q[LP_MAX_RANK], rq, C[LP_MAX_RANK];
+    const lp_tensor *X = &g->t[x];
+    memcpy(C, P, sizeof C);
+    if (transpose_producer(g, x, Q, &rq) >= 0 && rq == r) {
+        X = &g->t[g->n[g->t[x].producer].in[0]];
+        for (int i = 0; i < r; i++) C[i] = Q[P[i]];
+    }
+    int last = -1;
+    for (int i = 0; i < r; i++) {
+        if (X->dims[C[i]] == 1) continue;
+        if (C[i] < last) return 0;
+        last = C[i];
+    }
+    return 1;
+}
+
+/* T(CONCAT(x_i, axis a), P) = CONCAT(T(x_i, P), axis P^-1[a]) when every T(x_i, P) is free:
+ * a channel shuffle after a concatenation becomes an interleaving concatenation. */
+static lp_status hoist_into_concat(lay *L, int ni) {
+    lp_graph *g = L->g;
+    int P[LP_MAX_RANK];
+    int r = perm_of(g, &g->n[ni], P);
+    if (r < 0) return LP_OK;
+    int c = g->n[ni].in[0], y = g->n[ni].out[0];
+    int cn = g->t[c].producer;
+    if (cn < 0 || g->n[cn].dead || g->n[cn].op != LP_TFL_CONCATENATION || g->n[cn].p.act) return LP_OK;
+    if (only_consumer(g, c) != ni || g->n[cn].n_in > 64) return LP_OK;
+    int ni_in = g->n[cn].n_in;
+    for (int j = 0; j < ni_in; j++)
+        if (g->t[g->n[cn].in[j]].rank != r || !transpose_is_free(g, g->n[cn].in[j], P, r)) return LP_OK;
+    int inv[LP_MAX_RANK];
+    invert(P, r, inv);
+    int a = g->n[cn].p.axis < 0 ? g->n[cn].p.axis + r : g->n[cn].p.axis;
+    int ins[64];
+    char base[600];
+    snprintf(base, sizeof base, "%.400s", g->n[cn].name);
+    for (int j = 0; j < ni_in; j++) {
+        int xj = g->n[cn].in[j];
+        const lp_tensor *Xj = &g->t[xj];
+        int64_t d[LP_MAX_RANK];
+        permute_dims(Xj->dims, P, r, d);
+        char nm[600];
+        snprintf(nm, sizeof nm, "%.400s/hoisted", Xj->name);
+        lp_dtype dt = Xj->dtype;
+        int tj = lp_graph_add_tensor(g, nm, dt, r, d);
+        if (tj < 0 || add_transpose(L, xj, P, r, tj, g->n[ni].layout, base, g->n[cn].origin) < 0) return g->err->code;
+        ins[j] = tj;
+    }
+    if (!lp_node_set_inputs(g, cn, ins, ni_in)) return g->err->code;
+    g->n[cn].p.axis = inv[a];
+    g->n[cn].out[0] = y;
+    g->t[y].producer = cn;
+    g->n[ni].dead = 1;
+    L->changed = 1;
+    return LP_OK;
+}
+
+/* RESHAPE(CONCAT(x_1..x_k, axis a)) that splits axis a into (k, m), each x_i being m wide, is
+ * CONCAT(RESHAPE(x_i) with a unit axis, axis a). Done only when a TRANSPOSE reads the result,
+ * so that hoist_into_concat can go on. */
+static lp_status reshape_into_concat(lay *L, int ni) {
+    lp_graph *g = L->g;
+    int c = g->n[ni].in[0], y = g->n[ni].out[0];
+    int cn = g->t[c].producer;
+    if (cn < 0 || g->n[cn].dead || g->n[cn].op != LP_TFL_CONCATENATION || g->n[cn].p.act) return LP_OK;
+    if (only_consumer(g, c) != ni) return LP_OK;
+    int t = only_consumer(g, y);
+    if (t < 0 || g->n[t].op != LP_TFL_TRANSPOSE) return LP_OK;
+    const lp_tensor *C = &g->t[c], *Y = &g->t[y];
+    int r = C->rank, k = g->n[cn].n_in;
+    int a = g->n[cn].p.axis < 0 ? g->n[cn].p.axis + r : g->n[cn].p.axis;
+    if (Y->rank != r + 1 || r + 1 > LP_MAX_RANK || k > 64 || Y->dims[a] != k) return LP_OK;
+    int64_t m = Y->dims[a + 1];
+    for (int i = 0; i < r; i++) {
+        if (i == a) continue;
+        if (Y->dims[i < a ? i : i + 1] != C->dims[i]) return LP_OK;
+    }
+    for (int j = 0; j < k; j++)
+        if (g->t[g->n[cn].in[j]].dims[a] != m) return LP_OK;
+    int ins[64];
+    for (int j = 0; j < k; j++) {
+        int xj = g->n[cn].in[j];
+        const lp_tensor *Xj = &g->t[xj];
+        int64_t d[LP_MAX_RANK];
+        int q = 0;
+        for (int i = 0; i < r; i++) {
+            if (i == a) d[q++] = 1;
+            d[q++] = Xj->dims[i];
+        }
+        int32_t sv[LP_MAX_RANK];
+        lp_tensor tmp = *Xj;
+        tmp.rank = r + 1;
+        memcpy(tmp.dims, d, sizeof d);
+        if (!reshape_shape(&tmp, sv)) return LP_OK;
+        char nm[600];
+        snprintf(nm, sizeof nm, "%.400s/unit", Xj->name);
+        lp_dtype dt = Xj->dtype;
+        int tj = lp_graph_add_tensor(g, nm, dt, r + 1, d);
+        int sc = const_i32(L, g->n[cn].name, "shape", sv, r + 1, 0);
+        if (tj < 0 || sc < 0) return g->err->code;
+        int rin[2] = {xj, sc};
+        snprintf(nm, sizeof nm, "%.400s/unit", g->n[cn].name);
+        int rid = lp_graph_add_node(g, LP_TFL_RESHAPE, nm, rin, 2, &tj, 1);
+        if (rid < 0) return g->err->code;
+        g->n[rid].origin = g->n[cn].origin;
+        ins[j] = tj;
+    }
+    if (!lp_node_set_inputs(g, cn, ins, k)) return g->err->code;
+    g->n[cn].p.axis = a;
+    g->n[cn].out[0] = y;
+    g->t[y].producer = cn;
+    g->n[ni].dead = 1;
     L->changed = 1;
     return LP_OK;
 }
@@ -767,10 +934,13 @@ lp_status lp_pass_layout(lp_ctx *c) {
         int n0 = g->n_n;
         for (int i = 0; i < n0 && st == LP_OK; i++) {
             if (g->n[i].dead) continue;
-            if (g->n[i].op == LP_TFL_TRANSPOSE) st = transpose_rules(&L, i);
-            else if (g->n[i].op == LP_TFL_RESHAPE) {
+            if (g->n[i].op == LP_TFL_TRANSPOSE) {
+                st = transpose_rules(&L, i);
+                if (st == LP_OK && !g->n[i].dead && g->n[i].op == LP_TFL_TRANSPOSE) st = hoist_into_concat(&L, i);
+            } else if (g->n[i].op == LP_TFL_RESHAPE) {
                 st = reshape_sink(&L, i);
                 if (st == LP_OK && !g->n[i].dead && g->n[i].op == LP_TFL_RESHAPE) st = reshape_rules(&L, i);
+                if (st == LP_OK && !g->n[i].dead && g->n[i].op == LP_TFL_RESHAPE) st = reshape_into_concat(&L, i);
             } else st = sink(&L, i);
         }
         if (st == LP_OK) st = lp_pass_dce(c);
