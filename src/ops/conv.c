@@ -79,9 +79,9 @@ void lp_window_resolve_same(const lp_tensor *x, lp_window *s) {
 }
 
 /* TFLite SAME padding equals the explicit pads? (FORMATS.md section 3) */
-static int pads_are_tfl_same(const lp_tensor *x, const lp_window *s) {
+static int pads_are_tfl_same(const lp_tensor *xn, const lp_window *s) {
     for (int i = 0; i < s->nsp; i++) {
-        int64_t in = x->dims[2 + i];
+        int64_t in = xn->dims[1 + i]; /* NHWC */
         if (in < 0) return 0;
         int64_t out = (in + s->s[i] - 1) / s->s[i];
         int64_t eff = (s->k[i] - 1) * s->d[i] + 1;
@@ -152,12 +152,10 @@ int lp_window_pad(lp_ctx *c, int x_nhwc, const lp_window *s, int64_t extra_end_h
     return out;
 }
 
-int lp_window_input(lp_ctx *c, int x, lp_window *s, int *padding, int64_t extra_h, int64_t extra_w,
-                          double pad_value) {
-    lp_tensor *X = T(x);
-    int xn = lp_emit_to_last(c, x);
-    if (xn < 0) return -1;
-    int dyn_spatial = X->dims[2] < 0 || X->dims[3] < 0;
+int lp_window_input(lp_ctx *c, int xn, lp_window *s, int *padding, int64_t extra_h, int64_t extra_w,
+                    double pad_value) {
+    lp_tensor *X = T(xn);
+    int dyn_spatial = X->dims[1] < 0 || X->dims[2] < 0;
     if (pads_zero(s) && !extra_h && !extra_w) {
         *padding = 1; /* VALID */
         return xn;
@@ -174,6 +172,31 @@ int lp_window_input(lp_ctx *c, int x, lp_window *s, int *padding, int64_t extra_
     return lp_window_pad(c, xn, s, extra_h, extra_w, pad_value);
 }
 
+int lp_window_to_nhwc(lp_ctx *c, int x) {
+    lp_tensor *X = T(x);
+    if (X->rank == 4) return lp_emit_to_last(c, x);
+    /* [N,C,L] -> [N,L,C] (a layout transpose the layout pass can absorb) -> [N,1,L,C] */
+    int xt = lp_emit_to_last(c, x);
+    if (xt < 0) return -1;
+    lp_tensor *XT = T(xt);
+    int64_t d[4] = {XT->dims[0], 1, XT->dims[1], XT->dims[2]};
+    return lp_emit_reshape(c, xt, 4, d, -1);
+}
+
+int lp_window_from_nhwc(lp_ctx *c, int y) {
+    lp_tensor *Y = T(y);
+    if (Y->rank == 4) return lp_emit_from_last(c, y);
+    /* the kernel writes [N,1,L,M]; reshape to [N,L,M], then the layout transpose to [N,M,L] */
+    int64_t d4[4] = {Y->dims[0], 1, Y->dims[2], Y->dims[1]}, d3[3] = {Y->dims[0], Y->dims[2], Y->dims[1]};
+    int y4 = lp_emit_tensor(c, Y->dtype, 4, d4, "nhwc");
+    int y3 = lp_emit_tensor(c, Y->dtype, 3, d3, "nlc");
+    if (y4 < 0 || y3 < 0) return -1;
+    if (lp_emit_reshape(c, y4, 3, d3, y3) < 0) return -1;
+    int perm[3] = {0, 2, 1};
+    if (lp_emit_layout_transpose(c, y3, perm, y) < 0) return -1;
+    return y4;
+}
+
 /* weights of a 1-D op seen as 2-D: insert a unit height */
 static void as_2d(lp_window *s) {
     s->nsp = 2;
@@ -185,15 +208,8 @@ static void as_2d(lp_window *s) {
     s->op[1] = s->op[0], s->op[0] = 0;
 }
 
-/* reshape [N,C,L] to [N,C,1,L] */
-static int unsqueeze_h(lp_ctx *c, int x) {
-    lp_tensor *X = T(x);
-    int64_t d[4] = {X->dims[0], X->dims[1], 1, X->dims[2]};
-    return lp_emit_reshape(c, x, 4, d, -1);
-}
-
 static lp_status conv_lower(lp_ctx *c, const lp_node *n) {
-    lp_tensor *x = T(n->in[0]), *w = T(n->in[1]), *y = T(n->out[0]);
+    lp_tensor *x = T(n->in[0]), *w = T(n->in[1]);
     lp_window s;
     LP_TRY(lp_window_get(c, n, x, w, &s));
     lp_window_resolve_same(x, &s);
@@ -202,23 +218,19 @@ static lp_status conv_lower(lp_ctx *c, const lp_node *n) {
         return lp_fail(c, LP_ERR_UNSUPPORTED, "the weight ('%s') must be a constant", w->name);
     if (w->dtype != LP_DT_F32) return lp_fail(c, LP_ERR_UNSUPPORTED, "weight type %s", lp_dtype_name(w->dtype));
     if (x->dims[1] < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "the channel dimension must be static");
-    int one_d = s.nsp == 1;
-    int xin = n->in[0], yout = n->out[0];
     lp_tensor w4 = *w;
-    if (one_d) {
+    if (s.nsp == 1) {
+        /* 1-D: the same kernel with a unit height */
         as_2d(&s);
         w4.rank = 4;
         w4.dims[3] = w->dims[2];
         w4.dims[2] = 1;
-        xin = unsqueeze_h(c, n->in[0]);
-        int64_t d[4] = {y->dims[0], y->dims[1], 1, y->dims[2]};
-        yout = lp_emit_tensor(c, y->dtype, 4, d, "conv2d");
-        if (xin < 0 || yout < 0) return c->err->code;
     }
     int64_t cin = x->dims[1], cout = w->dims[0];
     int depthwise = s.group > 1 && s.group == cin && cout % cin == 0 && w4.dims[1] == 1;
     int padding;
-    int xn = lp_window_input(c, xin, &s, &padding, 0, 0, 0.0);
+    int xn = lp_window_to_nhwc(c, n->in[0]);
+    if (xn >= 0) xn = lp_window_input(c, xn, &s, &padding, 0, 0, 0.0);
     if (xn < 0) return c->err->code;
     /* weights: OIHW -> OHWI (regular, grouped) or [1, kh, kw, O] (depthwise) */
     int perm_reg[4] = {0, 2, 3, 1}, perm_dw[4] = {1, 2, 3, 0};
@@ -235,7 +247,7 @@ static lp_status conv_lower(lp_ctx *c, const lp_node *n) {
         bi = lp_emit_const(c, LP_DT_F32, 1, &cout, zero, "bias"); /* CONV_2D needs a bias */
     }
     if (wi < 0 || bi < 0) return c->err->code;
-    int yn = lp_emit_from_last(c, yout);
+    int yn = lp_window_from_nhwc(c, n->out[0]);
     if (yn < 0) return c->err->code;
     int in[3] = {xn, wi, bi};
     int id = lp_emit_op(c, depthwise ? LP_TFL_DEPTHWISE_CONV_2D : LP_TFL_CONV_2D, in, 3, &yn, 1);
@@ -247,10 +259,6 @@ static lp_status conv_lower(lp_ctx *c, const lp_node *n) {
     p->dil_h = (int)s.d[0];
     p->dil_w = (int)s.d[1];
     if (depthwise) p->depth_mult = (int)(cout / cin);
-    if (one_d) {
-        lp_tensor *Y = T(n->out[0]);
-        if (lp_emit_reshape(c, yout, Y->rank, Y->dims, n->out[0]) < 0) return c->err->code;
-    }
     return LP_OK;
 }
 
@@ -325,41 +333,40 @@ static lp_status convt_lower(lp_ctx *c, const lp_node *n) {
         if (s.d[i] != 1) return lp_fail(c, LP_ERR_UNSUPPORTED, "attribute 'dilations' other than 1");
     if (!lp_tensor_is_const(c->g, n->in[1]) || w->dtype != LP_DT_F32)
         return lp_fail(c, LP_ERR_UNSUPPORTED, "the weight must be a float32 constant");
-    int one_d = s.nsp == 1;
-    int xin = n->in[0];
     lp_tensor w4 = *w;
-    if (one_d) {
+    if (s.nsp == 1) {
         as_2d(&s);
         out[1] = out[0];
         out[0] = 1;
         w4.rank = 4;
         w4.dims[3] = w->dims[2];
         w4.dims[2] = 1;
-        xin = unsqueeze_h(c, n->in[0]);
-        if (xin < 0) return c->err->code;
     }
-    lp_tensor *X4 = T(xin);
     int64_t cout = w->dims[1];
-    int xn = lp_emit_to_last(c, xin);
+    int xn = lp_window_to_nhwc(c, n->in[0]);
+    int yn = xn < 0 ? -1 : lp_window_from_nhwc(c, n->out[0]); /* the last op below writes yn */
+    if (xn < 0 || yn < 0) return c->err->code;
+    int64_t xN = T(xn)->dims[0], xH = T(xn)->dims[1], xW = T(xn)->dims[2];
     int perm[4] = {1, 2, 3, 0}; /* [Cin, Cout, kh, kw] -> [Cout, kh, kw, Cin] */
     int64_t wd[4];
     void *wdata = lp_permute_data(c, &w4, perm, wd);
-    if (xn < 0 || !wdata) return c->err->code;
+    if (!wdata) return c->err->code;
     int wi = lp_emit_const(c, LP_DT_F32, 4, wd, wdata, "weight");
     /* full-size result (VALID), then crop the ONNX pads / extend by output_padding */
     int64_t full[2], need[2];
+    full[0] = (xH - 1) * s.s[0] + s.k[0];
+    full[1] = (xW - 1) * s.s[1] + s.k[1];
     int direct = 1;
     for (int i = 0; i < 2; i++) {
-        full[i] = (X4->dims[2 + i] - 1) * s.s[i] + s.k[i];
         need[i] = s.pb[i] + out[i];
         if (s.pb[i] != 0 || need[i] != full[i]) direct = 0;
     }
-    int64_t nd[4] = {X4->dims[0], full[0], full[1], cout};
-    int yfull = lp_emit_tensor(c, y->dtype, 4, nd, "full");
+    int64_t nd[4] = {xN, full[0], full[1], cout};
+    int yfull = direct ? yn : lp_emit_tensor(c, y->dtype, 4, nd, "full");
     if (wi < 0 || yfull < 0) return c->err->code;
     int shape_t;
-    if (X4->dims[0] >= 0) {
-        int32_t os[4] = {(int32_t)X4->dims[0], (int32_t)full[0], (int32_t)full[1], (int32_t)cout};
+    if (xN >= 0) {
+        int32_t os[4] = {(int32_t)xN, (int32_t)full[0], (int32_t)full[1], (int32_t)cout};
         shape_t = lp_emit_i32(c, os, 4, "output_shape");
     } else {
         /* dynamic batch: output_shape = concat(shape(x)[0:1], [H, W, C]) */
@@ -377,8 +384,7 @@ static lp_status convt_lower(lp_ctx *c, const lp_node *n) {
         int sin[3] = {sh, bz, bl};
         if (lp_emit_op(c, LP_TFL_SLICE, sin, 3, &b0, 1) < 0) return c->err->code;
         int cin2[2] = {b0, ri};
-        id = lp_emit_op(c, LP_TFL_CONCATENATION, cin2, 2, &shape_t, 1);
-        if (id < 0) return c->err->code;
+        if (lp_emit_op(c, LP_TFL_CONCATENATION, cin2, 2, &shape_t, 1) < 0) return c->err->code;
     }
     if (shape_t < 0) return c->err->code;
     int bias = lp_has_in(n, 2) ? n->in[2] : -1;
@@ -389,37 +395,27 @@ static lp_status convt_lower(lp_ctx *c, const lp_node *n) {
     p->padding = 1;
     p->stride_h = (int)s.s[0];
     p->stride_w = (int)s.s[1];
+    if (direct) return LP_OK;
     int cur = yfull;
-    if (!direct) {
-        int64_t grow_h = need[0] > full[0] ? need[0] - full[0] : 0, grow_w = need[1] > full[1] ? need[1] - full[1] : 0;
-        if (grow_h || grow_w) {
-            lp_window zp = {0};
-            zp.nsp = 2;
-            cur = lp_window_pad(c, cur, &zp, grow_h, grow_w, 0.0);
-            if (cur < 0) return c->err->code;
-        }
-        int32_t b[4] = {0, (int32_t)s.pb[0], (int32_t)s.pb[1], 0};
-        int32_t sz[4] = {-1, (int32_t)out[0], (int32_t)out[1], -1};
-        int64_t cd[4] = {X4->dims[0], out[0], out[1], cout};
-        int bi = lp_emit_i32(c, b, 4, "begin"), si = lp_emit_i32(c, sz, 4, "size");
-        int cropped = lp_emit_tensor(c, y->dtype, 4, cd, "cropped");
-        int sin[3] = {cur, bi, si};
-        if (bi < 0 || si < 0 || cropped < 0 || lp_emit_op(c, LP_TFL_SLICE, sin, 3, &cropped, 1) < 0) return c->err->code;
-        cur = cropped;
-        if (bias >= 0) {
-            int biased = lp_emit_tensor(c, y->dtype, 4, cd, "biased");
-            int ain[2] = {cur, bias};
-            if (biased < 0 || lp_emit_op(c, LP_TFL_ADD, ain, 2, &biased, 1) < 0) return c->err->code;
-            cur = biased;
-        }
+    int64_t grow_h = need[0] > full[0] ? need[0] - full[0] : 0, grow_w = need[1] > full[1] ? need[1] - full[1] : 0;
+    if (grow_h || grow_w) {
+        lp_window zp = {0};
+        zp.nsp = 2;
+        cur = lp_window_pad(c, cur, &zp, grow_h, grow_w, 0.0);
+        if (cur < 0) return c->err->code;
     }
-    /* back to ONNX layout (and rank) */
-    int perm_first[4] = {0, 3, 1, 2};
-    if (!one_d) return lp_emit_layout_transpose(c, cur, perm_first, n->out[0]) < 0 ? c->err->code : LP_OK;
-    int nchw = lp_emit_layout_transpose(c, cur, perm_first, -1);
-    if (nchw < 0) return c->err->code;
-    lp_tensor *Y = T(n->out[0]);
-    return lp_emit_reshape(c, nchw, Y->rank, Y->dims, n->out[0]) < 0 ? c->err->code : LP_OK;
+    int32_t b[4] = {0, (int32_t)s.pb[0], (int32_t)s.pb[1], 0};
+    int32_t sz[4] = {-1, (int32_t)out[0], (int32_t)out[1], -1};
+    int64_t cd[4] = {xN, out[0], out[1], cout};
+    int bi = lp_emit_i32(c, b, 4, "begin"), si = lp_emit_i32(c, sz, 4, "size");
+    int cropped = bias >= 0 ? lp_emit_tensor(c, y->dtype, 4, cd, "cropped") : yn;
+    int sin[3] = {cur, bi, si};
+    if (bi < 0 || si < 0 || cropped < 0 || lp_emit_op(c, LP_TFL_SLICE, sin, 3, &cropped, 1) < 0) return c->err->code;
+    if (bias >= 0) {
+        int ain[2] = {cropped, bias};
+        if (lp_emit_op(c, LP_TFL_ADD, ain, 2, &yn, 1) < 0) return c->err->code;
+    }
+    return LP_OK;
 }
 
 const lp_op_impl lp_impl_ConvTranspose = {convt_infer, NULL, convt_lower};

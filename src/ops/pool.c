@@ -71,26 +71,26 @@ static lp_status pool_lower(lp_ctx *c, const lp_node *n) {
     for (int i = 0; i < s.nsp; i++)
         if (s.d[i] != 1) return lp_fail(c, LP_ERR_UNSUPPORTED, "attribute 'dilations' other than 1");
     int include_pad = (int)lp_attr_i(c, n, "count_include_pad", 0);
-    int xin = n->in[0], yout = n->out[0];
     int64_t in_sp[2], out_sp[2];
     if (s.nsp == 1) {
-        /* [N,C,L] -> [N,C,1,L] */
+        /* [N,C,L] is pooled as [N,1,L,C] */
         s.nsp = 2;
         s.k[1] = s.k[0], s.k[0] = 1;
         s.s[1] = s.s[0], s.s[0] = 1;
         s.d[1] = s.d[0], s.d[0] = 1;
         s.pb[1] = s.pb[0], s.pb[0] = 0;
         s.pe[1] = s.pe[0], s.pe[0] = 0;
-        int64_t d4[4] = {x->dims[0], x->dims[1], 1, x->dims[2]}, o4[4] = {y->dims[0], y->dims[1], 1, y->dims[2]};
-        xin = lp_emit_reshape(c, n->in[0], 4, d4, -1);
-        yout = lp_emit_tensor(c, y->dtype, 4, o4, "pool2d");
-        if (xin < 0 || yout < 0) return c->err->code;
+        in_sp[0] = out_sp[0] = 1;
+        in_sp[1] = x->dims[2];
+        out_sp[1] = y->dims[2];
+    } else {
+        for (int i = 0; i < 2; i++) {
+            in_sp[i] = x->dims[2 + i];
+            out_sp[i] = y->dims[2 + i];
+        }
     }
-    lp_tensor *X4 = T(xin), *Y4 = T(yout);
-    for (int i = 0; i < 2; i++) {
-        in_sp[i] = X4->dims[2 + i];
-        out_sp[i] = Y4->dims[2 + i];
-    }
+    int x_nhwc = lp_window_to_nhwc(c, n->in[0]);
+    if (x_nhwc < 0) return c->err->code;
     /* ceil_mode: the last windows hang over the end */
     int64_t extra[2] = {0, 0};
     int dyn = in_sp[0] < 0 || in_sp[1] < 0;
@@ -106,23 +106,22 @@ static lp_status pool_lower(lp_ctx *c, const lp_node *n) {
     int xn;
     int need_fix = 0;
     if (is_max) {
-        xn = lp_window_input(c, xin, &s, &padding, extra[0], extra[1], -FLT_MAX);
+        xn = lp_window_input(c, x_nhwc, &s, &padding, extra[0], extra[1], -FLT_MAX);
     } else {
         int same_ok = !include_pad; /* TFLite SAME averages only in-bounds cells */
         if (!same_ok && !(s.pb[0] || s.pb[1] || s.pe[0] || s.pe[1])) same_ok = 1;
         if (same_ok) {
-            xn = lp_window_input(c, xin, &s, &padding, extra[0], extra[1], 0.0);
+            xn = lp_window_input(c, x_nhwc, &s, &padding, extra[0], extra[1], 0.0);
         } else {
             /* force an explicit PAD: lp_window_input would pick SAME when the pads match it */
-            xn = lp_emit_to_last(c, xin);
-            if (xn >= 0) xn = lp_window_pad(c, xn, &s, extra[0], extra[1], 0.0);
+            xn = lp_window_pad(c, x_nhwc, &s, extra[0], extra[1], 0.0);
             padding = 1;
         }
         /* after an explicit PAD, AVERAGE_POOL_2D divides by the full window: correct it */
         need_fix = padding == 1 && (s.pb[0] || s.pb[1] || s.pe[0] || s.pe[1] || extra[0] || extra[1]);
     }
     if (xn < 0) return c->err->code;
-    int yn = lp_emit_from_last(c, yout);
+    int yn = lp_window_from_nhwc(c, n->out[0]);
     if (yn < 0) return c->err->code;
     int pool_out_t = yn;
     float *fix = NULL;
@@ -160,7 +159,6 @@ static lp_status pool_lower(lp_ctx *c, const lp_node *n) {
         int in[2] = {pool_out_t, fi};
         if (fi < 0 || lp_emit_op(c, LP_TFL_MUL, in, 2, &yn, 1) < 0) return c->err->code;
     }
-    if (yout != n->out[0]) return lp_emit_reshape(c, yout, y->rank, y->dims, n->out[0]) < 0 ? c->err->code : LP_OK;
     return LP_OK;
 }
 

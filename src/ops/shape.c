@@ -901,9 +901,23 @@ static lp_status expand_lower(lp_ctx *c, const lp_node *n) {
     lp_tensor *x = T(n->in[0]), *y = T(n->out[0]);
     if (x->rank == y->rank && lp_dims_equal(x->dims, y->dims, x->rank))
         return lp_emit_identity(c, n->in[0], n->out[0]) < 0 ? c->err->code : LP_OK;
-    for (int d = 0; d < y->rank; d++)
-        if (y->dims[d] < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "Expand to a dynamic shape");
-    int s = lp_emit_i32_dims(c, y->dims, y->rank, "shape");
+    int dyn = 0;
+    for (int d = 0; d < y->rank; d++) dyn |= y->dims[d] < 0;
+    int s;
+    if (!dyn) {
+        s = lp_emit_i32_dims(c, y->dims, y->rank, "shape");
+    } else {
+        /* a runtime shape: usable as BROADCAST_TO's target when it is exactly the output shape
+         * (ONNX Expand also accepts 1s where the input is larger; BROADCAST_TO does not) */
+        lp_symval sv;
+        if (!lp_sv_get(c, n->in[1], &sv) || sv.n != y->rank)
+            return lp_fail(c, LP_ERR_UNSUPPORTED, "Expand to a dynamic shape that is not known symbolically");
+        for (int d = 0; d < y->rank; d++) {
+            int64_t e = sv.sym[d] ? -(int64_t)sv.sym[d] : sv.v[d];
+            if (e != y->dims[d]) return lp_fail(c, LP_ERR_UNSUPPORTED, "Expand to a dynamic shape with broadcast 1s");
+        }
+        s = T(n->in[1])->dtype == LP_DT_I32 ? n->in[1] : lp_emit_cast(c, n->in[1], LP_DT_I32, -1);
+    }
     if (s < 0) return c->err->code;
     int in[2] = {n->in[0], s};
     return lp_emit_op(c, LP_TFL_BROADCAST_TO, in, 2, &n->out[0], 1) < 0 ? c->err->code : LP_OK;

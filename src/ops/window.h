@@ -18,10 +18,15 @@ typedef struct lp_window {
 lp_status lp_window_get(lp_ctx *c, const lp_node *n, const lp_tensor *x, const lp_tensor *w, lp_window *s);
 /* Turn auto_pad SAME_UPPER / SAME_LOWER into explicit pads (static spatial dims only). */
 void lp_window_resolve_same(const lp_tensor *x, lp_window *s);
-/* NCHW x -> NHWC tensor ready for a VALID or SAME TFLite window op: sets *padding (0 SAME, 1 VALID),
+/* ONNX-layout x ([N,C,H,W], or [N,C,L] seen as [N,1,L,C]) -> an NHWC 4-D tensor. */
+int lp_window_to_nhwc(lp_ctx *c, int x);
+/* The NHWC 4-D tensor a kernel should write so that ONNX-layout `y` ([N,C,H,W] or [N,C,L])
+ * follows from it; the transposes back are emitted here. */
+int lp_window_from_nhwc(lp_ctx *c, int y);
+/* NHWC xn -> the tensor a VALID or SAME TFLite window op reads: sets *padding (0 SAME, 1 VALID),
  * inserting PAD/PADV2 (with pad_value) when the pads are not TFLite's SAME; extra_h/extra_w pad
  * the end further (ceil_mode). Returns the tensor or -1. */
-int lp_window_input(lp_ctx *c, int x, lp_window *s, int *padding, int64_t extra_h, int64_t extra_w, double pad_value);
+int lp_window_input(lp_ctx *c, int xn, lp_window *s, int *padding, int64_t extra_h, int64_t extra_w, double pad_value);
 /* PAD an NHWC tensor by the window's spatial pads (+ extra at the end); returns the padded tensor. */
 int lp_window_pad(lp_ctx *c, int x_nhwc, const lp_window *s, int64_t extra_end_h, int64_t extra_end_w, double value);
 

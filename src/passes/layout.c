@@ -157,6 +157,15 @@ static lp_status adopt_inputs(lay *L) {
         }
         if (!have || !agree) continue;
         int r = X->rank;
+        /* a permutation that only moves unit dims (one channel: audio, a grayscale line) changes
+         * nothing in memory: the input keeps its ONNX layout */
+        int last = -1, moves_data = 0;
+        for (int i = 0; i < r; i++) {
+            if (X->dims[P[i]] == 1) continue;
+            if (P[i] < last) moves_data = 1;
+            last = P[i];
+        }
+        if (!moves_data) continue;
         int64_t nd[LP_MAX_RANK];
         permute_dims(X->dims, P, r, nd);
         char oldname[600];
@@ -888,6 +897,133 @@ static lp_status fc_fold(lay *L, int ni) {
     return LP_OK;
 }
 
+/* ---------------- channel permutations ---------------- */
+
+/* new constant: rows (dim 0) or last-dim entries of float tensor w permuted: out[.., i, ..] =
+ * w[.., src[i], ..] along `axis` (0 or last) */
+static int permuted_weight(lay *L, int w, int axis, const int64_t *src, const char *hint) {
+    lp_graph *g = L->g;
+    const lp_tensor *W = &g->t[w];
+    int64_t n = lp_tensor_numel(W);
+    if (n < 0 || W->dtype != LP_DT_F32) return -1;
+    int64_t C = W->dims[axis], outer = 1, inner = 1;
+    for (int i = 0; i < axis; i++) outer *= W->dims[i];
+    for (int i = axis + 1; i < W->rank; i++) inner *= W->dims[i];
+    float *d = lp_arena_alloc_raw(&g->arena, sizeof(float) * (size_t)(n ? n : 1));
+    if (!d) return -1;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < C; i++)
+            for (int64_t k = 0; k < inner; k++)
+                d[(o * C + i) * inner + k] = (float)lp_get_f64(LP_DT_F32, W->data, (o * C + src[i]) * inner + k);
+    char name[600];
+    snprintf(name, sizeof name, "%.400s/%s", W->name, hint);
+    return lp_graph_add_const(g, name, LP_DT_F32, W->rank, W->dims, d, sizeof(float) * (size_t)n, 0);
+}
+
+/* RESHAPE(split last dim) -> TRANSPOSE of the split dims -> RESHAPE(merge) is a permutation of
+ * channels (a channel shuffle without a concatenation). It costs nothing when the producing
+ * convolution's output channels, or the consuming convolutions' input channels, are permuted. */
+static lp_status channel_perm_absorb(lay *L, int ni) {
+    lp_graph *g = L->g;
+    int P[LP_MAX_RANK];
+    int r = perm_of(g, &g->n[ni], P);
+    if (r < 0) return LP_OK;
+    int x = g->n[ni].in[0], y = g->n[ni].out[0];
+    int rs1 = g->t[x].producer;
+    if (rs1 < 0 || g->n[rs1].dead || g->n[rs1].op != LP_TFL_RESHAPE || only_consumer(g, x) != ni) return LP_OK;
+    int rs2 = only_consumer(g, y);
+    if (rs2 < 0 || g->n[rs2].op != LP_TFL_RESHAPE) return LP_OK;
+    int z = g->n[rs1].in[0], out = g->n[rs2].out[0];
+    const lp_tensor *Z = &g->t[z], *X = &g->t[x], *O = &g->t[out], *Yt = &g->t[y];
+    int k = Z->rank;
+    if (k < 1 || O->rank != k || !lp_dims_equal(O->dims, Z->dims, k) || r < k) return LP_OK;
+    for (int i = 0; i < k - 1; i++)
+        if (X->dims[i] != Z->dims[i] || P[i] != i) return LP_OK;
+    int64_t C = Z->dims[k - 1];
+    if (C <= 0 || C > (1 << 20)) return LP_OK;
+    /* pi[c'] = source channel of output channel c' */
+    int nt = r - (k - 1);
+    int64_t xs[LP_MAX_RANK], prod = 1;
+    for (int i = r - 1; i >= k - 1; i--) {
+        if (X->dims[i] <= 0) return LP_OK;
+        xs[i] = prod;
+        prod *= X->dims[i];
+    }
+    if (prod != C) return LP_OK;
+    int64_t *pi = malloc(sizeof(int64_t) * (size_t)C * 2);
+    if (!pi) return lp_err_set(g->err, LP_ERR_NOMEM, "out of memory");
+    int64_t *pinv = pi + C;
+    for (int64_t cp = 0; cp < C; cp++) {
+        int64_t rem = cp, src = 0;
+        for (int i = r - 1; i >= k - 1; i--) {
+            int64_t t = rem % Yt->dims[i];
+            rem /= Yt->dims[i];
+            src += t * xs[P[i]];
+        }
+        pi[cp] = src;
+        pinv[src] = cp;
+    }
+    (void)nt;
+    lp_status st = LP_OK;
+    int done = 0;
+    /* (a) the producer's output channels */
+    int pz = Z->producer;
+    if (pz >= 0 && !g->n[pz].dead && only_consumer(g, z) == rs1 &&
+        (g->n[pz].op == LP_TFL_CONV_2D || g->n[pz].op == LP_TFL_FULLY_CONNECTED) && g->n[pz].n_out == 1 &&
+        lp_tensor_is_const(g, g->n[pz].in[1]) && !(g->n[pz].op == LP_TFL_FULLY_CONNECTED && k < 2)) {
+        const lp_node *p = &g->n[pz];
+        const lp_tensor *W = &g->t[p->in[1]], *Xin = &g->t[p->in[0]];
+        int grouped = p->op == LP_TFL_CONV_2D && Xin->rank == 4 && W->dims[3] != Xin->dims[3];
+        int bias = p->n_in > 2 ? p->in[2] : -1;
+        if (!grouped && W->dims[0] == C && (bias < 0 || lp_tensor_is_const(g, bias))) {
+            int nw = permuted_weight(L, p->in[1], 0, pi, "shuffled");
+            int nb = bias >= 0 ? permuted_weight(L, bias, 0, pi, "shuffled") : -1;
+            if (nw >= 0 && (bias < 0 || nb >= 0)) {
+                int ins[3] = {g->n[pz].in[0], nw, nb};
+                if (!lp_node_set_inputs(g, pz, ins, g->n[pz].n_in)) st = g->err->code;
+                g->n[pz].out[0] = out;
+                g->t[out].producer = pz;
+                g->n[rs1].dead = g->n[ni].dead = g->n[rs2].dead = 1;
+                done = 1;
+            }
+        }
+    }
+    /* (b) the consumers' input channels */
+    if (!done && st == LP_OK && !(g->t[out].flags & LP_T_OUTPUT)) {
+        int ok = 1, any = 0;
+        for (int i = 0; i < g->n_n && ok; i++) {
+            const lp_node *n = &g->n[i];
+            if (n->dead) continue;
+            for (int j = 0; j < n->n_in; j++) {
+                if (n->in[j] != out) continue;
+                any = 1;
+                const lp_tensor *W = n->n_in > 1 ? &g->t[n->in[1]] : NULL;
+                if (j != 0 || (n->op != LP_TFL_CONV_2D && n->op != LP_TFL_FULLY_CONNECTED) || !W ||
+                    !lp_tensor_is_const(g, n->in[1]) || W->dims[W->rank - 1] != C)
+                    ok = 0;
+            }
+        }
+        if (ok && any) {
+            for (int i = 0; i < g->n_n; i++) {
+                lp_node *n = &g->n[i];
+                if (n->dead || n->n_in < 2 || n->in[0] != out) continue;
+                int nw = permuted_weight(L, n->in[1], g->t[n->in[1]].rank - 1, pinv, "unshuffled");
+                if (nw < 0) {
+                    st = g->err->code ? g->err->code : lp_err_set(g->err, LP_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                n = &g->n[i];
+                n->in[0] = z;
+                n->in[1] = nw;
+            }
+            done = st == LP_OK;
+        }
+    }
+    free(pi);
+    if (done) L->changed = 1;
+    return st;
+}
+
 /* ---------------- graph outputs ---------------- */
 
 static lp_status adopt_outputs(lay *L) {
@@ -960,6 +1096,7 @@ lp_status lp_pass_layout(lp_ctx *c) {
             if (g->n[i].op == LP_TFL_TRANSPOSE) {
                 st = transpose_rules(&L, i);
                 if (st == LP_OK && !g->n[i].dead && g->n[i].op == LP_TFL_TRANSPOSE) st = transpose_as_reshape(&L, i);
+                if (st == LP_OK && !g->n[i].dead && g->n[i].op == LP_TFL_TRANSPOSE) st = channel_perm_absorb(&L, i);
             }
             if (st == LP_OK && !g->n[i].dead && g->n[i].op == LP_TFL_RESHAPE) st = reshape_rules(&L, i);
         }

@@ -8,6 +8,7 @@
 const lp_pass lp_passes[] = {
     {"canonicalize", lp_pass_canonicalize, 0},
     {"infer", lp_pass_infer, 0},
+    {"simplify", lp_pass_simplify, 0},
     {"fold_bn", lp_pass_fold_bn, 0},
     {"lower", lp_pass_lower, 0},
     {"layout", lp_pass_layout, 2},

@@ -18,6 +18,7 @@ extern const int lp_n_passes;
 
 lp_status lp_pass_canonicalize(lp_ctx *c); /* Identity/Dropout removal */
 lp_status lp_pass_infer(lp_ctx *c);        /* shape inference and constant folding */
+lp_status lp_pass_simplify(lp_ctx *c);    /* shape-aware ONNX rewrites (redundant Expand) */
 lp_status lp_pass_fold_bn(lp_ctx *c);      /* BatchNormalization into Conv/ConvTranspose/Gemm weights */
 lp_status lp_pass_lower(lp_ctx *c);        /* ONNX ops -> TFLite ops */
 lp_status lp_pass_layout(lp_ctx *c);       /* transpose sinking and cancellation */
