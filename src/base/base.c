@@ -26,10 +26,46 @@ void lp_err_clear(lp_err *e) {
     e->msg[0] = 0;
 }
 
+/* length of the valid UTF-8 sequence at p (1..4), or 0 */
+static size_t utf8_len(const unsigned char *p, size_t n) {
+    if (p[0] < 0x80) return 1;
+    size_t k = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (!k || k > n || (k == 2 && p[0] < 0xc2)) return 0;
+    for (size_t i = 1; i < k; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    return k;
+}
+
+int lp_utf8_valid(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_len(p + i, n - i);
+        if (!k) return 0;
+        i += k;
+    }
+    return 1;
+}
+
 lp_status lp_err_setv(lp_err *e, lp_status code, const char *fmt, va_list ap) {
     if (e->code != LP_OK) return code;
     e->code = code;
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    char raw[sizeof e->msg];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    /* names come from the file: keep the message one printable UTF-8 line (\xHH for the rest) */
+    size_t n = strlen(raw), o = 0;
+    for (size_t i = 0; i < n && o + 5 < sizeof e->msg;) {
+        const unsigned char *p = (const unsigned char *)raw + i;
+        size_t k = utf8_len(p, n - i);
+        if (k && !(k == 1 && (*p < 0x20 || *p == 0x7f))) {
+            memcpy(e->msg + o, p, k);
+            o += k;
+            i += k;
+        } else {
+            o += (size_t)snprintf(e->msg + o, sizeof e->msg - o, "\\x%02x", *p);
+            i++;
+        }
+    }
+    e->msg[o] = 0;
     return code;
 }
 

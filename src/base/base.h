@@ -8,6 +8,9 @@
 
 #include "liteport.h"
 
+/* 1 when s[0..n) is valid UTF-8 */
+int lp_utf8_valid(const char *s, size_t n);
+
 /* ---- limits on what a file can make us allocate or loop over ---- */
 #define LP_MAX_RANK 8
 #define LP_MAX_NODES 1000000

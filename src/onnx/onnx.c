@@ -276,6 +276,11 @@ static const char *copy_str(ctx *c, const uint8_t *p, size_t n, const char *what
         lp_err_set(c->err, LP_ERR_INVALID, "%s contains a NUL byte", what);
         return NULL;
     }
+    /* protobuf strings are UTF-8, and so are TFLite's tensor names */
+    if (!lp_utf8_valid((const char *)p, n)) {
+        lp_err_set(c->err, LP_ERR_PARSE, "%s '%.*s' is not valid UTF-8", what, (int)(n < 200 ? n : 200), (const char *)p);
+        return NULL;
+    }
     const char *s = lp_arena_strndup(&c->g->arena, (const char *)p, n);
     if (!s) nomem(c);
     return s;
