@@ -185,6 +185,15 @@ int lp_graph_add_node(lp_graph *g, lp_op op, const char *name, const int *in, in
     return g->n_n++;
 }
 
+void lp_graph_replace_uses(lp_graph *g, int from, int to) {
+    for (int i = 0; i < g->n_n; i++) {
+        lp_node *n = &g->n[i];
+        if (n->dead) continue;
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] == from) n->in[j] = to;
+    }
+}
+
 int lp_node_set_inputs(lp_graph *g, int node, const int *in, int n_in) {
     int *p = lp_arena_alloc(&g->arena, sizeof(int) * (size_t)(n_in ? n_in : 1));
     if (!p) {

@@ -204,6 +204,8 @@ int64_t lp_graph_new_sym(lp_graph *g, const char *name);
 /* nodes: return the new id, or -1 (error recorded). Arrays are copied. */
 int lp_graph_add_node(lp_graph *g, lp_op op, const char *name, const int *in, int n_in, const int *out,
                       int n_out);
+/* Every live node that reads tensor `from` reads `to` instead (graph outputs are not touched). */
+void lp_graph_replace_uses(lp_graph *g, int from, int to);
 /* Replace node inputs/outputs (arrays copied). 0 on failure. */
 int lp_node_set_inputs(lp_graph *g, int node, const int *in, int n_in);
 

@@ -68,15 +68,6 @@ static int consumers(const lp_graph *g, int t) {
     return k + ((g->t[t].flags & LP_T_OUTPUT) ? 1 : 0);
 }
 
-static void replace_uses(lp_graph *g, int from, int to) {
-    for (int i = 0; i < g->n_n; i++) {
-        lp_node *n = &g->n[i];
-        if (n->dead) continue;
-        for (int j = 0; j < n->n_in; j++)
-            if (n->in[j] == from) n->in[j] = to;
-    }
-}
-
 static int const_i32(lay *L, const char *base, const char *hint, const int32_t *v, int n, int rank2) {
     char name[600];
     snprintf(name, sizeof name, "%.400s/%s", base, hint);
@@ -196,7 +187,7 @@ static lp_status transpose_rules(lay *L, int ni) {
     if (r < 0) return LP_OK;
     int x = g->n[ni].in[0], y = g->n[ni].out[0];
     if (is_identity(P, r) && !(g->t[y].flags & LP_T_OUTPUT)) {
-        replace_uses(g, y, x);
+        lp_graph_replace_uses(g, y, x);
         g->n[ni].dead = 1;
         L->changed = 1;
         return LP_OK;
@@ -209,7 +200,7 @@ static lp_status transpose_rules(lay *L, int ni) {
         if (!data) return L->c->err->code;
         int k = lp_graph_add_const(g, g->t[y].name, X->dtype, r, nd, data, X->nbytes, 0);
         if (k < 0) return g->err->code;
-        replace_uses(g, y, k);
+        lp_graph_replace_uses(g, y, k);
         g->n[ni].dead = 1;
         L->changed = 1;
         return LP_OK;
@@ -222,7 +213,7 @@ static lp_status transpose_rules(lay *L, int ni) {
         for (int i = 0; i < r; i++) C[i] = Q[P[i]];
         int x0 = g->n[p].in[0];
         if (is_identity(C, r) && !(g->t[y].flags & LP_T_OUTPUT)) {
-            replace_uses(g, y, x0);
+            lp_graph_replace_uses(g, y, x0);
             g->n[ni].dead = 1;
         } else {
             int pc = const_perm(L, g->n[ni].name, C, r);
@@ -637,7 +628,7 @@ static lp_status reshape_sink(lay *L, int ni) {
     g->t[z].producer = ni;
     memset(&g->n[ni].p, 0, sizeof g->n[ni].p);
     if (is_identity(Pp, q)) {
-        replace_uses(g, y, z);
+        lp_graph_replace_uses(g, y, z);
         if (g->t[y].flags & LP_T_OUTPUT) {
             /* keep the output tensor: make the reshape write it */
             g->n[ni].out[0] = y;
@@ -802,7 +793,7 @@ static lp_status reshape_rules(lay *L, int ni) {
         int dyn = 0;
         for (int i = 0; i < g->t[x].rank; i++) dyn += g->t[x].dims[i] < 0;
         if (dyn <= 1) {
-            replace_uses(g, y, x);
+            lp_graph_replace_uses(g, y, x);
             g->n[ni].dead = 1;
             L->changed = 1;
         }

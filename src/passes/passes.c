@@ -34,15 +34,6 @@ static lp_status fail_at(lp_ctx *c, const lp_node *n, const char *stage) {
 
 /* ---------------- canonicalize ---------------- */
 
-static void replace_uses(lp_graph *g, int from, int to) {
-    for (int i = 0; i < g->n_n; i++) {
-        lp_node *n = &g->n[i];
-        if (n->dead) continue;
-        for (int j = 0; j < n->n_in; j++)
-            if (n->in[j] == from) n->in[j] = to;
-    }
-}
-
 lp_status lp_pass_canonicalize(lp_ctx *c) {
     lp_graph *g = c->g;
     for (int i = 0; i < g->n_n; i++) {
@@ -57,7 +48,7 @@ lp_status lp_pass_canonicalize(lp_ctx *c) {
         int x = n->in[0], y = n->out[0];
         lp_tensor *X = &g->t[x], *Y = &g->t[y];
         if (!(Y->flags & LP_T_OUTPUT)) {
-            replace_uses(g, y, x);
+            lp_graph_replace_uses(g, y, x);
             n->dead = 1;
         } else if (!(X->flags & (LP_T_INPUT | LP_T_OUTPUT | LP_T_CONST)) && X->producer >= 0) {
             /* y is a graph output: let x's producer write y directly, keeping y's name */
@@ -65,7 +56,7 @@ lp_status lp_pass_canonicalize(lp_ctx *c) {
             for (int k = 0; k < p->n_out; k++)
                 if (p->out[k] == x) p->out[k] = y;
             Y->producer = X->producer;
-            replace_uses(g, x, y);
+            lp_graph_replace_uses(g, x, y);
             n->dead = 1;
         }
         /* otherwise (input or constant straight to an output) the node stays and is lowered as a copy */

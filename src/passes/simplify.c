@@ -37,13 +37,8 @@ lp_status lp_pass_simplify(lp_ctx *c) {
             }
         }
         if (!ok || !used) continue;
-        for (int j = 0; j < g->n_n; j++) {
-            lp_node *n = &g->n[j];
-            if (n->dead) continue;
-            for (int k = 0; k < n->n_in; k++)
-                if (n->in[k] == y) n->in[k] = x;
-        }
-        e->dead = 1;
+        lp_graph_replace_uses(g, y, x);
+        g->n[i].dead = 1;
     }
     return LP_OK;
 }
