@@ -11,6 +11,7 @@ const lp_pass lp_passes[] = {
     {"simplify", lp_pass_simplify, 0},
     {"fold_bn", lp_pass_fold_bn, 0},
     {"lower", lp_pass_lower, 0},
+    {"legalize", lp_pass_legalize, 0},
     {"layout", lp_pass_layout, 2},
     {"fuse", lp_pass_fuse, 1},
     {"dce", lp_pass_dce, 0},

@@ -21,6 +21,7 @@ lp_status lp_pass_infer(lp_ctx *c);        /* shape inference and constant foldi
 lp_status lp_pass_simplify(lp_ctx *c);    /* shape-aware ONNX rewrites (redundant Expand) */
 lp_status lp_pass_fold_bn(lp_ctx *c);      /* BatchNormalization into Conv/ConvTranspose/Gemm weights */
 lp_status lp_pass_lower(lp_ctx *c);        /* ONNX ops -> TFLite ops */
+lp_status lp_pass_legalize(lp_ctx *c);     /* element types the TFLite kernels lack -> casts */
 lp_status lp_pass_layout(lp_ctx *c);       /* transpose sinking and cancellation */
 lp_status lp_pass_fuse(lp_ctx *c);         /* activation / bias fusions */
 lp_status lp_pass_dce(lp_ctx *c);          /* dead code removal */
