@@ -24,7 +24,7 @@ PY_BUILD_INPUTS := $(sort $(shell find src include python -type f \
 PY_INPUTS_HASH := $(shell echo $(PY_BUILD_INPUTS) | sha256sum | cut -c1-16)
 PY_INSTALL_STAMP := $(VENV)/.stamp-install-$(PY_INPUTS_HASH)
 
-.PHONY: venv install demo pytest
+.PHONY: venv install demo pytest dev
 
 venv: $(PY_VENV_STAMP)
 
@@ -48,3 +48,8 @@ demo: install
 
 pytest: install
 	$(VENV_PY) -m pytest -q tests $(PYTEST_ARGS)
+
+# The extension built in place (python/liteport/_core*.so): `PYTHONPATH=python $(VENV_PY) ...`
+# then uses this checkout's C code without installing it (handy in a git worktree).
+dev: $(PY_VENV_STAMP)
+	$(VENV_PY) setup.py -q build_ext --inplace

@@ -43,7 +43,7 @@ RANDOM_OPS = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUnifor
               "Multinomial"}
 TRAINING_OPS = {"Adagrad", "Adam", "Momentum", "Gradient"}
 # ONNX TensorProto data types with no TFLite kernels to run on
-NO_KERNEL_TYPES = {8: "string", 14: "complex64", 15: "complex128", 16: "bfloat16", 17: "float8e4m3fn",
+NO_KERNEL_TYPES = {13: "uint64", 8: "string", 14: "complex64", 15: "complex128", 16: "bfloat16", 17: "float8e4m3fn",
                    18: "float8e4m3fnuz", 19: "float8e5m2", 20: "float8e5m2fnuz", 21: "uint4", 22: "int4",
                    23: "float4e2m1", 24: "float8e8m0", 25: "uint2", 26: "int2"}
 
@@ -173,7 +173,9 @@ def load_case(suite, name):
         from onnx import numpy_helper
 
         def arr(x):
-            return numpy_helper.to_array(x) if isinstance(x, onnx.TensorProto) else np.asarray(x)
+            if isinstance(x, onnx.TensorProto):
+                return numpy_helper.to_array(x)
+            return x if isinstance(x, (list, tuple)) or x is None else np.asarray(x)
 
         sets = [([arr(x) for x in ins], [arr(y) for y in outs]) for ins, outs in (c.data_sets or [])]
         return c.model, c.model.SerializeToString(), c.model_dir, sets, c.rtol, c.atol
@@ -255,6 +257,8 @@ def run_case(suite, name):
     op = case_op(suite, name, model)
     res = {"suite": suite, "name": name, "op": op}
     na = not_applicable(model, name)
+    if not na and any(not isinstance(v, np.ndarray) for ins, outs in sets for v in list(ins) + list(outs)):
+        na = "sequence/optional values in the test data (TFLite has tensors only)"
     if na:
         res.update(outcome="n/a", reason=na)
         return res

@@ -42,6 +42,12 @@ def _read_bytes(model):
         return f.read(), path
 
 
+def _c_order(a):
+    """A C-contiguous array of the same shape (np.ascontiguousarray turns a scalar into [1])."""
+    a = np.asarray(a)
+    return a if a.flags.c_contiguous else np.array(a, order="C")
+
+
 def _inverse(perm):
     return tuple(int(i) for i in np.argsort(perm))
 
@@ -188,7 +194,7 @@ class LiteRTModel:
         want = np.dtype(d["dtype"])
         if a.dtype != want:
             a = a.astype(want)
-        a = np.ascontiguousarray(a)
+        a = _c_order(a)
         sig = [int(x) for x in d["shape_signature"]]
         if len(sig) != a.ndim or any(s != -1 and s != n for s, n in zip(sig, a.shape)):
             raise ValueError(
@@ -232,7 +238,7 @@ class LiteRTModel:
             perm = self._out_perm.get(n)
             if perm is not None:
                 a = a.transpose(_inverse(perm))
-            out[n] = np.ascontiguousarray(a)
+            out[n] = _c_order(a)
         return out
 
 
@@ -399,7 +405,7 @@ def verify(onnx_model, tflite_model, inputs=None, *, batch_sizes=None, seed=0, r
         for i in ort_inputs:
             if i.name not in inputs:
                 raise ValueError(f"missing input {i.name!r}")
-            feed[i.name] = np.ascontiguousarray(np.asarray(inputs[i.name]).astype(_ort_dtype(i.type)))
+            feed[i.name] = _c_order(np.asarray(inputs[i.name]).astype(_ort_dtype(i.type)))
         runs.append((_batch_of(feed), feed))
     else:
         dynamic_batch = all(
