@@ -43,7 +43,7 @@ $(PY_INSTALL_STAMP): $(PY_VENV_STAMP) $(PY_BUILD_INPUTS)
 	rm -f $(VENV)/.stamp-install-*
 	touch $@
 
-demo: install
+demo: install all
 	$(VENV_PY) -m liteport.demo --out out/demo
 
 pytest: install

@@ -92,6 +92,10 @@ static lp_status apply_overrides(lp_converter *cv, lp_graph *g) {
     if (cv->opt.fix_batch > 0)
         for (int i = 0; i < g->inputs.n; i++) {
             lp_tensor *t = &g->t[g->inputs.v[i]];
+            if (t->rank > 0 && t->dims[0] >= 0 && t->dims[0] != cv->opt.fix_batch)
+                return lp_err_set(&cv->err, LP_ERR_INVALID,
+                                  "input '%s' has a fixed batch of %lld in the model; --batch %d cannot change it",
+                                  t->name, (long long)t->dims[0], cv->opt.fix_batch);
             if (t->rank > 0 && t->dims[0] < 0) {
                 int64_t sym = t->dims[0];
                 /* every dimension carrying the same symbol is the same batch */
@@ -138,8 +142,9 @@ static lp_status apply_overrides(lp_converter *cv, lp_graph *g) {
         for (int d = 0; d < rank; d++) {
             if (t->rank >= 0 && t->dims[d] >= 0 && t->dims[d] != dims[d])
                 return lp_err_set(&cv->err, LP_ERR_INVALID,
-                                  "input '%s' dimension %d is fixed at %lld in the model; cannot set it to %lld",
-                                  t->name, d, (long long)t->dims[d], (long long)dims[d]);
+                                  "input '%s' dimension %d is already fixed at %lld (by the model%s); cannot set it to %lld",
+                                  t->name, d, (long long)t->dims[d], (d == 0 && cv->opt.fix_batch) ? " or --batch" : "",
+                                  (long long)dims[d]);
         }
         for (int d = 0; d < rank; d++) {
             if (t->rank >= 0 && t->dims[d] < 0) {
@@ -348,7 +353,15 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
     if (st == LP_OK && cv->opt.dump_after && !cv->dump.len) {
         int known = strcmp(cv->opt.dump_after, "all") == 0;
         for (int p = 0; p < lp_n_passes; p++) known |= strcmp(cv->opt.dump_after, lp_passes[p].name) == 0;
-        if (!known) st = lp_err_set(err, LP_ERR_INVALID, "--dump-after: no pass is called '%s'", cv->opt.dump_after);
+        if (!known) {
+            char names[512] = "";
+            for (int p = 0; p < lp_n_passes; p++) {
+                size_t l = strlen(names);
+                snprintf(names + l, sizeof names - l, "%s%s", p ? ", " : "", lp_passes[p].name);
+            }
+            st = lp_err_set(err, LP_ERR_INVALID, "--dump-after: no pass is called '%s' (passes: %s, or all)",
+                            cv->opt.dump_after, names);
+        }
     }
     lp_tflite_info info;
     if (st == LP_OK) st = lp_tflite_build(g, &fb, &info);

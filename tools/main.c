@@ -106,8 +106,9 @@ int main(int argc, char **argv) {
     }
     int rc = 0;
     lp_status st = lp_convert_file(c, in, out);
-    /* the IR dump helps most when the conversion failed */
-    if (opt.dump_after) fputs(lp_converter_dump(c), stdout);
+    /* the IR dump helps most when the conversion failed; with --json it goes to stderr so that
+     * stdout stays one JSON document */
+    if (opt.dump_after) fputs(lp_converter_dump(c), json ? stderr : stdout);
     if (st != LP_OK) {
         fprintf(stderr, "liteport: error: %s\n", lp_converter_message(c));
         rc = 1;

@@ -42,23 +42,30 @@ def _named_shape(text):
 # -- convert -------------------------------------------------------------------------------------
 
 
-def _convert_options(args):
-    return dict(
+def _convert_options(args, with_input_shape=True):
+    opts = dict(
         keep_io_layout=args.keep_io_layout,
         no_layout_pass=args.no_layout_pass,
         no_fusions=args.no_fusions,
-        dump_after=args.dump_after,
+        dump_after=getattr(args, "dump_after", None),
         batch=args.batch,
-        input_shapes=dict(args.input_shape) if args.input_shape else None,
     )
+    if with_input_shape:
+        opts["input_shapes"] = dict(args.input_shape) if args.input_shape else None
+    return opts
 
 
-def _add_convert_options(p, with_input_shape=True):
+PASSES = "canonicalize, infer, simplify, fold_bn, lower, legalize, layout, fuse, dce"
+
+
+def _add_convert_options(p, with_input_shape=True, with_dump=True):
     p.add_argument("--keep-io-layout", action="store_true",
                    help="keep the ONNX layout on inputs and outputs (no NCHW -> NHWC)")
-    p.add_argument("--no-layout-pass", action="store_true", help="skip transpose elimination")
+    p.add_argument("--no-layout-pass", action="store_true",
+                   help="skip transpose elimination (inputs and outputs then keep the ONNX layout too)")
     p.add_argument("--no-fusions", action="store_true", help="skip fusions")
-    p.add_argument("--dump-after", metavar="PASS", help="print the IR after PASS (or 'all')")
+    if with_dump:
+        p.add_argument("--dump-after", metavar="PASS", help=f"print the IR after PASS ({PASSES}) or 'all'")
     p.add_argument("--batch", type=int, default=0, metavar="N",
                    help="fix the dynamic batch dimension to N")
     if with_input_shape:
@@ -133,6 +140,7 @@ def cmd_export(args):
         default_out = "digits.tflite"
     else:
         factory = _load_factory(args.model)
+        torch.manual_seed(args.seed)  # seeds the weights a factory initialises at random
         module = factory()
         if not isinstance(module, torch.nn.Module):
             raise _CliError(f"{args.model} returned {type(module).__name__}, not a torch.nn.Module")
@@ -147,7 +155,10 @@ def cmd_export(args):
         module, example, output, input_names=names, output_names=out_names,
         dynamic_batch=not args.static_batch, opset=args.opset, exporter=args.exporter,
         verify=not args.no_verify, onnx_path=args.onnx,
+        **{k: v for k, v in _convert_options(args, with_input_shape=False).items() if k != "dump_after"},
     )
+    if args.quiet:
+        return 0
     if args.json:
         d = report.to_dict()
         d["onnx"] = report.onnx_path
@@ -169,8 +180,15 @@ def cmd_export(args):
 def cmd_verify(args):
     import liteport
 
+    report = None
+    if args.report:
+        with open(args.report) as f:
+            report = liteport.Report(json.load(f))
+    elif any((args.keep_io_layout, args.no_layout_pass, args.no_fusions, args.batch, args.input_shape)):
+        # the conversion options the .tflite was made with: convert again in memory for its report
+        report = liteport.convert(args.onnx, **_convert_options(args))
     result = liteport.verify(args.onnx, args.tflite, batch_sizes=args.batch_sizes,
-                             seed=args.seed, rtol=args.rtol)
+                             seed=args.seed, rtol=args.rtol, report=report)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -181,9 +199,14 @@ def cmd_verify(args):
 def cmd_inspect(args):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+    if not os.path.isfile(args.tflite):
+        raise _CliError(f"{args.tflite}: no such file")
     # Without the default (XNNPACK) delegate, so the node list shows the model's own ops.
-    it = Interpreter(model_path=args.tflite,
-                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    try:
+        it = Interpreter(model_path=args.tflite,
+                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    except (ValueError, RuntimeError) as e:
+        raise _CliError(f"{args.tflite}: not a model LiteRT can load ({str(e).splitlines()[0]})") from None
     size = os.path.getsize(args.tflite)
     info = {"file": args.tflite, "size": size}
 
@@ -252,14 +275,20 @@ def build_parser():
     p.add_argument("--opset", type=int)
     p.add_argument("--static-batch", action="store_true", help="do not make the batch dynamic")
     p.add_argument("--no-verify", action="store_true")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random weights and example inputs")
+    _add_convert_options(p, with_input_shape=False, with_dump=False)
     p.add_argument("--json", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("verify", help="compare a .tflite model with its ONNX model")
     p.add_argument("onnx", metavar="MODEL.onnx")
     p.add_argument("tflite", metavar="MODEL.tflite")
     p.add_argument("--batch-sizes", type=_int_list, metavar="1,3")
+    p.add_argument("--report", metavar="REPORT.json",
+                   help="the JSON report of the conversion (liteport convert --json); or give the "
+                        "conversion options below")
+    _add_convert_options(p, with_dump=False)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rtol", type=float, default=1e-4)
     p.add_argument("--json", action="store_true")
@@ -278,6 +307,13 @@ def main(argv=None):
 
     try:
         return args.func(args)
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): not an error of ours
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
     except _CliError as e:
         return _error(str(e))
     except liteport.ConversionError as e:

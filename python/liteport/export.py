@@ -58,7 +58,12 @@ def _quiet(enabled=True):
     if not enabled:
         yield
         return
+    import logging
+
     buf = io.StringIO()
+    # torch's loggers hold their own handle on stderr: silence them while exporting
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -69,6 +74,8 @@ def _quiet(enabled=True):
         if text.strip():
             sys.stderr.write(text if text.endswith("\n") else text + "\n")
         raise
+    finally:
+        logging.disable(previous)
 
 
 def _batch_dynamic_shapes(module, args, batch, torch):
@@ -118,6 +125,7 @@ def export_onnx(module, example_inputs, onnx_path, *, input_names=None, output_n
     if len(output_names) != n_out:
         raise ValueError(f"{len(output_names)} output names for {n_out} outputs")
 
+    trace_args = None
     dynamo = _default_is_dynamo(torch) if exporter == "default" else exporter == "dynamo"
     kwargs = dict(input_names=input_names, output_names=output_names, opset_version=opset)
     if dynamo:
@@ -127,6 +135,11 @@ def export_onnx(module, example_inputs, onnx_path, *, input_names=None, output_n
             # Positional form, so forward() argument names do not matter.
             batch = torch.export.Dim("batch")
             kwargs["dynamic_shapes"] = _batch_dynamic_shapes(module, args, batch, torch)
+            # torch.export specialises dims of size 1: trace with a batch of 2 (the example
+            # repeated), which gives the same graph with a batch that stays dynamic
+            if any(isinstance(a, torch.Tensor) and a.dim() > 0 and a.shape[0] == 1 for a in args):
+                trace_args = tuple(torch.cat([a, a]) if isinstance(a, torch.Tensor) and a.dim() > 0
+                                   and a.shape[0] == 1 else a for a in args)
     else:
         kwargs.update(dynamo=False, do_constant_folding=True, export_params=True)
         if dynamic_batch:
@@ -136,6 +149,13 @@ def export_onnx(module, example_inputs, onnx_path, *, input_names=None, output_n
     onnx_path = os.fspath(onnx_path)
     folder = os.path.dirname(os.path.abspath(onnx_path))
     os.makedirs(folder, exist_ok=True)
+    if trace_args is not None:
+        try:
+            with _quiet(True):
+                torch.onnx.export(module, trace_args, onnx_path, **kwargs)
+            return onnx_path
+        except Exception:
+            pass  # the model insists on its example's batch: export with the example itself
     with _quiet(quiet):
         torch.onnx.export(module, args, onnx_path, **kwargs)
     return onnx_path

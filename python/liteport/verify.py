@@ -323,7 +323,7 @@ class VerifyResult:
                          "tolerance makes this check weak; see max rel diff")
         verdict = "ok" if self.ok else "FAILED"
         lines.append(f"{verdict}: max|litert - ort| <= {self.rtol:g} * max(1, max|ort|) "
-                     f"({len(self.checks)} checks, LiteRT via {self.backend})")
+                     f"({len(self.checks)} check{'' if len(self.checks) == 1 else 's'}, LiteRT via {self.backend})")
         return "\n".join(lines)
 
 

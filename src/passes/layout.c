@@ -148,15 +148,16 @@ static lp_status adopt_inputs(lay *L) {
         }
         if (!have || !agree) continue;
         int r = X->rank;
-        /* a permutation that only moves unit dims (one channel: audio, a grayscale line) changes
-         * nothing in memory: the input keeps its ONNX layout */
+        /* a 1-D signal with one channel ([N,1,samples]: audio) keeps its ONNX layout: the
+         * permutation moves nothing in memory. Images stay channels-last even with one channel,
+         * because Android's image tools read height, width and channels from the shape. */
         int last = -1, moves_data = 0;
         for (int i = 0; i < r; i++) {
             if (X->dims[P[i]] == 1) continue;
             if (P[i] < last) moves_data = 1;
             last = P[i];
         }
-        if (!moves_data) continue;
+        if (!moves_data && r == 3) continue;
         int64_t nd[LP_MAX_RANK];
         permute_dims(X->dims, P, r, nd);
         char oldname[600];
