@@ -1,5 +1,5 @@
 /* Shape and data-movement ops: Constant, Shape, Reshape, Flatten, Transpose, Squeeze, Unsqueeze,
- * Concat, Gather, Slice, ConstantOfShape, Range, Expand, Pad, Split.
+ * Concat, Slice, ConstantOfShape, Range, Expand, Pad, Split.
  * Most of these are shape arithmetic in PyTorch exports: infer propagates symbolic values so that
  * chains like Shape -> Gather -> Unsqueeze -> Concat -> Reshape become constants. */
 #include <limits.h>
@@ -490,94 +490,6 @@ static lp_status concat_lower(lp_ctx *c, const lp_node *n) {
 }
 
 const lp_op_impl lp_impl_Concat = {concat_infer, concat_eval, concat_lower};
-
-/* ---------------- Gather ---------------- */
-
-static lp_status gather_infer(lp_ctx *c, const lp_node *n) {
-    lp_tensor *x = T(n->in[0]), *idx = T(n->in[1]);
-    LP_TRY(lp_need_rank(c, x, "data"));
-    LP_TRY(lp_need_rank(c, idx, "indices"));
-    int axis;
-    LP_TRY(lp_axis(c, lp_attr_i(c, n, "axis", 0), x->rank, &axis, "axis"));
-    if (!lp_dtype_is_int(idx->dtype)) return lp_fail(c, LP_ERR_INVALID, "indices must be integers");
-    int r = x->rank - 1 + idx->rank;
-    if (r > LP_MAX_RANK) return lp_fail(c, LP_ERR_LIMIT, "output rank %d is too large", r);
-    int64_t dims[LP_MAX_RANK];
-    int k = 0;
-    for (int i = 0; i < axis; i++) dims[k++] = x->dims[i];
-    for (int i = 0; i < idx->rank; i++) dims[k++] = idx->dims[i];
-    for (int i = axis + 1; i < x->rank; i++) dims[k++] = x->dims[i];
-    lp_set_out(c, n, 0, x->dtype, r, dims);
-    /* shape arithmetic: picking entries of a 1-D symbolic value */
-    lp_symval sv, iv;
-    if (x->rank == 1 && lp_sv_get(c, n->in[0], &sv) && lp_tensor_is_const(c->g, n->in[1]) &&
-        lp_sv_get(c, n->in[1], &iv)) {
-        lp_symval out = {0};
-        out.n = iv.n;
-        for (int i = 0; i < iv.n; i++) {
-            int64_t j = iv.v[i] < 0 ? iv.v[i] + sv.n : iv.v[i];
-            if (j < 0 || j >= sv.n) return lp_fail(c, LP_ERR_INVALID, "index %lld is out of range", (long long)iv.v[i]);
-            out.v[i] = sv.v[j];
-            out.sym[i] = sv.sym[j];
-        }
-        return lp_sv_set(c, n->out[0], &out);
-    }
-    return LP_OK;
-}
-
-static lp_status gather_eval(lp_ctx *c, const lp_node *n) {
-    lp_tensor *x = T(n->in[0]), *idx = T(n->in[1]);
-    int axis;
-    LP_TRY(lp_axis(c, lp_attr_i(c, n, "axis", 0), x->rank, &axis, "axis"));
-    size_t es = lp_dtype_size(x->dtype);
-    int64_t outer = 1, inner = 1, d = x->dims[axis];
-    for (int i = 0; i < axis; i++) outer *= x->dims[i];
-    for (int i = axis + 1; i < x->rank; i++) inner *= x->dims[i];
-    int64_t ni = lp_tensor_numel(idx);
-    uint8_t *dst = lp_out_data(c, n, 0);
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t k = 0; k < ni; k++) {
-            int64_t j = lp_get_i64(idx->dtype, idx->data, k);
-            if (j < 0) j += d;
-            if (j < 0 || j >= d) return lp_fail(c, LP_ERR_INVALID, "index %lld is out of range", (long long)j);
-            memcpy(dst + (size_t)((o * ni + k) * inner) * es, (const uint8_t *)x->data + (size_t)((o * d + j) * inner) * es,
-                   (size_t)inner * es);
-        }
-    return LP_OK;
-}
-
-static lp_status gather_lower(lp_ctx *c, const lp_node *n) {
-    lp_tensor *x = T(n->in[0]), *idx = T(n->in[1]);
-    int axis;
-    LP_TRY(lp_axis(c, lp_attr_i(c, n, "axis", 0), x->rank, &axis, "axis"));
-    int ii;
-    if (lp_tensor_is_const(c->g, n->in[1])) {
-        /* constant indices: int32 with negative entries resolved (TFLite GATHER has no negatives) */
-        int64_t ni = lp_tensor_numel(idx), d = x->dims[axis];
-        int32_t *v = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)(ni ? ni : 1));
-        if (!v) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
-        for (int64_t k = 0; k < ni; k++) {
-            int64_t j = lp_get_i64(idx->dtype, idx->data, k);
-            if (j < 0) {
-                if (d < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "negative index on a dynamic axis");
-                j += d;
-            }
-            if (j < 0 || (d >= 0 && j >= d)) return lp_fail(c, LP_ERR_INVALID, "index %lld is out of range", (long long)j);
-            v[k] = (int32_t)j;
-        }
-        ii = lp_emit_const(c, LP_DT_I32, idx->rank, idx->dims, v, "indices");
-    } else {
-        ii = idx->dtype == LP_DT_I32 ? n->in[1] : lp_emit_cast(c, n->in[1], LP_DT_I32, -1);
-    }
-    if (ii < 0) return c->err->code;
-    int in[2] = {n->in[0], ii};
-    int id = lp_emit_op(c, LP_TFL_GATHER, in, 2, &n->out[0], 1);
-    if (id < 0) return c->err->code;
-    lp_emit_params(c, id)->axis = axis;
-    return LP_OK;
-}
-
-const lp_op_impl lp_impl_Gather = {gather_infer, gather_eval, gather_lower};
 
 /* ---------------- Slice ---------------- */
 
