@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ops.h"
+#include "movement.h"
 
 #define T(id) lp_T(c, (id))
 
@@ -186,6 +186,7 @@ static lp_status reshape_target(lp_ctx *c, const lp_node *n, int *rank, int64_t 
                 /* rank known, values unknown: a runtime shape */
                 *rank = (int)s->dims[0];
                 for (int i = 0; i < *rank; i++) dims[i] = lp_graph_new_sym(c->g, NULL);
+                mv_merge_declared(c, n, 0, *rank, dims);
                 return LP_OK;
             }
             return lp_fail(c, LP_ERR_UNSUPPORTED, "the target shape ('%s') is not known at conversion time", s->name);
@@ -236,10 +237,29 @@ static lp_status reshape_lower(lp_ctx *c, const lp_node *n) {
     for (int i = 0; i < y->rank; i++) ndyn += y->dims[i] < 0;
     if (ndyn <= 1) return lp_emit_reshape(c, n->in[0], y->rank, y->dims, n->out[0]) < 0 ? c->err->code : LP_OK;
     /* several runtime dims: feed the shape tensor itself (int32) */
-    if (!lp_has_in(n, 1)) return lp_fail(c, LP_ERR_UNSUPPORTED, "reshape with several dynamic dimensions");
-    int s = n->in[1];
-    if (T(s)->dtype != LP_DT_I32) s = lp_emit_cast(c, s, LP_DT_I32, -1);
+    if (!lp_has_in(n, 1) || n->op != LP_OP_Reshape)
+        return lp_fail(c, LP_ERR_UNSUPPORTED, "reshape with several dynamic dimensions");
+    int s = mv_as(c, n->in[1], LP_DT_I32);
     if (s < 0) return c->err->code;
+    lp_tensor *x = T(n->in[0]);
+    if (!lp_attr_i(c, n, "allowzero", 0) && !lp_tensor_is_const(c->g, n->in[1]) && T(s)->rank == 1 &&
+        T(s)->dims[0] >= 0 && T(s)->dims[0] <= x->rank) {
+        /* ONNX: a 0 entry copies the input's dimension; TFLite's RESHAPE would take it literally */
+        int64_t r = x->rank, L = T(s)->dims[0];
+        int sh = lp_emit_tensor(c, LP_DT_I32, 1, &r, "in_shape");
+        int id = sh < 0 ? -1 : lp_emit_op(c, LP_TFL_SHAPE, &n->in[0], 1, &sh, 1);
+        if (id < 0) return c->err->code;
+        lp_emit_params(c, id)->out_type = LP_DT_I32;
+        int64_t b0 = 0;
+        int bi = mv_i32v(c, &b0, 1, "begin"), si = mv_i32v(c, &L, 1, "size");
+        int head = lp_emit_tensor(c, LP_DT_I32, 1, &L, "in_head");
+        int in3[3] = {sh, bi, si};
+        if (bi < 0 || si < 0 || head < 0 || lp_emit_op(c, LP_TFL_SLICE, in3, 3, &head, 1) < 0) return c->err->code;
+        int zero = mv_iscalar(c, LP_DT_I32, 0, "zero");
+        int isz = zero < 0 ? -1 : mv_bin(c, LP_TFL_EQUAL, s, zero, "is_zero");
+        s = isz < 0 ? -1 : mv_select(c, isz, head, s, "shape");
+        if (s < 0) return c->err->code;
+    }
     int in[2] = {n->in[0], s};
     return lp_emit_op(c, LP_TFL_RESHAPE, in, 2, &n->out[0], 1) < 0 ? c->err->code : LP_OK;
 }
@@ -336,10 +356,25 @@ const lp_op_impl lp_impl_Transpose = {transpose_infer, transpose_eval, transpose
 static int axes_of(lp_ctx *c, const lp_node *n, int64_t *axes, int max) {
     if (lp_has_in(n, 1)) {
         int k = lp_known_ints(c, n, 1, axes, max);
-        if (k < 0) lp_fail(c, LP_ERR_UNSUPPORTED, "input 'axes' must be a constant");
-        return k;
+        return k < 0 ? -2 : k;
     }
     return lp_attr_ints(c, n, "axes", axes, max);
+}
+
+/* axes only known at runtime: the output shape is the one the model declares (the op itself is a
+ * reshape, so no runtime value is needed once the shape is known) */
+static lp_status runtime_axes_shape(lp_ctx *c, const lp_node *n) {
+    int64_t dims[LP_MAX_RANK];
+    int r = mv_declared(c, n, 0, dims);
+    lp_tensor *x = T(n->in[0]);
+    if (r < 0)
+        return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'axes' must be a constant (or the output shape declared)");
+    lp_tensor *a = T(n->in[1]);
+    int64_t na = a->rank == 1 ? a->dims[0] : -1;
+    if (na >= 0 && r != x->rank + (n->op == LP_OP_Unsqueeze ? na : -na))
+        return lp_fail(c, LP_ERR_INVALID, "the declared output rank %d does not fit %lld axes", r, (long long)na);
+    lp_set_out(c, n, 0, x->dtype, r, dims);
+    return LP_OK;
 }
 
 static lp_status squeeze_infer(lp_ctx *c, const lp_node *n) {
@@ -348,6 +383,7 @@ static lp_status squeeze_infer(lp_ctx *c, const lp_node *n) {
     int64_t axes[LP_MAX_RANK];
     int k = axes_of(c, n, axes, LP_MAX_RANK);
     if (c->err->code) return c->err->code;
+    if (k == -2) return runtime_axes_shape(c, n);
     int drop[LP_MAX_RANK] = {0};
     if (k < 0) {
         for (int i = 0; i < x->rank; i++) {
@@ -378,6 +414,7 @@ static lp_status unsqueeze_infer(lp_ctx *c, const lp_node *n) {
     int64_t axes[LP_MAX_RANK];
     int k = axes_of(c, n, axes, LP_MAX_RANK);
     if (c->err->code) return c->err->code;
+    if (k == -2) return runtime_axes_shape(c, n);
     if (k < 0) return lp_fail(c, LP_ERR_INVALID, "Unsqueeze needs axes");
     int r = x->rank + k;
     if (r > LP_MAX_RANK) return lp_fail(c, LP_ERR_LIMIT, "output rank %d is too large", r);
@@ -775,7 +812,18 @@ static lp_status expand_infer(lp_ctx *c, const lp_node *n) {
     lp_tensor *x = T(n->in[0]);
     LP_TRY(lp_need_rank(c, x, "input"));
     lp_symval sv;
-    if (!lp_sv_get(c, n->in[1], &sv)) return lp_fail(c, LP_ERR_UNSUPPORTED, "the target shape must be known");
+    if (!lp_sv_get(c, n->in[1], &sv)) {
+        /* a runtime shape of known length: rank known, sizes unknown (or declared) */
+        lp_tensor *s = T(n->in[1]);
+        if (s->rank != 1 || s->dims[0] < 0 || s->dims[0] > LP_MAX_RANK)
+            return lp_fail(c, LP_ERR_UNSUPPORTED, "the target shape must have a known length");
+        int r = (int)(s->dims[0] > x->rank ? s->dims[0] : x->rank);
+        int64_t dims[LP_MAX_RANK];
+        for (int i = 0; i < r; i++) dims[i] = lp_graph_new_sym(c->g, NULL);
+        mv_merge_declared(c, n, 0, r, dims);
+        lp_set_out(c, n, 0, x->dtype, r, dims);
+        return LP_OK;
+    }
     if (sv.n > LP_MAX_RANK) return lp_fail(c, LP_ERR_LIMIT, "rank %d is too large", sv.n);
     lp_tensor shp = {0};
     shp.name = "shape";
@@ -821,14 +869,18 @@ static lp_status expand_lower(lp_ctx *c, const lp_node *n) {
     } else {
         /* a runtime shape: usable as BROADCAST_TO's target when it is exactly the output shape
          * (ONNX Expand also accepts 1s where the input is larger; BROADCAST_TO does not) */
-        lp_symval sv;
-        if (!lp_sv_get(c, n->in[1], &sv) || sv.n != y->rank)
-            return lp_fail(c, LP_ERR_UNSUPPORTED, "Expand to a dynamic shape that is not known symbolically");
-        for (int d = 0; d < y->rank; d++) {
-            int64_t e = sv.sym[d] ? -(int64_t)sv.sym[d] : sv.v[d];
-            if (e != y->dims[d]) return lp_fail(c, LP_ERR_UNSUPPORTED, "Expand to a dynamic shape with broadcast 1s");
-        }
-        s = T(n->in[1])->dtype == LP_DT_I32 ? n->in[1] : lp_emit_cast(c, n->in[1], LP_DT_I32, -1);
+        /* a runtime shape: ONNX Expand broadcasts both ways (the shape may hold 1s where the input
+         * is larger), so the target is BROADCAST_ARGS(shape(x), shape), exactly numpy's rule */
+        int64_t r = x->rank;
+        int sh = lp_emit_tensor(c, LP_DT_I32, 1, &r, "in_shape");
+        int id = sh < 0 ? -1 : lp_emit_op(c, LP_TFL_SHAPE, &n->in[0], 1, &sh, 1);
+        if (id < 0) return c->err->code;
+        lp_emit_params(c, id)->out_type = LP_DT_I32;
+        int t = mv_as(c, n->in[1], LP_DT_I32);
+        int64_t yr = y->rank;
+        s = t < 0 ? -1 : lp_emit_tensor(c, LP_DT_I32, 1, &yr, "target");
+        int in2[2] = {sh, t};
+        if (s < 0 || lp_emit_op(c, LP_TFL_BROADCAST_ARGS, in2, 2, &s, 1) < 0) return c->err->code;
     }
     if (s < 0) return c->err->code;
     int in[2] = {n->in[0], s};
@@ -836,6 +888,55 @@ static lp_status expand_lower(lp_ctx *c, const lp_node *n) {
 }
 
 const lp_op_impl lp_impl_Expand = {expand_infer, expand_eval, expand_lower};
+
+/* ---------------- Tile ---------------- */
+
+static lp_status tile_infer(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]);
+    LP_TRY(lp_need_rank(c, x, "input"));
+    int64_t rep[LP_MAX_RANK], dims[LP_MAX_RANK];
+    int k = lp_known_ints(c, n, 1, rep, LP_MAX_RANK);
+    if (k >= 0 && k != x->rank) return lp_fail(c, LP_ERR_INVALID, "repeats has %d values for rank %d", k, x->rank);
+    for (int i = 0; i < x->rank; i++) {
+        if (k < 0) dims[i] = lp_graph_new_sym(c->g, NULL);
+        else if (rep[i] < 0) return lp_fail(c, LP_ERR_INVALID, "repeat %lld", (long long)rep[i]);
+        else if (rep[i] == 1) dims[i] = x->dims[i];
+        else dims[i] = x->dims[i] >= 0 ? x->dims[i] * rep[i] : lp_graph_new_sym(c->g, NULL);
+    }
+    if (k < 0) mv_merge_declared(c, n, 0, x->rank, dims);
+    lp_set_out(c, n, 0, x->dtype, x->rank, dims);
+    return LP_OK;
+}
+
+static lp_status tile_eval(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]), *y = T(n->out[0]);
+    size_t es = lp_dtype_size(x->dtype);
+    int64_t xs[LP_MAX_RANK], idx[LP_MAX_RANK] = {0};
+    lp_strides(x->rank, x->dims, xs);
+    int64_t total = lp_tensor_numel(y);
+    uint8_t *dst = lp_out_data(c, n, 0);
+    for (int64_t o = 0; o < total; o++) {
+        int64_t src = 0;
+        for (int d = 0; d < y->rank; d++) src += (idx[d] % x->dims[d]) * xs[d];
+        memcpy(dst + (size_t)o * es, (const uint8_t *)x->data + (size_t)src * es, es);
+        for (int d = y->rank - 1; d >= 0; d--) {
+            if (++idx[d] < y->dims[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return LP_OK;
+}
+
+static lp_status tile_lower(lp_ctx *c, const lp_node *n) {
+    /* TILE takes its multiples as a (runtime) int32/int64 tensor */
+    int m = lp_tensor_is_const(c->g, n->in[1]) ? mv_as(c, n->in[1], LP_DT_I32) : n->in[1];
+    if (m < 0) return c->err->code;
+    if (T(m)->dtype != LP_DT_I32 && T(m)->dtype != LP_DT_I64) m = mv_as(c, m, LP_DT_I32);
+    int in[2] = {n->in[0], m};
+    return m < 0 || lp_emit_op(c, LP_TFL_TILE, in, 2, &n->out[0], 1) < 0 ? c->err->code : LP_OK;
+}
+
+const lp_op_impl lp_impl_Tile = {tile_infer, tile_eval, tile_lower};
 
 /* ---------------- Pad ---------------- */
 
@@ -956,6 +1057,7 @@ const lp_op_impl lp_impl_Pad = {pad_infer, NULL, pad_lower};
 
 /* ---------------- Split ---------------- */
 
+/* sizes[i] < 0 (a fresh symbol or the declared size) when 'split' is a runtime input */
 static lp_status split_sizes(lp_ctx *c, const lp_node *n, int *axis, int64_t *sizes) {
     lp_tensor *x = T(n->in[0]);
     LP_TRY(lp_need_rank(c, x, "input"));
@@ -963,7 +1065,16 @@ static lp_status split_sizes(lp_ctx *c, const lp_node *n, int *axis, int64_t *si
     int k;
     if (lp_has_in(n, 1)) {
         k = lp_known_ints(c, n, 1, sizes, 256);
-        if (k < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'split' must be a constant");
+        if (k < 0) {
+            lp_tensor *s = T(n->in[1]);
+            if (s->rank != 1 || s->dims[0] != n->n_out)
+                return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'split' must be a constant or have one size per output");
+            for (int i = 0; i < n->n_out; i++) {
+                int64_t dd[LP_MAX_RANK];
+                sizes[i] = mv_declared(c, n, i, dd) == x->rank && dd[*axis] >= 0 ? dd[*axis] : -1;
+            }
+            return LP_OK;
+        }
     } else {
         k = lp_attr_ints(c, n, "split", sizes, 256);
         if (c->err->code) return c->err->code;
@@ -996,7 +1107,7 @@ static lp_status split_infer(lp_ctx *c, const lp_node *n) {
     for (int i = 0; i < n->n_out; i++) {
         int64_t dims[LP_MAX_RANK];
         memcpy(dims, x->dims, sizeof dims);
-        dims[axis] = sizes[i];
+        dims[axis] = sizes[i] >= 0 ? sizes[i] : lp_graph_new_sym(c->g, NULL);
         lp_set_out(c, n, i, x->dtype, x->rank, dims);
     }
     return LP_OK;
@@ -1045,7 +1156,10 @@ static lp_status split_lower(lp_ctx *c, const lp_node *n) {
     int32_t s32[256];
     for (int i = 0; i < n->n_out; i++) s32[i] = (int32_t)sizes[i];
     int32_t ax = axis;
-    int si = lp_emit_i32(c, s32, n->n_out, "sizes");
+    /* runtime sizes go to SPLIT_V as they are */
+    int64_t tmp[256];
+    int runtime = lp_has_in(n, 1) && lp_known_ints(c, n, 1, tmp, 256) < 0;
+    int si = runtime ? mv_as(c, n->in[1], LP_DT_I32) : lp_emit_i32(c, s32, n->n_out, "sizes");
     int ai = lp_emit_const(c, LP_DT_I32, 0, NULL, &ax, "axis");
     if (si < 0 || ai < 0) return c->err->code;
     int in[3] = {n->in[0], si, ai};
