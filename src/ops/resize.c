@@ -55,14 +55,36 @@ static lp_status d2s_lower(lp_ctx *c, const lp_node *n) {
         if (id < 0) return c->err->code;
         lp_emit_params(c, id)->axis = 3;
         xn = g;
-    } else if (n->op == LP_OP_DepthToSpace && strcmp(mode, "DCR") != 0) {
+    } else if (strcmp(mode, "DCR") != 0 && strcmp(mode, "CRD") != 0) {
         return lp_fail(c, LP_ERR_INVALID, "attribute 'mode'='%s'", mode);
     }
     int yn = lp_emit_from_last(c, n->out[0]);
     if (yn < 0) return c->err->code;
-    int id = lp_emit_op(c, n->op == LP_OP_DepthToSpace ? LP_TFL_DEPTH_TO_SPACE : LP_TFL_SPACE_TO_DEPTH, &xn, 1, &yn, 1);
+    int s2d_crd = n->op == LP_OP_SpaceToDepth && strcmp(mode, "CRD") == 0;
+    int kout = yn;
+    if (s2d_crd) {
+        /* the reference SpaceToDepth (opset 25+) takes mode too: CRD puts channel c*b*b + i*b + j
+         * where SPACE_TO_DEPTH (DCR) puts (i*b + j)*C + c: permute the channels after it */
+        lp_tensor *Y = T(yn);
+        kout = lp_emit_tensor(c, Y->dtype, 4, Y->dims, "dcr");
+        if (kout < 0) return c->err->code;
+    }
+    int id = lp_emit_op(c, n->op == LP_OP_DepthToSpace ? LP_TFL_DEPTH_TO_SPACE : LP_TFL_SPACE_TO_DEPTH, &xn, 1, &kout, 1);
     if (id < 0) return c->err->code;
     lp_emit_params(c, id)->block_size = (int)b;
+    if (s2d_crd) {
+        int64_t Co = T(yn)->dims[3], C = Co / (b * b);
+        if (Co < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "dynamic channel count");
+        int32_t *idx = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)Co);
+        if (!idx) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+        for (int64_t ch = 0; ch < C; ch++)
+            for (int64_t k = 0; k < b * b; k++) idx[ch * b * b + k] = (int32_t)(k * C + ch);
+        int ii = lp_emit_i32(c, idx, (int)Co, "dcr_to_crd");
+        int in[2] = {kout, ii};
+        id = ii < 0 ? -1 : lp_emit_op(c, LP_TFL_GATHER, in, 2, &yn, 1);
+        if (id < 0) return c->err->code;
+        lp_emit_params(c, id)->axis = 3;
+    }
     return LP_OK;
 }
 
