@@ -264,6 +264,9 @@ static double resize_coord(const resize_spec *r, int a, double o, int64_t in, in
     double s = r->scale[a], ow = s * (double)in, x;
     *extrap = 0;
     const char *m = r->ctm;
+    /* align_corners, tf_crop_and_resize and pytorch_half_pixel take the fractional output width
+     * scale * in, as ONNX's reference (and so the backend suite's expected data) does; the spec
+     * text and onnxruntime use the integer length, which differs only when scale * in is not whole */
     if (strcmp(m, "align_corners") == 0) {
         x = ow == 1 ? 0.0 : o * (double)(in - 1) / (ow - 1);
     } else if (strcmp(m, "asymmetric") == 0) {
@@ -457,7 +460,9 @@ static int resize_axis(lp_ctx *c, const resize_spec *r, int x, int a, int64_t ou
  * scales agreeing with the sizes, and a coordinate/nearest mode TFLite has. */
 static int resize_fast(lp_ctx *c, const lp_node *n, const resize_spec *r, int *align, int *half) {
     lp_tensor *x = T(n->in[0]), *y = T(n->out[0]);
-    if (x->rank != 4 || !mv_static(x) || !mv_static(y) || r->antialias) return 0;
+    if (x->rank != 4 || y->rank != 4 || r->antialias) return 0;
+    for (int i = 2; i < 4; i++)
+        if (x->dims[i] < 0 || y->dims[i] < 0) return 0;
     if (y->dims[0] != x->dims[0] || y->dims[1] != x->dims[1] || r->mode[0] == 'c') return 0;
     if (r->ctm[0] == 't' || strcmp(r->ctm, "half_pixel_symmetric") == 0) return 0;
     for (int i = 2; i < 4; i++)

@@ -1083,8 +1083,7 @@ static lp_status pad_infer(lp_ctx *c, const lp_node *n) {
 /* Source index along an axis of size d for output position o of a padded axis ('before' elements
  * added in front; negative crops): edge clamps, wrap is periodic, reflect mirrors without
  * repeating the border (numpy's modes, which ONNX follows, including pads larger than d). */
-static int64_t pad_source(const char *mode, int64_t o, int64_t before, int64_t d) {
-    int64_t s = o - before;
+static int64_t pad_index(const char *mode, int64_t s, int64_t d) {
     if (mode[0] == 'e') return s < 0 ? 0 : s >= d ? d - 1 : s;
     if (mode[0] == 'w') return ((s % d) + d) % d;
     if (d == 1) return 0;
@@ -1092,16 +1091,23 @@ static int64_t pad_source(const char *mode, int64_t o, int64_t before, int64_t d
     return m < d ? m : per - m;
 }
 
-/* y = x gathered along `axis` by the pad mode; before_t >= 0 is a runtime int32 scalar */
-static int pad_gather_axis(lp_ctx *c, int x, int axis, int64_t out_len, int64_t before, int before_t, const char *mode,
-                           int out) {
+/* Negative pads crop first; the remaining d' elements are then padded (as onnxruntime does). */
+static int64_t pad_source(const char *mode, int64_t o, int64_t before, int64_t after, int64_t d) {
+    int64_t cb = before < 0 ? -before : 0, ce = after < 0 ? -after : 0, pb = before > 0 ? before : 0;
+    return cb + pad_index(mode, o - pb, d - cb - ce);
+}
+
+/* y = x gathered along `axis` by the pad mode; before_t >= 0 is a runtime int32 scalar (runtime
+ * pads are taken as non-negative: cropping needs both ends) */
+static int pad_gather_axis(lp_ctx *c, int x, int axis, int64_t out_len, int64_t before, int64_t after, int before_t,
+                           const char *mode, int out) {
     lp_tensor *X = T(x);
     int64_t d = X->dims[axis];
     int idx;
     if (before_t < 0) {
         int64_t *v = lp_arena_alloc(&c->g->arena, sizeof(int64_t) * (size_t)(out_len ? out_len : 1));
         if (!v) return lp_fail(c, LP_ERR_NOMEM, "out of memory"), -1;
-        for (int64_t o = 0; o < out_len; o++) v[o] = pad_source(mode, o, before, d);
+        for (int64_t o = 0; o < out_len; o++) v[o] = pad_source(mode, o, before, after, d);
         idx = mv_const_ints(c, LP_DT_I32, 1, &out_len, v, out_len, "pad_index");
     } else {
         int64_t *v = lp_arena_alloc(&c->g->arena, sizeof(int64_t) * (size_t)(out_len ? out_len : 1));
@@ -1191,7 +1197,7 @@ static lp_status pad_lower(lp_ctx *c, const lp_node *n) {
                 if (bi < 0 || si < 0 || bt < 0 || lp_emit_op(c, LP_TFL_SLICE, in3, 3, &bt, 1) < 0) return c->err->code;
                 int bs = mv_reshape(c, bt, 1, &one);
                 if (bs < 0) return c->err->code;
-                cur = pad_gather_axis(c, cur, d, y->dims[d], 0, bs, p.mode, d == p.rank - 1 ? n->out[0] : -1);
+                cur = pad_gather_axis(c, cur, d, y->dims[d], 0, 0, bs, p.mode, d == p.rank - 1 ? n->out[0] : -1);
                 if (cur < 0) return c->err->code;
             }
             return LP_OK;
@@ -1207,7 +1213,7 @@ static lp_status pad_lower(lp_ctx *c, const lp_node *n) {
             if (last < 0) return lp_emit_identity(c, n->in[0], n->out[0]) < 0 ? c->err->code : LP_OK;
             for (int d = 0; d <= last; d++) {
                 if (!p.before[d] && !p.after[d]) continue;
-                cur = pad_gather_axis(c, cur, d, x->dims[d] + p.before[d] + p.after[d], p.before[d], -1, p.mode,
+                cur = pad_gather_axis(c, cur, d, x->dims[d] + p.before[d] + p.after[d], p.before[d], p.after[d], -1, p.mode,
                                       d == last ? n->out[0] : -1);
                 if (cur < 0) return c->err->code;
             }
