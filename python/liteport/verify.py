@@ -203,6 +203,17 @@ class LiteRTModel:
             )
         return a
 
+    def _read_outputs(self):
+        # LiteRT's Python wrapper refuses to read a tensor of zero bytes ("Invalid tensor size"):
+        # zero-element outputs are built from their shape instead
+        raw = {}
+        for n in self.output_names:
+            idx = self._out_details[n]["index"]
+            d = self.interpreter._get_tensor_details(idx, 0)
+            shape = [int(x) for x in d["shape"]]
+            raw[n] = np.zeros(shape, d["dtype"]) if 0 in shape else self.interpreter.get_tensor(idx)
+        return raw
+
     def __call__(self, inputs):
         """inputs: {name: array} or a list in ONNX input order (ONNX layout). -> {name: array}."""
         if not isinstance(inputs, dict):
@@ -218,7 +229,12 @@ class LiteRTModel:
         if self.runner is not None:
             # The signature runner resizes its inputs itself (non-strictly); _to_tflite has
             # already refused any change of a fixed dimension.
-            raw = self.runner(**feed)
+            try:
+                raw = self.runner(**feed)
+            except ValueError as e:
+                if "Invalid tensor size" not in str(e):
+                    raise
+                raw = self._read_outputs()  # the run succeeded; an output has zero elements
         else:
             it = self.interpreter
             shapes = {n: a.shape for n, a in feed.items()}
@@ -230,7 +246,7 @@ class LiteRTModel:
             for n, a in feed.items():
                 it.set_tensor(self._in_details[n]["index"], a)
             it.invoke()
-            raw = {n: it.get_tensor(self._out_details[n]["index"]) for n in self.output_names}
+            raw = self._read_outputs()
 
         out = {}
         for n in self.output_names:

@@ -1,12 +1,12 @@
 /* Shape and data-movement ops: Constant, Shape, Reshape, Flatten, Transpose, Squeeze, Unsqueeze,
- * Concat, Gather, Slice, ConstantOfShape, Range, Expand, Pad, Split.
+ * Concat, Slice, ConstantOfShape, Range, Expand, Pad, Split.
  * Most of these are shape arithmetic in PyTorch exports: infer propagates symbolic values so that
  * chains like Shape -> Gather -> Unsqueeze -> Concat -> Reshape become constants. */
 #include <limits.h>
 #include <math.h>
 #include <string.h>
 
-#include "ops.h"
+#include "movement.h"
 
 #define T(id) lp_T(c, (id))
 
@@ -186,6 +186,7 @@ static lp_status reshape_target(lp_ctx *c, const lp_node *n, int *rank, int64_t 
                 /* rank known, values unknown: a runtime shape */
                 *rank = (int)s->dims[0];
                 for (int i = 0; i < *rank; i++) dims[i] = lp_graph_new_sym(c->g, NULL);
+                mv_merge_declared(c, n, 0, *rank, dims);
                 return LP_OK;
             }
             return lp_fail(c, LP_ERR_UNSUPPORTED, "the target shape ('%s') is not known at conversion time", s->name);
@@ -236,10 +237,29 @@ static lp_status reshape_lower(lp_ctx *c, const lp_node *n) {
     for (int i = 0; i < y->rank; i++) ndyn += y->dims[i] < 0;
     if (ndyn <= 1) return lp_emit_reshape(c, n->in[0], y->rank, y->dims, n->out[0]) < 0 ? c->err->code : LP_OK;
     /* several runtime dims: feed the shape tensor itself (int32) */
-    if (!lp_has_in(n, 1)) return lp_fail(c, LP_ERR_UNSUPPORTED, "reshape with several dynamic dimensions");
-    int s = n->in[1];
-    if (T(s)->dtype != LP_DT_I32) s = lp_emit_cast(c, s, LP_DT_I32, -1);
+    if (!lp_has_in(n, 1) || n->op != LP_OP_Reshape)
+        return lp_fail(c, LP_ERR_UNSUPPORTED, "reshape with several dynamic dimensions");
+    int s = mv_as(c, n->in[1], LP_DT_I32);
     if (s < 0) return c->err->code;
+    lp_tensor *x = T(n->in[0]);
+    if (!lp_attr_i(c, n, "allowzero", 0) && !lp_tensor_is_const(c->g, n->in[1]) && T(s)->rank == 1 &&
+        T(s)->dims[0] >= 0 && T(s)->dims[0] <= x->rank) {
+        /* ONNX: a 0 entry copies the input's dimension; TFLite's RESHAPE would take it literally */
+        int64_t r = x->rank, L = T(s)->dims[0];
+        int sh = lp_emit_tensor(c, LP_DT_I32, 1, &r, "in_shape");
+        int id = sh < 0 ? -1 : lp_emit_op(c, LP_TFL_SHAPE, &n->in[0], 1, &sh, 1);
+        if (id < 0) return c->err->code;
+        lp_emit_params(c, id)->out_type = LP_DT_I32;
+        int64_t b0 = 0;
+        int bi = mv_i32v(c, &b0, 1, "begin"), si = mv_i32v(c, &L, 1, "size");
+        int head = lp_emit_tensor(c, LP_DT_I32, 1, &L, "in_head");
+        int in3[3] = {sh, bi, si};
+        if (bi < 0 || si < 0 || head < 0 || lp_emit_op(c, LP_TFL_SLICE, in3, 3, &head, 1) < 0) return c->err->code;
+        int zero = mv_iscalar(c, LP_DT_I32, 0, "zero");
+        int isz = zero < 0 ? -1 : mv_bin(c, LP_TFL_EQUAL, s, zero, "is_zero");
+        s = isz < 0 ? -1 : mv_select(c, isz, head, s, "shape");
+        if (s < 0) return c->err->code;
+    }
     int in[2] = {n->in[0], s};
     return lp_emit_op(c, LP_TFL_RESHAPE, in, 2, &n->out[0], 1) < 0 ? c->err->code : LP_OK;
 }
@@ -336,10 +356,25 @@ const lp_op_impl lp_impl_Transpose = {transpose_infer, transpose_eval, transpose
 static int axes_of(lp_ctx *c, const lp_node *n, int64_t *axes, int max) {
     if (lp_has_in(n, 1)) {
         int k = lp_known_ints(c, n, 1, axes, max);
-        if (k < 0) lp_fail(c, LP_ERR_UNSUPPORTED, "input 'axes' must be a constant");
-        return k;
+        return k < 0 ? -2 : k;
     }
     return lp_attr_ints(c, n, "axes", axes, max);
+}
+
+/* axes only known at runtime: the output shape is the one the model declares (the op itself is a
+ * reshape, so no runtime value is needed once the shape is known) */
+static lp_status runtime_axes_shape(lp_ctx *c, const lp_node *n) {
+    int64_t dims[LP_MAX_RANK];
+    int r = mv_declared(c, n, 0, dims);
+    lp_tensor *x = T(n->in[0]);
+    if (r < 0)
+        return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'axes' must be a constant (or the output shape declared)");
+    lp_tensor *a = T(n->in[1]);
+    int64_t na = a->rank == 1 ? a->dims[0] : -1;
+    if (na >= 0 && r != x->rank + (n->op == LP_OP_Unsqueeze ? na : -na))
+        return lp_fail(c, LP_ERR_INVALID, "the declared output rank %d does not fit %lld axes", r, (long long)na);
+    lp_set_out(c, n, 0, x->dtype, r, dims);
+    return LP_OK;
 }
 
 static lp_status squeeze_infer(lp_ctx *c, const lp_node *n) {
@@ -348,6 +383,7 @@ static lp_status squeeze_infer(lp_ctx *c, const lp_node *n) {
     int64_t axes[LP_MAX_RANK];
     int k = axes_of(c, n, axes, LP_MAX_RANK);
     if (c->err->code) return c->err->code;
+    if (k == -2) return runtime_axes_shape(c, n);
     int drop[LP_MAX_RANK] = {0};
     if (k < 0) {
         for (int i = 0; i < x->rank; i++) {
@@ -378,6 +414,7 @@ static lp_status unsqueeze_infer(lp_ctx *c, const lp_node *n) {
     int64_t axes[LP_MAX_RANK];
     int k = axes_of(c, n, axes, LP_MAX_RANK);
     if (c->err->code) return c->err->code;
+    if (k == -2) return runtime_axes_shape(c, n);
     if (k < 0) return lp_fail(c, LP_ERR_INVALID, "Unsqueeze needs axes");
     int r = x->rank + k;
     if (r > LP_MAX_RANK) return lp_fail(c, LP_ERR_LIMIT, "output rank %d is too large", r);
@@ -491,94 +528,6 @@ static lp_status concat_lower(lp_ctx *c, const lp_node *n) {
 
 const lp_op_impl lp_impl_Concat = {concat_infer, concat_eval, concat_lower};
 
-/* ---------------- Gather ---------------- */
-
-static lp_status gather_infer(lp_ctx *c, const lp_node *n) {
-    lp_tensor *x = T(n->in[0]), *idx = T(n->in[1]);
-    LP_TRY(lp_need_rank(c, x, "data"));
-    LP_TRY(lp_need_rank(c, idx, "indices"));
-    int axis;
-    LP_TRY(lp_axis(c, lp_attr_i(c, n, "axis", 0), x->rank, &axis, "axis"));
-    if (!lp_dtype_is_int(idx->dtype)) return lp_fail(c, LP_ERR_INVALID, "indices must be integers");
-    int r = x->rank - 1 + idx->rank;
-    if (r > LP_MAX_RANK) return lp_fail(c, LP_ERR_LIMIT, "output rank %d is too large", r);
-    int64_t dims[LP_MAX_RANK];
-    int k = 0;
-    for (int i = 0; i < axis; i++) dims[k++] = x->dims[i];
-    for (int i = 0; i < idx->rank; i++) dims[k++] = idx->dims[i];
-    for (int i = axis + 1; i < x->rank; i++) dims[k++] = x->dims[i];
-    lp_set_out(c, n, 0, x->dtype, r, dims);
-    /* shape arithmetic: picking entries of a 1-D symbolic value */
-    lp_symval sv, iv;
-    if (x->rank == 1 && lp_sv_get(c, n->in[0], &sv) && lp_tensor_is_const(c->g, n->in[1]) &&
-        lp_sv_get(c, n->in[1], &iv)) {
-        lp_symval out = {0};
-        out.n = iv.n;
-        for (int i = 0; i < iv.n; i++) {
-            int64_t j = iv.v[i] < 0 ? iv.v[i] + sv.n : iv.v[i];
-            if (j < 0 || j >= sv.n) return lp_fail(c, LP_ERR_INVALID, "index %lld is out of range", (long long)iv.v[i]);
-            out.v[i] = sv.v[j];
-            out.sym[i] = sv.sym[j];
-        }
-        return lp_sv_set(c, n->out[0], &out);
-    }
-    return LP_OK;
-}
-
-static lp_status gather_eval(lp_ctx *c, const lp_node *n) {
-    lp_tensor *x = T(n->in[0]), *idx = T(n->in[1]);
-    int axis;
-    LP_TRY(lp_axis(c, lp_attr_i(c, n, "axis", 0), x->rank, &axis, "axis"));
-    size_t es = lp_dtype_size(x->dtype);
-    int64_t outer = 1, inner = 1, d = x->dims[axis];
-    for (int i = 0; i < axis; i++) outer *= x->dims[i];
-    for (int i = axis + 1; i < x->rank; i++) inner *= x->dims[i];
-    int64_t ni = lp_tensor_numel(idx);
-    uint8_t *dst = lp_out_data(c, n, 0);
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t k = 0; k < ni; k++) {
-            int64_t j = lp_get_i64(idx->dtype, idx->data, k);
-            if (j < 0) j += d;
-            if (j < 0 || j >= d) return lp_fail(c, LP_ERR_INVALID, "index %lld is out of range", (long long)j);
-            memcpy(dst + (size_t)((o * ni + k) * inner) * es, (const uint8_t *)x->data + (size_t)((o * d + j) * inner) * es,
-                   (size_t)inner * es);
-        }
-    return LP_OK;
-}
-
-static lp_status gather_lower(lp_ctx *c, const lp_node *n) {
-    lp_tensor *x = T(n->in[0]), *idx = T(n->in[1]);
-    int axis;
-    LP_TRY(lp_axis(c, lp_attr_i(c, n, "axis", 0), x->rank, &axis, "axis"));
-    int ii;
-    if (lp_tensor_is_const(c->g, n->in[1])) {
-        /* constant indices: int32 with negative entries resolved (TFLite GATHER has no negatives) */
-        int64_t ni = lp_tensor_numel(idx), d = x->dims[axis];
-        int32_t *v = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)(ni ? ni : 1));
-        if (!v) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
-        for (int64_t k = 0; k < ni; k++) {
-            int64_t j = lp_get_i64(idx->dtype, idx->data, k);
-            if (j < 0) {
-                if (d < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "negative index on a dynamic axis");
-                j += d;
-            }
-            if (j < 0 || (d >= 0 && j >= d)) return lp_fail(c, LP_ERR_INVALID, "index %lld is out of range", (long long)j);
-            v[k] = (int32_t)j;
-        }
-        ii = lp_emit_const(c, LP_DT_I32, idx->rank, idx->dims, v, "indices");
-    } else {
-        ii = idx->dtype == LP_DT_I32 ? n->in[1] : lp_emit_cast(c, n->in[1], LP_DT_I32, -1);
-    }
-    if (ii < 0) return c->err->code;
-    int in[2] = {n->in[0], ii};
-    int id = lp_emit_op(c, LP_TFL_GATHER, in, 2, &n->out[0], 1);
-    if (id < 0) return c->err->code;
-    lp_emit_params(c, id)->axis = axis;
-    return LP_OK;
-}
-
-const lp_op_impl lp_impl_Gather = {gather_infer, gather_eval, gather_lower};
-
 /* ---------------- Slice ---------------- */
 
 typedef struct slice_spec {
@@ -587,6 +536,7 @@ typedef struct slice_spec {
     int sliced[LP_MAX_RANK];
     int to_begin[LP_MAX_RANK]; /* negative step running past index 0 */
     int to_end[LP_MAX_RANK];   /* end beyond a dynamic dim */
+    int runtime;               /* starts, ends, axes or steps are runtime inputs */
 } slice_spec;
 
 static lp_status slice_spec_get(lp_ctx *c, const lp_node *n, slice_spec *s) {
@@ -601,15 +551,15 @@ static lp_status slice_spec_get(lp_ctx *c, const lp_node *n, slice_spec *s) {
     } else {
         ns = lp_known_ints(c, n, 1, starts, LP_MAX_RANK);
         ne = lp_known_ints(c, n, 2, ends, LP_MAX_RANK);
-        if (lp_has_in(n, 3)) {
-            na = lp_known_ints(c, n, 3, axes, LP_MAX_RANK);
-            if (na < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'axes' must be a constant");
-        }
-        if (lp_has_in(n, 4)) {
-            nst = lp_known_ints(c, n, 4, steps, LP_MAX_RANK);
-            if (nst < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'steps' must be a constant");
+        if (lp_has_in(n, 3)) na = lp_known_ints(c, n, 3, axes, LP_MAX_RANK);
+        if (lp_has_in(n, 4)) nst = lp_known_ints(c, n, 4, steps, LP_MAX_RANK);
+        if (ns < 0 || ne < 0 || (lp_has_in(n, 3) && na < 0) || (lp_has_in(n, 4) && nst < 0)) {
+            s->runtime = 1; /* see slice_runtime_lower */
+            s->rank = x->rank;
+            return LP_OK;
         }
     }
+    s->runtime = 0;
     if (c->err->code) return c->err->code;
     if (ns < 0 || ne < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "starts and ends must be constants");
     if (ns != ne || (na >= 0 && na != ns) || (nst >= 0 && nst != ns))
@@ -667,6 +617,12 @@ static lp_status slice_infer(lp_ctx *c, const lp_node *n) {
     LP_TRY(slice_spec_get(c, n, &s));
     lp_tensor *x = T(n->in[0]);
     int64_t dims[LP_MAX_RANK];
+    if (s.runtime) {
+        for (int d = 0; d < s.rank; d++) dims[d] = lp_graph_new_sym(c->g, NULL);
+        mv_merge_declared(c, n, 0, s.rank, dims);
+        lp_set_out(c, n, 0, x->dtype, s.rank, dims);
+        return LP_OK;
+    }
     for (int d = 0; d < s.rank; d++) {
         if (!s.sliced[d]) dims[d] = x->dims[d];
         else if (x->dims[d] < 0) dims[d] = (s.start[d] == 0 && s.to_end[d]) ? x->dims[d] : lp_graph_new_sym(c->g, NULL);
@@ -708,9 +664,74 @@ static lp_status slice_eval(lp_ctx *c, const lp_node *n) {
     return LP_OK;
 }
 
+/* input k as int32, int64 values clamped into int32's range first (ONNX writes INT64_MAX for
+ * "to the end"; STRIDED_SLICE clamps in-range values exactly as ONNX does) */
+static int slice_i32(lp_ctx *c, int t) {
+    if (T(t)->dtype == LP_DT_I32) return t;
+    if (T(t)->dtype == LP_DT_I64) {
+        int lo = mv_iscalar(c, LP_DT_I64, INT32_MIN, "i32_min"), hi = mv_iscalar(c, LP_DT_I64, INT32_MAX, "i32_max");
+        int a = (lo < 0 || hi < 0) ? -1 : mv_bin(c, LP_TFL_MAXIMUM, t, lo, "clamp_lo");
+        t = a < 0 ? -1 : mv_bin(c, LP_TFL_MINIMUM, a, hi, "clamp_hi");
+        if (t < 0) return -1;
+    }
+    return mv_as(c, t, LP_DT_I32);
+}
+
+/* Runtime starts/ends/axes/steps: full-rank begin, end and strides vectors are built with
+ * SCATTER_ND at the (normalised) axes; unsliced axes get 0, the axis size and 1. */
+static lp_status slice_runtime_lower(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]), *st = T(n->in[1]);
+    int r = x->rank;
+    if (!mv_static(x)) return lp_fail(c, LP_ERR_UNSUPPORTED, "runtime slice bounds on an input of dynamic shape");
+    if (st->rank != 1 || st->dims[0] < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "starts must be 1-D of static length");
+    int64_t k = st->dims[0], r64 = r;
+    int ax;
+    if (lp_has_in(n, 3)) {
+        int a = slice_i32(c, n->in[3]);
+        int rc = mv_iscalar(c, LP_DT_I32, r, "rank");
+        ax = (a < 0 || rc < 0) ? -1 : mv_bin(c, LP_TFL_FLOOR_MOD, a, rc, "axes");
+    } else {
+        int64_t v[LP_MAX_RANK];
+        for (int i = 0; i < k; i++) v[i] = i;
+        ax = mv_i32v(c, v, (int)k, "axes");
+    }
+    int64_t k1[2] = {k, 1};
+    int axi = ax < 0 ? -1 : mv_reshape(c, ax, 2, k1);
+    int shp = mv_i32v(c, &r64, 1, "rank_shape");
+    if (axi < 0 || shp < 0) return c->err->code;
+    /* scatter(v) puts v[i] at axes[i] and 0 elsewhere */
+    int vals[4] = {n->in[1], n->in[2], lp_has_in(n, 4) ? n->in[4] : -1, -1};
+    int64_t ones[LP_MAX_RANK];
+    for (int i = 0; i < k; i++) ones[i] = 1;
+    vals[3] = mv_i32v(c, ones, (int)k, "ones");
+    if (vals[3] < 0) return c->err->code;
+    int sc[4];
+    for (int j = 0; j < 4; j++) {
+        sc[j] = -1;
+        if (vals[j] < 0) continue;
+        int v = slice_i32(c, vals[j]);
+        int y = lp_emit_tensor(c, LP_DT_I32, 1, &r64, "scattered");
+        int in[3] = {axi, v, shp};
+        if (v < 0 || y < 0 || lp_emit_op(c, LP_TFL_SCATTER_ND, in, 3, &y, 1) < 0) return c->err->code;
+        sc[j] = y;
+    }
+    /* missing = 1 - hit: the unsliced axes */
+    int one = mv_iscalar(c, LP_DT_I32, 1, "one");
+    int miss = one < 0 ? -1 : mv_bin(c, LP_TFL_SUB, one, sc[3], "unsliced");
+    int dv = mv_i32v(c, x->dims, r, "dims");
+    int fill_end = (miss < 0 || dv < 0) ? -1 : mv_bin(c, LP_TFL_MUL, miss, dv, "end_fill");
+    int end = fill_end < 0 ? -1 : mv_bin(c, LP_TFL_ADD, sc[1], fill_end, "end");
+    int strides = miss < 0 ? -1 : sc[2] < 0 ? mv_i32v(c, (int64_t[]){1, 1, 1, 1, 1, 1, 1, 1}, r, "strides")
+                                            : mv_bin(c, LP_TFL_ADD, sc[2], miss, "strides");
+    if (end < 0 || strides < 0) return c->err->code;
+    int in[4] = {n->in[0], sc[0], end, strides};
+    return lp_emit_op(c, LP_TFL_STRIDED_SLICE, in, 4, &n->out[0], 1) < 0 ? c->err->code : LP_OK;
+}
+
 static lp_status slice_lower(lp_ctx *c, const lp_node *n) {
     slice_spec s;
     LP_TRY(slice_spec_get(c, n, &s));
+    if (s.runtime) return slice_runtime_lower(c, n);
     int32_t b[LP_MAX_RANK], e[LP_MAX_RANK], st[LP_MAX_RANK];
     int bm = 0, em = 0;
     for (int d = 0; d < s.rank; d++) {
@@ -863,7 +884,18 @@ static lp_status expand_infer(lp_ctx *c, const lp_node *n) {
     lp_tensor *x = T(n->in[0]);
     LP_TRY(lp_need_rank(c, x, "input"));
     lp_symval sv;
-    if (!lp_sv_get(c, n->in[1], &sv)) return lp_fail(c, LP_ERR_UNSUPPORTED, "the target shape must be known");
+    if (!lp_sv_get(c, n->in[1], &sv)) {
+        /* a runtime shape of known length: rank known, sizes unknown (or declared) */
+        lp_tensor *s = T(n->in[1]);
+        if (s->rank != 1 || s->dims[0] < 0 || s->dims[0] > LP_MAX_RANK)
+            return lp_fail(c, LP_ERR_UNSUPPORTED, "the target shape must have a known length");
+        int r = (int)(s->dims[0] > x->rank ? s->dims[0] : x->rank);
+        int64_t dims[LP_MAX_RANK];
+        for (int i = 0; i < r; i++) dims[i] = lp_graph_new_sym(c->g, NULL);
+        mv_merge_declared(c, n, 0, r, dims);
+        lp_set_out(c, n, 0, x->dtype, r, dims);
+        return LP_OK;
+    }
     if (sv.n > LP_MAX_RANK) return lp_fail(c, LP_ERR_LIMIT, "rank %d is too large", sv.n);
     lp_tensor shp = {0};
     shp.name = "shape";
@@ -909,14 +941,18 @@ static lp_status expand_lower(lp_ctx *c, const lp_node *n) {
     } else {
         /* a runtime shape: usable as BROADCAST_TO's target when it is exactly the output shape
          * (ONNX Expand also accepts 1s where the input is larger; BROADCAST_TO does not) */
-        lp_symval sv;
-        if (!lp_sv_get(c, n->in[1], &sv) || sv.n != y->rank)
-            return lp_fail(c, LP_ERR_UNSUPPORTED, "Expand to a dynamic shape that is not known symbolically");
-        for (int d = 0; d < y->rank; d++) {
-            int64_t e = sv.sym[d] ? -(int64_t)sv.sym[d] : sv.v[d];
-            if (e != y->dims[d]) return lp_fail(c, LP_ERR_UNSUPPORTED, "Expand to a dynamic shape with broadcast 1s");
-        }
-        s = T(n->in[1])->dtype == LP_DT_I32 ? n->in[1] : lp_emit_cast(c, n->in[1], LP_DT_I32, -1);
+        /* a runtime shape: ONNX Expand broadcasts both ways (the shape may hold 1s where the input
+         * is larger), so the target is BROADCAST_ARGS(shape(x), shape), exactly numpy's rule */
+        int64_t r = x->rank;
+        int sh = lp_emit_tensor(c, LP_DT_I32, 1, &r, "in_shape");
+        int id = sh < 0 ? -1 : lp_emit_op(c, LP_TFL_SHAPE, &n->in[0], 1, &sh, 1);
+        if (id < 0) return c->err->code;
+        lp_emit_params(c, id)->out_type = LP_DT_I32;
+        int t = mv_as(c, n->in[1], LP_DT_I32);
+        int64_t yr = y->rank;
+        s = t < 0 ? -1 : lp_emit_tensor(c, LP_DT_I32, 1, &yr, "target");
+        int in2[2] = {sh, t};
+        if (s < 0 || lp_emit_op(c, LP_TFL_BROADCAST_ARGS, in2, 2, &s, 1) < 0) return c->err->code;
     }
     if (s < 0) return c->err->code;
     int in[2] = {n->in[0], s};
@@ -924,6 +960,55 @@ static lp_status expand_lower(lp_ctx *c, const lp_node *n) {
 }
 
 const lp_op_impl lp_impl_Expand = {expand_infer, expand_eval, expand_lower};
+
+/* ---------------- Tile ---------------- */
+
+static lp_status tile_infer(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]);
+    LP_TRY(lp_need_rank(c, x, "input"));
+    int64_t rep[LP_MAX_RANK], dims[LP_MAX_RANK];
+    int k = lp_known_ints(c, n, 1, rep, LP_MAX_RANK);
+    if (k >= 0 && k != x->rank) return lp_fail(c, LP_ERR_INVALID, "repeats has %d values for rank %d", k, x->rank);
+    for (int i = 0; i < x->rank; i++) {
+        if (k < 0) dims[i] = lp_graph_new_sym(c->g, NULL);
+        else if (rep[i] < 0) return lp_fail(c, LP_ERR_INVALID, "repeat %lld", (long long)rep[i]);
+        else if (rep[i] == 1) dims[i] = x->dims[i];
+        else dims[i] = x->dims[i] >= 0 ? x->dims[i] * rep[i] : lp_graph_new_sym(c->g, NULL);
+    }
+    if (k < 0) mv_merge_declared(c, n, 0, x->rank, dims);
+    lp_set_out(c, n, 0, x->dtype, x->rank, dims);
+    return LP_OK;
+}
+
+static lp_status tile_eval(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]), *y = T(n->out[0]);
+    size_t es = lp_dtype_size(x->dtype);
+    int64_t xs[LP_MAX_RANK], idx[LP_MAX_RANK] = {0};
+    lp_strides(x->rank, x->dims, xs);
+    int64_t total = lp_tensor_numel(y);
+    uint8_t *dst = lp_out_data(c, n, 0);
+    for (int64_t o = 0; o < total; o++) {
+        int64_t src = 0;
+        for (int d = 0; d < y->rank; d++) src += (idx[d] % x->dims[d]) * xs[d];
+        memcpy(dst + (size_t)o * es, (const uint8_t *)x->data + (size_t)src * es, es);
+        for (int d = y->rank - 1; d >= 0; d--) {
+            if (++idx[d] < y->dims[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return LP_OK;
+}
+
+static lp_status tile_lower(lp_ctx *c, const lp_node *n) {
+    /* TILE takes its multiples as a (runtime) int32/int64 tensor */
+    int m = lp_tensor_is_const(c->g, n->in[1]) ? mv_as(c, n->in[1], LP_DT_I32) : n->in[1];
+    if (m < 0) return c->err->code;
+    if (T(m)->dtype != LP_DT_I32 && T(m)->dtype != LP_DT_I64) m = mv_as(c, m, LP_DT_I32);
+    int in[2] = {n->in[0], m};
+    return m < 0 || lp_emit_op(c, LP_TFL_TILE, in, 2, &n->out[0], 1) < 0 ? c->err->code : LP_OK;
+}
+
+const lp_op_impl lp_impl_Tile = {tile_infer, tile_eval, tile_lower};
 
 /* ---------------- Pad ---------------- */
 
@@ -933,6 +1018,7 @@ typedef struct pad_spec {
     const char *mode;
     double value;
     int value_tensor; /* input 2 when not a constant scalar */
+    int runtime;      /* pads (or axes) are runtime inputs: before/after unknown */
 } pad_spec;
 
 static lp_status pad_spec_get(lp_ctx *c, const lp_node *n, pad_spec *p) {
@@ -942,6 +1028,10 @@ static lp_status pad_spec_get(lp_ctx *c, const lp_node *n, pad_spec *p) {
     p->mode = lp_attr_s(c, n, "mode", "constant");
     p->value = 0;
     p->value_tensor = -1;
+    p->runtime = 0;
+    if (c->err->code) return c->err->code;
+    if (strcmp(p->mode, "constant") && strcmp(p->mode, "reflect") && strcmp(p->mode, "edge") && strcmp(p->mode, "wrap"))
+        return lp_fail(c, LP_ERR_INVALID, "attribute 'mode'='%s'", p->mode);
     int64_t pads[2 * LP_MAX_RANK], axes[LP_MAX_RANK];
     int np, na = -1;
     if (n->opset < 11) {
@@ -950,13 +1040,13 @@ static lp_status pad_spec_get(lp_ctx *c, const lp_node *n, pad_spec *p) {
         p->value = lp_attr_f(c, n, "value", 0.0f);
     } else {
         np = lp_known_ints(c, n, 1, pads, 2 * LP_MAX_RANK);
-        if (np < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'pads' must be a constant");
-        if (lp_has_in(n, 2)) {
+        if (lp_has_in(n, 2) && lp_tensor_numel(T(n->in[2])) != 0) {
             if (!lp_const_scalar(c, n->in[2], &p->value)) p->value_tensor = n->in[2];
         }
-        if (lp_has_in(n, 3)) {
-            na = lp_known_ints(c, n, 3, axes, LP_MAX_RANK);
-            if (na < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'axes' must be a constant");
+        if (lp_has_in(n, 3)) na = lp_known_ints(c, n, 3, axes, LP_MAX_RANK);
+        if (np < 0 || (lp_has_in(n, 3) && na < 0)) {
+            p->runtime = 1;
+            return LP_OK;
         }
     }
     if (c->err->code) return c->err->code;
@@ -978,57 +1068,195 @@ static lp_status pad_infer(lp_ctx *c, const lp_node *n) {
     lp_tensor *x = T(n->in[0]);
     int64_t dims[LP_MAX_RANK];
     for (int d = 0; d < p.rank; d++) {
-        if (x->dims[d] < 0) dims[d] = (p.before[d] || p.after[d]) ? lp_graph_new_sym(c->g, NULL) : x->dims[d];
+        if (p.runtime) dims[d] = lp_graph_new_sym(c->g, NULL);
+        else if (x->dims[d] < 0) dims[d] = (p.before[d] || p.after[d]) ? lp_graph_new_sym(c->g, NULL) : x->dims[d];
         else {
             dims[d] = x->dims[d] + p.before[d] + p.after[d];
             if (dims[d] < 0) return lp_fail(c, LP_ERR_INVALID, "padding makes dimension %d negative", d);
         }
     }
+    if (p.runtime) mv_merge_declared(c, n, 0, p.rank, dims);
     lp_set_out(c, n, 0, x->dtype, p.rank, dims);
     return LP_OK;
+}
+
+/* Source index along an axis of size d for output position o of a padded axis ('before' elements
+ * added in front; negative crops): edge clamps, wrap is periodic, reflect mirrors without
+ * repeating the border (numpy's modes, which ONNX follows, including pads larger than d). */
+static int64_t pad_index(const char *mode, int64_t s, int64_t d) {
+    if (mode[0] == 'e') return s < 0 ? 0 : s >= d ? d - 1 : s;
+    if (mode[0] == 'w') return ((s % d) + d) % d;
+    if (d == 1) return 0;
+    int64_t per = 2 * (d - 1), m = ((s % per) + per) % per;
+    return m < d ? m : per - m;
+}
+
+/* Negative pads crop first; the remaining d' elements are then padded (as onnxruntime does). */
+static int64_t pad_source(const char *mode, int64_t o, int64_t before, int64_t after, int64_t d) {
+    int64_t cb = before < 0 ? -before : 0, ce = after < 0 ? -after : 0, pb = before > 0 ? before : 0;
+    return cb + pad_index(mode, o - pb, d - cb - ce);
+}
+
+/* y = x gathered along `axis` by the pad mode; before_t >= 0 is a runtime int32 scalar (runtime
+ * pads are taken as non-negative: cropping needs both ends) */
+static int pad_gather_axis(lp_ctx *c, int x, int axis, int64_t out_len, int64_t before, int64_t after, int before_t,
+                           const char *mode, int out) {
+    lp_tensor *X = T(x);
+    int64_t d = X->dims[axis];
+    int idx;
+    if (before_t < 0) {
+        int64_t *v = lp_arena_alloc(&c->g->arena, sizeof(int64_t) * (size_t)(out_len ? out_len : 1));
+        if (!v) return lp_fail(c, LP_ERR_NOMEM, "out of memory"), -1;
+        for (int64_t o = 0; o < out_len; o++) v[o] = pad_source(mode, o, before, after, d);
+        idx = mv_const_ints(c, LP_DT_I32, 1, &out_len, v, out_len, "pad_index");
+    } else {
+        int64_t *v = lp_arena_alloc(&c->g->arena, sizeof(int64_t) * (size_t)(out_len ? out_len : 1));
+        if (!v) return lp_fail(c, LP_ERR_NOMEM, "out of memory"), -1;
+        for (int64_t o = 0; o < out_len; o++) v[o] = o;
+        int pos = mv_const_ints(c, LP_DT_I32, 1, &out_len, v, out_len, "positions");
+        int s = pos < 0 ? -1 : mv_bin(c, LP_TFL_SUB, pos, before_t, "source");
+        if (s < 0) return -1;
+        if (mode[0] == 'e') {
+            int z = mv_iscalar(c, LP_DT_I32, 0, "zero"), hi = mv_iscalar(c, LP_DT_I32, d - 1, "last");
+            int a = (z < 0 || hi < 0) ? -1 : mv_bin(c, LP_TFL_MAXIMUM, s, z, "clamp_lo");
+            idx = a < 0 ? -1 : mv_bin(c, LP_TFL_MINIMUM, a, hi, "pad_index");
+        } else if (mode[0] == 'w') {
+            int dc = mv_iscalar(c, LP_DT_I32, d, "size");
+            idx = dc < 0 ? -1 : mv_bin(c, LP_TFL_FLOOR_MOD, s, dc, "pad_index");
+        } else if (d == 1) {
+            int z = mv_iscalar(c, LP_DT_I32, 0, "zero");
+            idx = z < 0 ? -1 : mv_bin(c, LP_TFL_MUL, s, z, "pad_index");
+        } else {
+            /* (d-1) - |m - (d-1)| with m = s mod 2(d-1) */
+            int per = mv_iscalar(c, LP_DT_I32, 2 * (d - 1), "period"), dm = mv_iscalar(c, LP_DT_I32, d - 1, "last");
+            int m = (per < 0 || dm < 0) ? -1 : mv_bin(c, LP_TFL_FLOOR_MOD, s, per, "phase");
+            int e = m < 0 ? -1 : mv_bin(c, LP_TFL_SUB, m, dm, "centered");
+            int ab = e < 0 ? -1 : mv_un(c, LP_TFL_ABS, e, "dist");
+            idx = ab < 0 ? -1 : mv_bin(c, LP_TFL_SUB, dm, ab, "pad_index");
+        }
+    }
+    if (idx < 0) return -1;
+    if (out < 0) {
+        int64_t dims[LP_MAX_RANK];
+        memcpy(dims, X->dims, sizeof dims);
+        dims[axis] = out_len;
+        out = lp_emit_tensor(c, X->dtype, X->rank, dims, "padded");
+        if (out < 0) return -1;
+    }
+    int in[2] = {x, idx};
+    int id = lp_emit_op(c, LP_TFL_GATHER, in, 2, &out, 1);
+    if (id < 0) return -1;
+    lp_emit_params(c, id)->axis = axis;
+    return out;
+}
+
+/* runtime pads [2k] (and axes [k]) -> int32 paddings [rank, 2] */
+static int pad_runtime_paddings(lp_ctx *c, const lp_node *n, int rank) {
+    lp_tensor *P = T(n->in[1]);
+    if (P->rank != 1 || P->dims[0] < 0 || P->dims[0] % 2)
+        return lp_fail(c, LP_ERR_UNSUPPORTED, "pads must be 1-D of static even length"), -1;
+    int64_t k = P->dims[0] / 2;
+    if (!lp_has_in(n, 3) && k != rank) return lp_fail(c, LP_ERR_INVALID, "pads has %lld entries for rank %d", (long long)(2 * k), rank), -1;
+    int p = mv_as(c, n->in[1], LP_DT_I32);
+    int64_t d2k[2] = {2, k};
+    int pr = p < 0 ? -1 : mv_reshape(c, p, 2, d2k);
+    int pt = pr < 0 ? -1 : lp_emit_transpose(c, pr, (int[]){1, 0}, -1); /* [k, 2]: (before, after) rows */
+    if (pt < 0 || !lp_has_in(n, 3)) return pt;
+    int a = mv_as(c, n->in[3], LP_DT_I32);
+    int rc = mv_iscalar(c, LP_DT_I32, rank, "rank");
+    int an = (a < 0 || rc < 0) ? -1 : mv_bin(c, LP_TFL_FLOOR_MOD, a, rc, "axes");
+    int64_t k1[2] = {k, 1}, r2[2] = {rank, 2}, two = 2;
+    int ai = an < 0 ? -1 : mv_reshape(c, an, 2, k1);
+    int shp = mv_const_ints(c, LP_DT_I32, 1, &two, r2, 2, "pads_shape");
+    int y = lp_emit_tensor(c, LP_DT_I32, 2, r2, "paddings");
+    int in[3] = {ai, pt, shp};
+    if (ai < 0 || shp < 0 || y < 0 || lp_emit_op(c, LP_TFL_SCATTER_ND, in, 3, &y, 1) < 0) return -1;
+    return y;
 }
 
 static lp_status pad_lower(lp_ctx *c, const lp_node *n) {
     pad_spec p;
     LP_TRY(pad_spec_get(c, n, &p));
     lp_tensor *x = T(n->in[0]);
-    int32_t pads[2 * LP_MAX_RANK];
-    int neg = 0;
-    for (int d = 0; d < p.rank; d++) {
-        pads[2 * d] = (int32_t)(p.before[d] > 0 ? p.before[d] : 0);
-        pads[2 * d + 1] = (int32_t)(p.after[d] > 0 ? p.after[d] : 0);
-        neg |= p.before[d] < 0 || p.after[d] < 0;
+    lp_tensor *y = T(n->out[0]);
+    int constant = strcmp(p.mode, "constant") == 0, reflect = strcmp(p.mode, "reflect") == 0;
+    int pi, neg = 0;
+    if (p.runtime) {
+        pi = pad_runtime_paddings(c, n, p.rank);
+        if (pi < 0) return c->err->code;
+        if (!constant && !reflect) {
+            /* edge and wrap: per-axis GATHER with runtime source indices; needs the output shape */
+            if (!mv_static(x) || !mv_static(y))
+                return lp_fail(c, LP_ERR_UNSUPPORTED, "mode '%s' with runtime pads needs static (or declared) shapes", p.mode);
+            int cur = n->in[0];
+            for (int d = 0; d < p.rank; d++) {
+                int64_t b[2] = {d, 0}, sz[2] = {1, 1}, one = 1;
+                int bi = mv_i32v(c, b, 2, "begin"), si = mv_i32v(c, sz, 2, "size");
+                int bt = lp_emit_tensor(c, LP_DT_I32, 2, sz, "before");
+                int in3[3] = {pi, bi, si};
+                if (bi < 0 || si < 0 || bt < 0 || lp_emit_op(c, LP_TFL_SLICE, in3, 3, &bt, 1) < 0) return c->err->code;
+                int bs = mv_reshape(c, bt, 1, &one);
+                if (bs < 0) return c->err->code;
+                cur = pad_gather_axis(c, cur, d, y->dims[d], 0, 0, bs, p.mode, d == p.rank - 1 ? n->out[0] : -1);
+                if (cur < 0) return c->err->code;
+            }
+            return LP_OK;
+        }
+    } else {
+        for (int d = 0; d < p.rank; d++) neg |= p.before[d] < 0 || p.after[d] < 0;
+        if (!constant && (!reflect || neg)) {
+            /* edge, wrap (and reflect that crops): one GATHER per padded axis, constant indices */
+            if (!mv_static(x)) return lp_fail(c, LP_ERR_UNSUPPORTED, "mode '%s' on an input of dynamic shape", p.mode);
+            int cur = n->in[0], last = -1;
+            for (int d = 0; d < p.rank; d++)
+                if (p.before[d] || p.after[d]) last = d;
+            if (last < 0) return lp_emit_identity(c, n->in[0], n->out[0]) < 0 ? c->err->code : LP_OK;
+            for (int d = 0; d <= last; d++) {
+                if (!p.before[d] && !p.after[d]) continue;
+                cur = pad_gather_axis(c, cur, d, x->dims[d] + p.before[d] + p.after[d], p.before[d], p.after[d], -1, p.mode,
+                                      d == last ? n->out[0] : -1);
+                if (cur < 0) return c->err->code;
+            }
+            return LP_OK;
+        }
+        int32_t pads[2 * LP_MAX_RANK];
+        for (int d = 0; d < p.rank; d++) {
+            pads[2 * d] = (int32_t)(p.before[d] > 0 ? p.before[d] : 0);
+            pads[2 * d + 1] = (int32_t)(p.after[d] > 0 ? p.after[d] : 0);
+        }
+        int64_t pd[2] = {p.rank, 2};
+        pi = lp_emit_const(c, LP_DT_I32, 2, pd, pads, "paddings");
+        if (pi < 0) return c->err->code;
     }
-    int64_t pd[2] = {p.rank, 2};
-    int pi = lp_emit_const(c, LP_DT_I32, 2, pd, pads, "paddings");
-    if (pi < 0) return c->err->code;
     /* negative pads crop: pad first, then slice */
     int64_t mid[LP_MAX_RANK];
     for (int d = 0; d < p.rank; d++)
-        mid[d] = x->dims[d] < 0 ? x->dims[d] : x->dims[d] + pads[2 * d] + pads[2 * d + 1];
+        mid[d] = x->dims[d] < 0 || p.runtime ? -1 : x->dims[d] + (p.before[d] > 0 ? p.before[d] : 0) +
+                                                        (p.after[d] > 0 ? p.after[d] : 0);
     int out = neg ? lp_emit_tensor(c, x->dtype, p.rank, mid, "padded") : n->out[0];
     if (out < 0) return c->err->code;
     int id;
-    if (strcmp(p.mode, "constant") == 0) {
+    if (constant) {
         if (p.value == 0 && p.value_tensor < 0) {
             int in[2] = {n->in[0], pi};
             id = lp_emit_op(c, LP_TFL_PAD, in, 2, &out, 1);
         } else {
             int v = p.value_tensor >= 0 ? p.value_tensor : lp_emit_scalar(c, x->dtype, p.value, "pad_value");
+            if (v >= 0 && T(v)->rank > 0) {
+                int64_t one = 1;
+                v = mv_reshape(c, v, 1, &one); /* PADV2 wants one value */
+            }
             int in[3] = {n->in[0], pi, v};
-            id = lp_emit_op(c, LP_TFL_PADV2, in, 3, &out, 1);
+            id = v < 0 ? -1 : lp_emit_op(c, LP_TFL_PADV2, in, 3, &out, 1);
         }
-    } else if (strcmp(p.mode, "reflect") == 0) {
+    } else {
         int in[2] = {n->in[0], pi};
         id = lp_emit_op(c, LP_TFL_MIRROR_PAD, in, 2, &out, 1);
         if (id >= 0) lp_emit_params(c, id)->mode = 0; /* REFLECT */
-    } else {
-        return lp_fail(c, LP_ERR_UNSUPPORTED, "attribute 'mode'='%s' is not supported yet", p.mode);
     }
     if (id < 0) return c->err->code;
     if (neg) {
         int32_t b[LP_MAX_RANK], sz[LP_MAX_RANK];
-        lp_tensor *y = T(n->out[0]);
         for (int d = 0; d < p.rank; d++) {
             b[d] = (int32_t)(p.before[d] < 0 ? -p.before[d] : 0);
             sz[d] = y->dims[d] < 0 ? -1 : (int32_t)y->dims[d];
@@ -1044,6 +1272,7 @@ const lp_op_impl lp_impl_Pad = {pad_infer, NULL, pad_lower};
 
 /* ---------------- Split ---------------- */
 
+/* sizes[i] < 0 (a fresh symbol or the declared size) when 'split' is a runtime input */
 static lp_status split_sizes(lp_ctx *c, const lp_node *n, int *axis, int64_t *sizes) {
     lp_tensor *x = T(n->in[0]);
     LP_TRY(lp_need_rank(c, x, "input"));
@@ -1051,7 +1280,16 @@ static lp_status split_sizes(lp_ctx *c, const lp_node *n, int *axis, int64_t *si
     int k;
     if (lp_has_in(n, 1)) {
         k = lp_known_ints(c, n, 1, sizes, 256);
-        if (k < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'split' must be a constant");
+        if (k < 0) {
+            lp_tensor *s = T(n->in[1]);
+            if (s->rank != 1 || s->dims[0] != n->n_out)
+                return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'split' must be a constant or have one size per output");
+            for (int i = 0; i < n->n_out; i++) {
+                int64_t dd[LP_MAX_RANK];
+                sizes[i] = mv_declared(c, n, i, dd) == x->rank && dd[*axis] >= 0 ? dd[*axis] : -1;
+            }
+            return LP_OK;
+        }
     } else {
         k = lp_attr_ints(c, n, "split", sizes, 256);
         if (c->err->code) return c->err->code;
@@ -1084,7 +1322,7 @@ static lp_status split_infer(lp_ctx *c, const lp_node *n) {
     for (int i = 0; i < n->n_out; i++) {
         int64_t dims[LP_MAX_RANK];
         memcpy(dims, x->dims, sizeof dims);
-        dims[axis] = sizes[i];
+        dims[axis] = sizes[i] >= 0 ? sizes[i] : lp_graph_new_sym(c->g, NULL);
         lp_set_out(c, n, i, x->dtype, x->rank, dims);
     }
     return LP_OK;
@@ -1133,7 +1371,10 @@ static lp_status split_lower(lp_ctx *c, const lp_node *n) {
     int32_t s32[256];
     for (int i = 0; i < n->n_out; i++) s32[i] = (int32_t)sizes[i];
     int32_t ax = axis;
-    int si = lp_emit_i32(c, s32, n->n_out, "sizes");
+    /* runtime sizes go to SPLIT_V as they are */
+    int64_t tmp[256];
+    int runtime = lp_has_in(n, 1) && lp_known_ints(c, n, 1, tmp, 256) < 0;
+    int si = runtime ? mv_as(c, n->in[1], LP_DT_I32) : lp_emit_i32(c, s32, n->n_out, "sizes");
     int ai = lp_emit_const(c, LP_DT_I32, 0, NULL, &ax, "axis");
     if (si < 0 || ai < 0) return c->err->code;
     int in[3] = {n->in[0], si, ai};

@@ -114,6 +114,7 @@ static const kernel_types table[] = {
     {LP_TFL_SPACE_TO_DEPTH, MOVE, 1, 1},
     {LP_TFL_SCATTER_ND, MOVE, 2, 1},
     {LP_TFL_FILL, MOVE, 2, 1},
+    {LP_TFL_RANGE, F32 | I32 | I64, 7, 1},
 };
 
 static const kernel_types *entry(lp_op op) {
