@@ -170,8 +170,7 @@ static void json_dims(lp_buf *b, const lp_graph *g, int rank, const int64_t *dim
         if (dims[i] >= 0) {
             lp_buf_printf(b, "%lld", (long long)dims[i]);
         } else if (symbolic) {
-            int64_t s = -dims[i];
-            const char *nm = s <= g->n_sym ? g->sym_names[s] : NULL;
+            const char *nm = dims[i] >= -(int64_t)g->n_sym ? g->sym_names[-dims[i]] : NULL;
             lp_buf_json_str(b, nm ? nm : "?");
         } else {
             lp_buf_puts(b, "-1");
@@ -366,32 +365,6 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
     lp_tflite_info info;
     if (st == LP_OK) st = lp_tflite_build(g, &fb, &info);
     uint64_t out_size = lp_fb_size(&fb);
-    if (st == LP_OK) {
-        sink s = {0};
-        lp_outfile of;
-        if (out_path) {
-            st = lp_outfile_open(&of, out_path, err);
-            if (st == LP_OK) {
-                s.file = &of;
-                if (!lp_fb_emit(&fb, sink_write, &s)) {
-                    lp_outfile_abort(&of);
-                    st = lp_err_set(err, LP_ERR_IO, "cannot write output '%s'", out_path);
-                } else {
-                    st = lp_outfile_commit(&of, err);
-                }
-            }
-        } else {
-            s.mem = malloc((size_t)out_size ? (size_t)out_size : 1);
-            if (!s.mem) {
-                st = lp_err_set(err, LP_ERR_NOMEM, "out of memory for the %llu-byte output",
-                                (unsigned long long)out_size);
-            } else {
-                lp_fb_emit(&fb, sink_write, &s);
-                cv->out_mem = s.mem;
-                cv->out_size = (size_t)out_size;
-            }
-        }
-    }
     double ms = (lp_now() - t0) * 1000.0;
     if (st == LP_OK) {
         h_tfl = malloc(sizeof(histo) * (size_t)(g->n_n + 1));
@@ -434,6 +407,33 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
         lp_buf_printf(t, "\n  size %.1f KiB, %.1f ms\n", (double)out_size / 1024.0, ms);
         if (b->failed || t->failed) st = lp_err_set(err, LP_ERR_NOMEM, "out of memory writing the report");
     }
+    /* the output is written last: a failure anywhere before leaves no file */
+    if (st == LP_OK) {
+        sink s = {0};
+        lp_outfile of;
+        if (out_path) {
+            st = lp_outfile_open(&of, out_path, err);
+            if (st == LP_OK) {
+                s.file = &of;
+                if (!lp_fb_emit(&fb, sink_write, &s)) {
+                    lp_outfile_abort(&of);
+                    st = lp_err_set(err, LP_ERR_IO, "cannot write output '%s'", out_path);
+                } else {
+                    st = lp_outfile_commit(&of, err);
+                }
+            }
+        } else {
+            s.mem = malloc((size_t)out_size ? (size_t)out_size : 1);
+            if (!s.mem) {
+                st = lp_err_set(err, LP_ERR_NOMEM, "out of memory for the %llu-byte output",
+                                (unsigned long long)out_size);
+            } else {
+                lp_fb_emit(&fb, sink_write, &s);
+                cv->out_mem = s.mem;
+                cv->out_size = (size_t)out_size;
+            }
+        }
+    }
     if (st != LP_OK) {
         if (err->code == LP_OK) lp_err_set(err, st, "conversion failed");
         lp_err_prefix(err, "%s: ", src_name);
@@ -455,6 +455,9 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
 
 lp_status lp_convert_file(lp_converter *c, const char *onnx_path, const char *out_path) {
     reset(c);
+    if (out_path && lp_same_file(onnx_path, out_path))
+        return lp_err_set(&c->err, LP_ERR_IO, "%s: the output path names the input model; choose another output",
+                          onnx_path);
     lp_map m;
     lp_status st = lp_map_open(&m, onnx_path, &c->err);
     if (st != LP_OK) return st;

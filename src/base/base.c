@@ -78,17 +78,16 @@ lp_status lp_err_set(lp_err *e, lp_status code, const char *fmt, ...) {
 }
 
 void lp_err_prefix(lp_err *e, const char *fmt, ...) {
-    char pre[512];
+    char pre[1024], old[sizeof e->msg];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
-    size_t pl = strlen(pre), ml = strlen(e->msg), cap = sizeof e->msg - 1;
-    if (pl > cap) pl = cap;
-    if (pl + ml > cap) ml = cap - pl;
-    memmove(e->msg + pl, e->msg, ml);
-    memcpy(e->msg, pre, pl);
-    e->msg[pl + ml] = 0;
+    memcpy(old, e->msg, sizeof old);
+    lp_status code = e->code;
+    /* re-record through lp_err_set so that the prefix (often a file name) is escaped too */
+    e->code = LP_OK;
+    lp_err_set(e, code, "%s%s", pre, old);
 }
 
 /* ---------------- arena ---------------- */
@@ -296,10 +295,32 @@ void lp_ivec_free(lp_ivec *a) {
 
 /* ---------------- file mapping ---------------- */
 
-lp_status lp_map_open(lp_map *m, const char *path, lp_err *err) {
+#if LP_POSIX
+/* Is the file open on fd inside folder `dir` (after symlinks)? Asked of the open file itself, so
+ * that a symlink swapped between a path check and the open cannot redirect the read.
+ * 1 inside, 0 outside, -1 cannot tell (no /proc). */
+static int fd_inside(int fd, const char *dir) {
+    char *rdir = realpath(dir, NULL);
+    if (!rdir) return 0;
+    size_t dl = strlen(rdir);
+    int ok = -1;
+    char link[64], target[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n > 0) { /* Linux, Android */
+        target[n] = 0;
+        ok = strncmp(target, rdir, dl) == 0 && (target[dl] == '/' || (dl == 1 && rdir[0] == '/'));
+    }
+    free(rdir);
+    return ok;
+}
+#endif
+
+static lp_status map_open(lp_map *m, const char *path, const char *inside, lp_err *err) {
     memset(m, 0, sizeof *m);
 #if LP_POSIX
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: a FIFO or device must not block the open; only regular files are read */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) return lp_err_set(err, LP_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -310,6 +331,26 @@ lp_status lp_map_open(lp_map *m, const char *path, lp_err *err) {
     if (!S_ISREG(st.st_mode)) {
         close(fd);
         return lp_err_set(err, LP_ERR_IO, "'%s' is not a regular file", path);
+    }
+    int in = inside ? fd_inside(fd, inside) : 1;
+    if (in == 0) {
+        close(fd);
+        return lp_err_set(err, LP_ERR_INVALID, "'%s' resolves outside the model's folder", path);
+    }
+    if (in < 0) {
+        /* where /proc is missing: the file opened must be the one the path names now */
+        char *real = realpath(path, NULL);
+        struct stat st2;
+        size_t dl = 0;
+        char *rdir = realpath(inside, NULL);
+        int ok = real && rdir && stat(real, &st2) == 0 && st2.st_dev == st.st_dev && st2.st_ino == st.st_ino &&
+                 (dl = strlen(rdir), strncmp(real, rdir, dl) == 0) && real[dl] == '/';
+        free(real);
+        free(rdir);
+        if (!ok) {
+            close(fd);
+            return lp_err_set(err, LP_ERR_INVALID, "'%s' resolves outside the model's folder", path);
+        }
     }
     if (st.st_size == 0) {
         close(fd);
@@ -329,6 +370,7 @@ lp_status lp_map_open(lp_map *m, const char *path, lp_err *err) {
     m->mapped = 1;
     return LP_OK;
 #else
+    (void)inside;
     FILE *f = fopen(path, "rb");
     if (!f) return lp_err_set(err, LP_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     lp_buf b = {0};
@@ -346,6 +388,12 @@ lp_status lp_map_open(lp_map *m, const char *path, lp_err *err) {
     m->mapped = 0;
     return LP_OK;
 #endif
+}
+
+lp_status lp_map_open(lp_map *m, const char *path, lp_err *err) { return map_open(m, path, NULL, err); }
+
+lp_status lp_map_open_inside(lp_map *m, const char *dir, const char *path, lp_err *err) {
+    return map_open(m, path, dir, err);
 }
 
 void lp_map_close(lp_map *m) {
@@ -430,7 +478,7 @@ lp_status lp_outfile_open(lp_outfile *o, const char *path, lp_err *err) {
     memset(o, 0, sizeof *o);
     size_t n = strlen(path);
     o->path = malloc(n + 1);
-    o->tmp_path = malloc(n + 16);
+    o->tmp_path = malloc(n + 32);
     if (!o->path || !o->tmp_path) {
         free(o->path);
         free(o->tmp_path);
@@ -438,8 +486,13 @@ lp_status lp_outfile_open(lp_outfile *o, const char *path, lp_err *err) {
         return lp_err_set(err, LP_ERR_NOMEM, "out of memory");
     }
     memcpy(o->path, path, n + 1);
+    /* the temporary file sits in the output's folder (rename is then atomic) under a short name,
+     * so that an output name near the file system's limit still works */
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+    memcpy(o->tmp_path, path, dirlen);
 #if LP_POSIX
-    snprintf(o->tmp_path, n + 16, "%s.tmp-XXXXXX", path);
+    snprintf(o->tmp_path + dirlen, n + 32 - dirlen, ".liteport-XXXXXX");
     int fd = mkstemp(o->tmp_path);
     if (fd < 0) {
         int e = errno;
@@ -448,17 +501,22 @@ lp_status lp_outfile_open(lp_outfile *o, const char *path, lp_err *err) {
         memset(o, 0, sizeof *o);
         return lp_err_set(err, LP_ERR_IO, "cannot create output '%s': %s", path, strerror(e));
     }
-    /* mkstemp uses 0600; a model file should get the usual permissions */
-    mode_t um = umask(0);
-    umask(um);
-    fchmod(fd, 0666 & ~um);
+    /* mkstemp uses 0600: a new model gets the usual permissions, a replaced one keeps its own */
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        fchmod(fd, st.st_mode & 07777);
+    } else {
+        mode_t um = umask(0);
+        umask(um);
+        fchmod(fd, 0666 & ~um);
+    }
     o->fp = fdopen(fd, "wb");
     if (!o->fp) {
         close(fd);
         remove(o->tmp_path);
     }
 #else
-    snprintf(o->tmp_path, n + 16, "%s.tmp", path);
+    snprintf(o->tmp_path + dirlen, n + 32 - dirlen, ".liteport.tmp");
     o->fp = fopen(o->tmp_path, "wb");
 #endif
     if (!o->fp) {
@@ -504,6 +562,15 @@ lp_status lp_outfile_commit(lp_outfile *o, lp_err *err) {
     free(o->tmp_path);
     memset(o, 0, sizeof *o);
     return st;
+}
+
+int lp_same_file(const char *a, const char *b) {
+#if LP_POSIX
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+#else
+    return strcmp(a, b) == 0;
+#endif
 }
 
 double lp_now(void) {

@@ -16,7 +16,8 @@ int lp_utf8_valid(const char *s, size_t n);
 #define LP_MAX_NODES 1000000
 #define LP_MAX_TENSORS 4000000
 #define LP_MAX_ELEMENTS ((int64_t)1 << 40)  /* per tensor */
-#define LP_MAX_FOLD_ELEMENTS ((int64_t)1 << 26) /* constant folding output cap */
+#define LP_MAX_FOLD_ELEMENTS ((int64_t)1 << 24) /* constant folding: elements per output */
+#define LP_MAX_FOLD_BYTES ((size_t)256 << 20)  /* constant folding: bytes in all */
 #define LP_MAX_NEST 16                         /* nesting of subgraphs / messages */
 #define LP_MAX_NAME 4096                       /* string length */
 #define LP_MAX_ATTR_ELEMS (1 << 24)
@@ -24,7 +25,7 @@ int lp_utf8_valid(const char *s, size_t n);
 /* ---- error state: the first error wins ---- */
 typedef struct lp_err {
     lp_status code;
-    char msg[1024];
+    char msg[2048];
 } lp_err;
 
 void lp_err_clear(lp_err *e);
@@ -105,6 +106,8 @@ typedef struct lp_map {
 } lp_map;
 
 lp_status lp_map_open(lp_map *m, const char *path, lp_err *err);
+/* The same for a file that must lie inside folder `dir`: checked on the opened file itself. */
+lp_status lp_map_open_inside(lp_map *m, const char *dir, const char *path, lp_err *err);
 void lp_map_close(lp_map *m);
 
 /* ---- paths ---- */
@@ -127,6 +130,9 @@ void lp_outfile_write(lp_outfile *o, const void *p, size_t n);
 /* Renames the temporary file over `path`, or removes it if anything failed. */
 lp_status lp_outfile_commit(lp_outfile *o, lp_err *err);
 void lp_outfile_abort(lp_outfile *o);
+
+/* 1 when both paths name the same existing file */
+int lp_same_file(const char *a, const char *b);
 
 /* monotonic seconds */
 double lp_now(void);

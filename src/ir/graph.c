@@ -251,8 +251,7 @@ const char *lp_shape_str(const lp_graph *g, const lp_tensor *t, char *buf, size_
         if (d >= 0) {
             k += (size_t)snprintf(buf + k, n - k, "%s%lld", sep, (long long)d);
         } else {
-            int64_t s = -d;
-            const char *nm = (s <= g->n_sym) ? g->sym_names[s] : NULL;
+            const char *nm = (d >= -(int64_t)g->n_sym) ? g->sym_names[-d] : NULL;
             if (nm)
                 k += (size_t)snprintf(buf + k, n - k, "%s%s", sep, nm);
             else

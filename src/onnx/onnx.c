@@ -622,7 +622,7 @@ static lp_status read_external(ctx *c, const tinfo *ti, size_t need, const void 
         if (!path) return nomem(c);
         memcpy(path, full, n + 1);
         lp_map mp;
-        if (lp_map_open(&mp, full, c->err) != LP_OK) {
+        if (lp_map_open_inside(&mp, c->base_dir, full, c->err) != LP_OK) {
             free(path);
             if (before == LP_OK) lp_err_prefix(c->err, "%s '%s': ", ti->kind, ti->name);
             return graph_fail(c);

@@ -13,7 +13,9 @@ static lp_status d2s_infer(lp_ctx *c, const lp_node *n) {
     lp_tensor *x = T(n->in[0]);
     if (x->rank != 4) return lp_fail(c, LP_ERR_INVALID, "input must be 4-D");
     int64_t b = lp_attr_i(c, n, "blocksize", 0);
-    if (b <= 0) return lp_fail(c, LP_ERR_INVALID, "attribute 'blocksize' must be positive");
+    if (b <= 0 || b > 4096) return lp_fail(c, LP_ERR_INVALID, "attribute 'blocksize' is %lld (1 to 4096 supported)", (long long)b);
+    if (x->dims[1] > LP_MAX_ELEMENTS || x->dims[2] > LP_MAX_ELEMENTS || x->dims[3] > LP_MAX_ELEMENTS)
+        return lp_fail(c, LP_ERR_LIMIT, "input dimensions are too large");
     int64_t d[4];
     if (n->op == LP_OP_DepthToSpace) {
         if (x->dims[1] >= 0 && x->dims[1] % (b * b)) return lp_fail(c, LP_ERR_INVALID, "channels not divisible by blocksize^2");
@@ -42,6 +44,7 @@ static lp_status d2s_lower(lp_ctx *c, const lp_node *n) {
         /* CRD reads channel c*b*b + i*b + j where DCR reads (i*b + j)*C' + c: permute channels first */
         lp_tensor *X = T(xn);
         int64_t C = X->dims[3], Cp = C / (b * b);
+        if (C > LP_MAX_FOLD_ELEMENTS) return lp_fail(c, LP_ERR_LIMIT, "%lld channels are too many", (long long)C);
         if (C < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "dynamic channel count");
         int32_t *idx = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)C);
         if (!idx) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
@@ -75,6 +78,7 @@ static lp_status d2s_lower(lp_ctx *c, const lp_node *n) {
     if (s2d_crd) {
         int64_t Co = T(yn)->dims[3], C = Co / (b * b);
         if (Co < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "dynamic channel count");
+        if (Co > LP_MAX_FOLD_ELEMENTS) return lp_fail(c, LP_ERR_LIMIT, "%lld channels are too many", (long long)Co);
         int32_t *idx = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)Co);
         if (!idx) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
         for (int64_t ch = 0; ch < C; ch++)
@@ -384,7 +388,9 @@ static int resize_axis(lp_ctx *c, const resize_spec *r, int x, int a, int64_t ou
     lp_tensor *X = T(x);
     int rank = X->rank;
     int64_t in = X->dims[a];
-    if (in * outn > ((int64_t)1 << 26)) return lp_fail(c, LP_ERR_LIMIT, "resize matrix %lld x %lld is too large", (long long)outn, (long long)in), -1;
+    int64_t cells;
+    if (in < 0 || outn < 0 || !lp_mul_i64(in, outn, &cells) || cells > ((int64_t)1 << 26))
+        return lp_fail(c, LP_ERR_LIMIT, "resize matrix %lld x %lld is too large", (long long)outn, (long long)in), -1;
     double *w = lp_arena_alloc(&c->g->arena, sizeof(double) * ((size_t)(in * outn) + 1));
     uint8_t *ext = lp_arena_alloc(&c->g->arena, (size_t)(outn ? outn : 1));
     if (!w || !ext) return lp_fail(c, LP_ERR_NOMEM, "out of memory"), -1;

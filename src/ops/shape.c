@@ -13,7 +13,24 @@
 /* copy the payload of input 0 to output 0 (same number of elements and dtype) */
 static lp_status eval_copy(lp_ctx *c, const lp_node *n) {
     lp_tensor *x = T(n->in[0]), *y = T(n->out[0]);
+    if (x->nbytes != y->nbytes || x->dtype != y->dtype)
+        return lp_fail(c, LP_ERR_INVALID, "input has %zu bytes of %s, the output needs %zu bytes of %s", x->nbytes,
+                       lp_dtype_name(x->dtype), y->nbytes, lp_dtype_name(y->dtype));
     memcpy(lp_out_data(c, n, 0), x->data, y->nbytes);
+    return LP_OK;
+}
+
+/* element counts that must agree (Reshape, Flatten, Squeeze, Unsqueeze) when both are known */
+static lp_status same_count(lp_ctx *c, const lp_tensor *x, int rank, const int64_t *dims) {
+    lp_tensor y = *x;
+    y.rank = rank;
+    memcpy(y.dims, dims, sizeof(int64_t) * (size_t)rank);
+    int64_t a = lp_tensor_numel(x), b = lp_tensor_numel(&y);
+    if (a >= 0 && b >= 0 && a != b)
+        return lp_fail(c, LP_ERR_INVALID, "cannot reshape %lld elements into %lld", (long long)a, (long long)b);
+    for (int i = 0; i < rank; i++)
+        if (dims[i] < 0 && dims[i] < -(int64_t)c->g->n_sym)
+            return lp_fail(c, LP_ERR_INVALID, "dimension %d of the result is %lld", i, (long long)dims[i]);
     return LP_OK;
 }
 
@@ -179,6 +196,8 @@ static lp_status resolve_minus_one(lp_ctx *c, const lp_tensor *x, int64_t *targe
 static lp_status reshape_target(lp_ctx *c, const lp_node *n, int *rank, int64_t *dims) {
     lp_tensor *x = T(n->in[0]);
     lp_symval sv;
+    if (lp_has_in(n, 1) && T(n->in[1])->dtype != LP_DT_I64)
+        return lp_fail(c, LP_ERR_INVALID, "input 'shape' must be int64, not %s", lp_dtype_name(T(n->in[1])->dtype));
     if (lp_has_in(n, 1)) {
         if (!lp_sv_get(c, n->in[1], &sv)) {
             lp_tensor *s = T(n->in[1]);
@@ -227,6 +246,7 @@ static lp_status reshape_infer(lp_ctx *c, const lp_node *n) {
     int rank = 0;
     int64_t dims[LP_MAX_RANK];
     LP_TRY(reshape_target(c, n, &rank, dims));
+    LP_TRY(same_count(c, x, rank, dims));
     lp_set_out(c, n, 0, x->dtype, rank, dims);
     return keep_sv(c, n);
 }
@@ -462,10 +482,18 @@ static lp_status concat_infer(lp_ctx *c, const lp_node *n) {
         lp_tensor *x = T(n->in[i]);
         if (x->rank != x0->rank)
             return lp_fail(c, LP_ERR_INVALID, "input %d has rank %d, input 0 has rank %d", i, x->rank, x0->rank);
+        if (x->dtype != x0->dtype)
+            return lp_fail(c, LP_ERR_INVALID, "input %d is %s, input 0 is %s", i, lp_dtype_name(x->dtype),
+                           lp_dtype_name(x0->dtype));
         for (int d = 0; d < x->rank; d++) {
             if (d == axis) continue;
+            if (dims[d] >= 0 && x->dims[d] >= 0 && dims[d] != x->dims[d])
+                return lp_fail(c, LP_ERR_INVALID, "input %d has %lld along dimension %d, input 0 has %lld", i,
+                               (long long)x->dims[d], d, (long long)dims[d]);
             if (dims[d] < 0 && x->dims[d] >= 0) dims[d] = x->dims[d];
         }
+        if (x->dims[axis] > LP_MAX_ELEMENTS || total > LP_MAX_ELEMENTS)
+            return lp_fail(c, LP_ERR_LIMIT, "the concatenated axis is too long");
         if (x->dims[axis] < 0) dyn = 1;
         else total += x->dims[axis];
     }
@@ -549,6 +577,7 @@ static lp_status slice_spec_get(lp_ctx *c, const lp_node *n, slice_spec *s) {
         ne = lp_attr_ints(c, n, "ends", ends, LP_MAX_RANK);
         na = lp_attr_ints(c, n, "axes", axes, LP_MAX_RANK);
     } else {
+        if (!lp_has_in(n, 1) || !lp_has_in(n, 2)) return lp_fail(c, LP_ERR_INVALID, "inputs 'starts' and 'ends' are required");
         ns = lp_known_ints(c, n, 1, starts, LP_MAX_RANK);
         ne = lp_known_ints(c, n, 2, ends, LP_MAX_RANK);
         if (lp_has_in(n, 3)) na = lp_known_ints(c, n, 3, axes, LP_MAX_RANK);
@@ -897,10 +926,15 @@ static lp_status expand_infer(lp_ctx *c, const lp_node *n) {
         return LP_OK;
     }
     if (sv.n > LP_MAX_RANK) return lp_fail(c, LP_ERR_LIMIT, "rank %d is too large", sv.n);
+    if (T(n->in[1])->dtype != LP_DT_I64) return lp_fail(c, LP_ERR_INVALID, "input 'shape' must be int64");
     lp_tensor shp = {0};
     shp.name = "shape";
     shp.rank = sv.n;
-    for (int i = 0; i < sv.n; i++) shp.dims[i] = sv.sym[i] ? -(int64_t)sv.sym[i] : sv.v[i];
+    for (int i = 0; i < sv.n; i++) {
+        if (!sv.sym[i] && (sv.v[i] < 0 || sv.v[i] > LP_MAX_ELEMENTS))
+            return lp_fail(c, LP_ERR_INVALID, "shape entry %d is %lld", i, (long long)sv.v[i]);
+        shp.dims[i] = sv.sym[i] ? -(int64_t)sv.sym[i] : sv.v[i];
+    }
     int rank;
     int64_t dims[LP_MAX_RANK];
     LP_TRY(lp_broadcast(c, x, &shp, &rank, dims));
@@ -1298,7 +1332,11 @@ static lp_status split_sizes(lp_ctx *c, const lp_node *n, int *axis, int64_t *si
     if (k >= 0) {
         if (k != n->n_out) return lp_fail(c, LP_ERR_INVALID, "split has %d sizes for %d outputs", k, n->n_out);
         int64_t sum = 0;
-        for (int i = 0; i < k; i++) sum += sizes[i];
+        for (int i = 0; i < k; i++) {
+            if (sizes[i] < 0 || sizes[i] > LP_MAX_ELEMENTS)
+                return lp_fail(c, LP_ERR_INVALID, "split size %d is %lld", i, (long long)sizes[i]);
+            sum += sizes[i];
+        }
         if (d >= 0 && sum != d) return lp_fail(c, LP_ERR_INVALID, "split sizes add up to %lld, not %lld", (long long)sum, (long long)d);
         return LP_OK;
     }

@@ -24,7 +24,54 @@ typedef struct lay {
     lp_ctx *c;
     lp_graph *g;
     int changed;
+    int *fwd;  /* fwd[t] = u + 1: readers of t read u instead (applied lazily, see resolve) */
+    int n_fwd;
+    int dirty; /* forwards recorded since the last resolve_all */
 } lay;
+
+/* Tensor `from` is replaced by `to` for every reader. Rewiring all readers at once would scan the
+ * whole graph per rewrite (quadratic on long chains); instead the replacement is recorded and
+ * applied when a node is next looked at, and to all nodes before dead-code removal. */
+static void forward(lay *L, int from, int to) {
+    if (from >= L->n_fwd) {
+        int n = L->g->n_t + 1024;
+        int *f = realloc(L->fwd, sizeof(int) * (size_t)n);
+        if (!f) { /* no memory for the lazy form: rewire now */
+            lp_graph_replace_uses(L->g, from, to);
+            return;
+        }
+        memset(f + L->n_fwd, 0, sizeof(int) * (size_t)(n - L->n_fwd));
+        L->fwd = f;
+        L->n_fwd = n;
+    }
+    L->fwd[from] = to + 1;
+    L->dirty = 1;
+}
+
+static int resolved(lay *L, int t) {
+    int r = t;
+    while (r >= 0 && r < L->n_fwd && L->fwd[r]) r = L->fwd[r] - 1;
+    /* path compression */
+    while (t >= 0 && t < L->n_fwd && L->fwd[t] && L->fwd[t] - 1 != r) {
+        int next = L->fwd[t] - 1;
+        L->fwd[t] = r + 1;
+        t = next;
+    }
+    return r;
+}
+
+static void resolve_node(lay *L, int ni) {
+    lp_node *n = &L->g->n[ni];
+    for (int j = 0; j < n->n_in; j++)
+        if (n->in[j] >= 0) n->in[j] = resolved(L, n->in[j]);
+}
+
+static void resolve_all(lay *L) {
+    if (!L->dirty) return;
+    for (int i = 0; i < L->g->n_n; i++)
+        if (!L->g->n[i].dead) resolve_node(L, i);
+    L->dirty = 0;
+}
 
 /* ---------------- permutation helpers ---------------- */
 
@@ -58,7 +105,11 @@ static void invert(const int *p, int r, int *inv) {
     for (int i = 0; i < r; i++) inv[p[i]] = i;
 }
 
-static int consumers(const lp_graph *g, int t) {
+static void resolve_all(lay *L);
+
+static int consumers(lay *L, int t) {
+    resolve_all(L);
+    const lp_graph *g = L->g;
     int k = 0;
     for (int i = 0; i < g->n_n; i++) {
         const lp_node *n = &g->n[i];
@@ -188,7 +239,7 @@ static lp_status transpose_rules(lay *L, int ni) {
     if (r < 0) return LP_OK;
     int x = g->n[ni].in[0], y = g->n[ni].out[0];
     if (is_identity(P, r) && !(g->t[y].flags & LP_T_OUTPUT)) {
-        lp_graph_replace_uses(g, y, x);
+        forward(L, y, x);
         g->n[ni].dead = 1;
         L->changed = 1;
         return LP_OK;
@@ -201,7 +252,7 @@ static lp_status transpose_rules(lay *L, int ni) {
         if (!data) return L->c->err->code;
         int k = lp_graph_add_const(g, g->t[y].name, X->dtype, r, nd, data, X->nbytes, 0);
         if (k < 0) return g->err->code;
-        lp_graph_replace_uses(g, y, k);
+        forward(L, y, k);
         g->n[ni].dead = 1;
         L->changed = 1;
         return LP_OK;
@@ -214,7 +265,7 @@ static lp_status transpose_rules(lay *L, int ni) {
         for (int i = 0; i < r; i++) C[i] = Q[P[i]];
         int x0 = g->n[p].in[0];
         if (is_identity(C, r) && !(g->t[y].flags & LP_T_OUTPUT)) {
-            lp_graph_replace_uses(g, y, x0);
+            forward(L, y, x0);
             g->n[ni].dead = 1;
         } else {
             int pc = const_perm(L, g->n[ni].name, C, r);
@@ -629,7 +680,7 @@ static lp_status reshape_sink(lay *L, int ni) {
     g->t[z].producer = ni;
     memset(&g->n[ni].p, 0, sizeof g->n[ni].p);
     if (is_identity(Pp, q)) {
-        lp_graph_replace_uses(g, y, z);
+        forward(L, y, z);
         if (g->t[y].flags & LP_T_OUTPUT) {
             /* keep the output tensor: make the reshape write it */
             g->n[ni].out[0] = y;
@@ -643,7 +694,9 @@ static lp_status reshape_sink(lay *L, int ni) {
 }
 
 /* the consumer of tensor t when it has exactly one (and is not a graph output), else -1 */
-static int only_consumer(const lp_graph *g, int t) {
+static int only_consumer(lay *L, int t) {
+    resolve_all(L);
+    const lp_graph *g = L->g;
     if (g->t[t].flags & LP_T_OUTPUT) return -1;
     int found = -1;
     for (int i = 0; i < g->n_n; i++) {
@@ -688,7 +741,7 @@ static lp_status hoist_into_concat(lay *L, int ni) {
     int c = g->n[ni].in[0], y = g->n[ni].out[0];
     int cn = g->t[c].producer;
     if (cn < 0 || g->n[cn].dead || g->n[cn].op != LP_TFL_CONCATENATION || g->n[cn].p.act) return LP_OK;
-    if (only_consumer(g, c) != ni || g->n[cn].n_in > 64) return LP_OK;
+    if (only_consumer(L, c) != ni || g->n[cn].n_in > 64) return LP_OK;
     int ni_in = g->n[cn].n_in;
     for (int j = 0; j < ni_in; j++)
         if (g->t[g->n[cn].in[j]].rank != r || !transpose_is_free(g, g->n[cn].in[j], P, r)) return LP_OK;
@@ -727,8 +780,8 @@ static lp_status reshape_into_concat(lay *L, int ni) {
     int c = g->n[ni].in[0], y = g->n[ni].out[0];
     int cn = g->t[c].producer;
     if (cn < 0 || g->n[cn].dead || g->n[cn].op != LP_TFL_CONCATENATION || g->n[cn].p.act) return LP_OK;
-    if (only_consumer(g, c) != ni) return LP_OK;
-    int t = only_consumer(g, y);
+    if (only_consumer(L, c) != ni) return LP_OK;
+    int t = only_consumer(L, y);
     if (t < 0 || g->n[t].op != LP_TFL_TRANSPOSE) return LP_OK;
     const lp_tensor *C = &g->t[c], *Y = &g->t[y];
     int r = C->rank, k = g->n[cn].n_in;
@@ -794,7 +847,7 @@ static lp_status reshape_rules(lay *L, int ni) {
         int dyn = 0;
         for (int i = 0; i < g->t[x].rank; i++) dyn += g->t[x].dims[i] < 0;
         if (dyn <= 1) {
-            lp_graph_replace_uses(g, y, x);
+            forward(L, y, x);
             g->n[ni].dead = 1;
             L->changed = 1;
         }
@@ -827,7 +880,7 @@ static lp_status fc_fold(lay *L, int ni) {
     int rs = g->t[fc->in[0]].producer;
     if (rs < 0 || g->n[rs].op != LP_TFL_RESHAPE || g->n[rs].dead) return LP_OK;
     int flat = g->n[rs].out[0];
-    if (consumers(g, flat) != 1 || g->t[flat].rank != 2) return LP_OK;
+    if (consumers(L, flat) != 1 || g->t[flat].rank != 2) return LP_OK;
     int P[LP_MAX_RANK], r;
     int tp = transpose_producer(g, g->n[rs].in[0], P, &r);
     if (tp < 0 || P[0] != 0) return LP_OK;
@@ -922,8 +975,8 @@ static lp_status channel_perm_absorb(lay *L, int ni) {
     if (r < 0) return LP_OK;
     int x = g->n[ni].in[0], y = g->n[ni].out[0];
     int rs1 = g->t[x].producer;
-    if (rs1 < 0 || g->n[rs1].dead || g->n[rs1].op != LP_TFL_RESHAPE || only_consumer(g, x) != ni) return LP_OK;
-    int rs2 = only_consumer(g, y);
+    if (rs1 < 0 || g->n[rs1].dead || g->n[rs1].op != LP_TFL_RESHAPE || only_consumer(L, x) != ni) return LP_OK;
+    int rs2 = only_consumer(L, y);
     if (rs2 < 0 || g->n[rs2].op != LP_TFL_RESHAPE) return LP_OK;
     int z = g->n[rs1].in[0], out = g->n[rs2].out[0];
     const lp_tensor *Z = &g->t[z], *X = &g->t[x], *O = &g->t[out], *Yt = &g->t[y];
@@ -960,7 +1013,7 @@ static lp_status channel_perm_absorb(lay *L, int ni) {
     int done = 0;
     /* (a) the producer's output channels */
     int pz = Z->producer;
-    if (pz >= 0 && !g->n[pz].dead && only_consumer(g, z) == rs1 &&
+    if (pz >= 0 && !g->n[pz].dead && only_consumer(L, z) == rs1 &&
         (g->n[pz].op == LP_TFL_CONV_2D || g->n[pz].op == LP_TFL_FULLY_CONNECTED) && g->n[pz].n_out == 1 &&
         lp_tensor_is_const(g, g->n[pz].in[1]) && !(g->n[pz].op == LP_TFL_FULLY_CONNECTED && k < 2)) {
         const lp_node *p = &g->n[pz];
@@ -1053,7 +1106,7 @@ static lp_status adopt_outputs(lay *L) {
 /* ---------------- driver ---------------- */
 
 lp_status lp_pass_layout(lp_ctx *c) {
-    lay L = {c, c->g, 0};
+    lay L = {c, c->g, 0, NULL, 0, 0};
     lp_graph *g = c->g;
     lp_status st = LP_OK;
     if (!c->opt->keep_io_layout) st = adopt_inputs(&L);
@@ -1062,6 +1115,7 @@ lp_status lp_pass_layout(lp_ctx *c) {
         int n0 = g->n_n;
         for (int i = 0; i < n0 && st == LP_OK; i++) {
             if (g->n[i].dead) continue;
+            resolve_node(&L, i);
             if (g->n[i].op == LP_TFL_TRANSPOSE) {
                 st = transpose_rules(&L, i);
                 if (st == LP_OK && !g->n[i].dead && g->n[i].op == LP_TFL_TRANSPOSE) st = hoist_into_concat(&L, i);
@@ -1071,6 +1125,7 @@ lp_status lp_pass_layout(lp_ctx *c) {
                 if (st == LP_OK && !g->n[i].dead && g->n[i].op == LP_TFL_RESHAPE) st = reshape_into_concat(&L, i);
             } else st = sink(&L, i);
         }
+        resolve_all(&L);
         if (st == LP_OK) st = lp_pass_dce(c);
         if (st == LP_OK) st = lp_graph_toposort(g);
         if (!L.changed) break;
@@ -1085,6 +1140,7 @@ lp_status lp_pass_layout(lp_ctx *c) {
         if (!c->opt->keep_io_layout && st == LP_OK) st = adopt_outputs(&L);
         for (int i = 0; i < g->n_n && st == LP_OK; i++) {
             if (g->n[i].dead) continue;
+            resolve_node(&L, i);
             if (g->n[i].op == LP_TFL_TRANSPOSE) {
                 st = transpose_rules(&L, i);
                 if (st == LP_OK && !g->n[i].dead && g->n[i].op == LP_TFL_TRANSPOSE) st = transpose_as_reshape(&L, i);
@@ -1092,9 +1148,12 @@ lp_status lp_pass_layout(lp_ctx *c) {
             }
             if (st == LP_OK && !g->n[i].dead && g->n[i].op == LP_TFL_RESHAPE) st = reshape_rules(&L, i);
         }
+        resolve_all(&L);
         if (st == LP_OK) st = lp_pass_dce(c);
         if (st == LP_OK) st = lp_graph_toposort(g);
         if (!L.changed) break;
     }
+    resolve_all(&L);
+    free(L.fwd);
     return st;
 }

@@ -35,8 +35,19 @@ static lp_status fail_at(lp_ctx *c, const lp_node *n, const char *stage) {
 
 /* ---------------- canonicalize ---------------- */
 
+static int alias_of(const int *fwd, int t) {
+    while (t >= 0 && fwd[t] >= 0) t = fwd[t];
+    return t;
+}
+
 lp_status lp_pass_canonicalize(lp_ctx *c) {
     lp_graph *g = c->g;
+    /* fwd[t]: the tensor that readers of t read instead. Rewiring readers once at the end keeps
+     * this linear on long chains of Identity nodes. */
+    int *fwd = malloc(sizeof(int) * (size_t)(g->n_t + 1));
+    if (!fwd) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    for (int t = 0; t <= g->n_t; t++) fwd[t] = -1;
+    int any = 0;
     for (int i = 0; i < g->n_n; i++) {
         lp_node *n = &g->n[i];
         if (n->dead || (n->op != LP_OP_Identity && n->op != LP_OP_Dropout)) continue;
@@ -46,22 +57,33 @@ lp_status lp_pass_canonicalize(lp_ctx *c) {
             if (lp_has_in(n, 2) && (!lp_const_scalar(c, n->in[2], &tm) || tm != 0)) continue;
             if (n->n_out > 1 && n->out[1] >= 0) continue; /* the mask is used: lowered as an op */
         }
-        int x = n->in[0], y = n->out[0];
+        int x = alias_of(fwd, n->in[0]), y = n->out[0];
+        if (x < 0 || y < 0) continue; /* an absent required input: reported by infer */
+        n->in[0] = x;
         lp_tensor *X = &g->t[x], *Y = &g->t[y];
         if (!(Y->flags & LP_T_OUTPUT)) {
-            lp_graph_replace_uses(g, y, x);
+            fwd[y] = x;
             n->dead = 1;
+            any = 1;
         } else if (!(X->flags & (LP_T_INPUT | LP_T_OUTPUT | LP_T_CONST)) && X->producer >= 0) {
             /* y is a graph output: let x's producer write y directly, keeping y's name */
             lp_node *p = &g->n[X->producer];
             for (int k = 0; k < p->n_out; k++)
                 if (p->out[k] == x) p->out[k] = y;
             Y->producer = X->producer;
-            lp_graph_replace_uses(g, x, y);
+            fwd[x] = y;
             n->dead = 1;
+            any = 1;
         }
         /* otherwise (input or constant straight to an output) the node stays and is lowered as a copy */
     }
+    if (any)
+        for (int i = 0; i < g->n_n; i++) {
+            lp_node *n = &g->n[i];
+            if (n->dead) continue;
+            for (int j = 0; j < n->n_in; j++) n->in[j] = alias_of(fwd, n->in[j]);
+        }
+    free(fwd);
     return LP_OK;
 }
 
@@ -85,12 +107,19 @@ static int outputs_foldable(lp_ctx *c, const lp_node *n) {
 
 lp_status lp_pass_infer(lp_ctx *c) {
     lp_graph *g = c->g;
+    size_t folded = 0;
     for (int i = 0; i < g->n_n; i++) {
         if (g->n[i].dead || lp_op_is_tfl(g->n[i].op)) continue;
         c->node = i;
         c->cur = g->n[i];
         const lp_node *n = &c->cur;
         const lp_op_impl *impl = lp_op_impls[n->op];
+        /* checks every op needs, from the op table: required inputs are present */
+        for (int j = 0; j < n->n_in && j < lp_op_arities[n->op].min_in; j++)
+            if (n->in[j] < 0) {
+                lp_fail(c, LP_ERR_INVALID, "input %d is required but empty", j);
+                return fail_at(c, n, "shape inference");
+            }
         for (int j = 0; j < n->n_in; j++) {
             if (n->in[j] < 0) continue;
             lp_tensor *t = lp_T(c, n->in[j]);
@@ -109,12 +138,20 @@ lp_status lp_pass_infer(lp_ctx *c) {
                 return fail_at(c, n, "constant folding");
             if (!(t->flags & LP_T_CONST)) all_const = 0;
         }
-        if (!all_const && impl->eval && inputs_const(c, n) && outputs_foldable(c, n)) {
+        size_t fold_bytes = 0;
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k] >= 0 && lp_tensor_numel(lp_T(c, n->out[k])) > 0)
+                fold_bytes += (size_t)lp_tensor_numel(lp_T(c, n->out[k])) * lp_dtype_size(lp_T(c, n->out[k])->dtype);
+        /* folding is bounded in total too: past the budget the op simply runs in the model */
+        if (!all_const && impl->eval && inputs_const(c, n) && outputs_foldable(c, n) &&
+            folded + fold_bytes <= LP_MAX_FOLD_BYTES) {
+            folded += fold_bytes;
             for (int k = 0; k < n->n_out; k++) {
                 if (n->out[k] < 0) continue;
                 lp_tensor *t = lp_T(c, n->out[k]);
                 size_t bytes = (size_t)lp_tensor_numel(t) * lp_dtype_size(t->dtype);
-                void *p = lp_arena_alloc_raw(&g->arena, bytes);
+                /* zeroed: a kernel that does not write some element type leaves zeros, not heap */
+                void *p = lp_arena_alloc(&g->arena, bytes);
                 if (!p) {
                     lp_fail(c, LP_ERR_NOMEM, "out of memory");
                     return fail_at(c, n, "constant folding");
