@@ -32,6 +32,11 @@ typedef struct lp_op_arity {
 } lp_op_arity;
 extern const lp_op_arity lp_op_arities[LP_OP_ONNX_END];
 
+/* Shape inference and constant folding of node `id`: the infer pass's step (passes.c), for
+ * control-flow ops that add nodes while inferring (inlined If/Loop/Scan bodies). It overwrites
+ * c->node and c->cur (callers save and restore them). */
+lp_status lp_infer_node(lp_ctx *c, int id);
+
 /* ---- errors ---- */
 lp_status lp_fail(lp_ctx *c, lp_status code, const char *fmt, ...)
 #if defined(__GNUC__)
