@@ -162,16 +162,48 @@ static int stack(lp_ctx *c, const self_t *s, const int *ids, int n, int axis, in
     return r;
 }
 
-/* The control-flow op's output o takes the body's value b: consumers read b directly; a graph
- * output gets a copy (Identity) so that it keeps its name. */
-static lp_status connect_output(lp_ctx *c, const self_t *s, int o, int b) {
-    if (o < 0) return LP_OK;
-    if (b < 0) return lp_fail(c, LP_ERR_INTERNAL, "body output missing");
-    if (!(T(o)->flags & LP_T_OUTPUT)) {
-        lp_graph_replace_uses(c->g, o, b);
-        return LP_OK;
+/* The control-flow op's outputs o[k] take the body values b[k]. A value computed by a node of
+ * this expansion (from node0 on) is renamed: that node writes o[k] instead (its readers follow),
+ * so that every list holding o[k] (an enclosing body's outputs, a graph output) stays valid; a
+ * folded constant is shared; anything else (a value of an enclosing graph, or the same value
+ * given twice) is copied with an Identity. */
+static lp_status connect_outputs(lp_ctx *c, const self_t *s, int node0, const int *o, const int *b, int n) {
+    lp_graph *g = c->g;
+    for (int k = 0; k < n; k++) {
+        int ok_ = o[k], bk = b[k];
+        if (ok_ < 0) continue;
+        if (bk < 0) return lp_fail(c, LP_ERR_INTERNAL, "body output missing");
+        for (int j = 0; j < k; j++)
+            if (b[j] == bk && o[j] >= 0) bk = o[j]; /* already renamed to o[j]: copy that */
+        lp_tensor *B = &g->t[bk], *O = &g->t[ok_];
+        int p = B->producer, renamed = bk != b[k];
+        if (!renamed && (B->flags & LP_T_CONST) && !(B->flags & (LP_T_INPUT | LP_T_OUTPUT)) && p < 0) {
+            O->dtype = B->dtype;
+            O->rank = B->rank;
+            memcpy(O->dims, B->dims, sizeof O->dims);
+            O->data = B->data;
+            O->nbytes = B->nbytes;
+            O->sv = B->sv;
+            O->flags |= LP_T_CONST | (B->flags & LP_T_OWNED);
+            O->producer = -1;
+            continue;
+        }
+        if (!renamed && p >= node0 && !g->n[p].dead && !(B->flags & (LP_T_INPUT | LP_T_OUTPUT))) {
+            lp_node *pn = &g->n[p];
+            for (int j = 0; j < pn->n_out; j++)
+                if (pn->out[j] == bk) pn->out[j] = ok_;
+            O->dtype = B->dtype;
+            O->rank = B->rank;
+            memcpy(O->dims, B->dims, sizeof O->dims);
+            O->sv = B->sv;
+            O->producer = p;
+            B->producer = -1;
+            lp_graph_replace_uses(g, bk, ok_);
+            continue;
+        }
+        if (run_node(c, s, LP_OP_Identity, &bk, 1, ok_, NULL, 0, "out") < 0) return c->err->code;
     }
-    return run_node(c, s, LP_OP_Identity, &b, 1, o, NULL, 0, "out") < 0 ? c->err->code : LP_OK;
+    return LP_OK;
 }
 
 static lp_status import_body(lp_ctx *c, const self_t *s, const lp_attr *a, const int *bind, int n_bind,
@@ -208,7 +240,7 @@ static lp_status if_infer(lp_ctx *c, const lp_node *n) {
         LP_TRY(import_body(c, &s, v != 0 ? at : ae, NULL, 0, v != 0 ? "then" : "else", &bt));
         if (bt.n_out < s.me.n_out)
             return lp_fail(c, LP_ERR_INVALID, "the branch has %d outputs; the node %d", bt.n_out, s.me.n_out);
-        for (int k = 0; k < s.me.n_out; k++) LP_TRY(connect_output(c, &s, s.me.out[k], bt.out[k]));
+        LP_TRY(connect_outputs(c, &s, bt.node0, s.me.out, bt.out, s.me.n_out));
     } else {
         /* a run-time condition: both branches, and Where picks each output */
         if (lp_tensor_numel(T(cond)) != 1)
@@ -293,7 +325,7 @@ static lp_status loop_infer(lp_ctx *c, const lp_node *n) {
         cond = lp_graph_add_const(c->g, name, LP_DT_BOOL, 0, NULL, &t, 1, 1);
         if (cond < 0) return c->err->code;
     }
-    int running = v != 0;
+    int running = v != 0, node0 = c->g->n_n;
     int *vals = malloc(sizeof(int) * (size_t)(N + 2));
     int *bind = malloc(sizeof(int) * (size_t)(N + 2));
     lp_ivec *scans = calloc((size_t)K + 1, sizeof(lp_ivec));
@@ -329,7 +361,6 @@ static lp_status loop_infer(lp_ctx *c, const lp_node *n) {
         for (int k = 0; k < K && st == LP_OK; k++)
             if (!lp_ivec_push(&scans[k], b.out[1 + N + k])) st = nomem(c);
     }
-    for (int k = 0; k < N && st == LP_OK; k++) st = connect_output(c, &s, s.me.out[k], vals[k]);
     for (int k = 0; k < K && st == LP_OK; k++) {
         int o = s.me.out[N + k];
         if (o < 0) continue;
@@ -338,6 +369,8 @@ static lp_status loop_infer(lp_ctx *c, const lp_node *n) {
         else if (stack(c, &s, scans[k].v, scans[k].n, 0, o, "scan") < 0)
             st = c->err->code;
     }
+    /* after the stacking, which may read the same values */
+    if (st == LP_OK) st = connect_outputs(c, &s, node0, s.me.out, vals, N);
     for (int k = 0; scans && k < K; k++) lp_ivec_free(&scans[k]);
     free(scans);
     free(vals);
@@ -458,7 +491,7 @@ static lp_status scan_infer(lp_ctx *c, const lp_node *n) {
     const int *states = &s.me.in[first], *xs = &s.me.in[first + sp.N];
     for (int j = 0; j < sp.N + sp.M; j++)
         if (s.me.in[first + j] < 0) return lp_fail(c, LP_ERR_INVALID, "Scan input %d is empty", first + j);
-    int fin[64], outs[64];
+    int fin[64], outs[64], node0 = c->g->n_n;
     if (sp.N > 64) return lp_fail(c, LP_ERR_LIMIT, "more than 64 scan states");
     lp_status st = LP_OK;
     if (!v8) {
@@ -516,7 +549,7 @@ static lp_status scan_infer(lp_ctx *c, const lp_node *n) {
         free(fins);
         free(ys);
     }
-    for (int k = 0; k < sp.N && st == LP_OK; k++) st = connect_output(c, &s, s.me.out[k], fin[k]);
+    if (st == LP_OK) st = connect_outputs(c, &s, node0, s.me.out, fin, sp.N);
     if (st != LP_OK) return st;
     c->g->n[s.node].dead = 1;
     restore(c, &s);
