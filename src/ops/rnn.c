@@ -509,7 +509,9 @@ static lp_status rnn_lower(lp_ctx *c, const lp_node *n) {
     LP_TRY(parse(c, n, &r));
     if (r.Tn < 0)
         return lp_fail(c, LP_ERR_UNSUPPORTED,
-                       "the sequence length (dimension %d of X) must be static: the time loop is unrolled", r.layout);
+                       "the sequence length (dimension %d of X) must be static: the time loop is unrolled (give the "
+                       "input a static shape, e.g. with --input-shape)",
+                       r.layout);
     if (r.Tn == 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "the sequence length is 0");
     if (r.I < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "the input size (dimension 2 of X) must be static");
     if (r.Tn * r.D > MAX_UNROLL)
