@@ -142,6 +142,14 @@ def test_loop_constant_trip_count(opset, tmp_path):
     check(m, [{"x": x_feed((b, 3), seed=b), "acc0": x_feed((b, 3), seed=10 + b)} for b in (1, 3)], tmp_path)
 
 
+def test_loop_many_iterations(tmp_path):
+    """70 iterations: the scan output's Concat is built in groups (at most 64 inputs per op)."""
+    m = model([helper.make_node("Loop", ["M", "", "acc0"], ["acc", "scans"], body=loop_body())],
+              [vi("x", [2, 3]), vi("acc0", [2, 3])], [vi("acc", [2, 3]), vi("scans", [70, 2, 3])],
+              [numpy_helper.from_array(np.int64(70), "M"), numpy_helper.from_array(x_feed(seed=1) * 0.01, "w")])
+    check(m, [{"x": x_feed() * 0.01, "acc0": x_feed(seed=2)}], tmp_path)
+
+
 def test_loop_condition_computed_by_the_body(tmp_path):
     """M = 10 but the body stops the loop after iteration 2 (i < 2 is false): 3 iterations."""
     m = model([helper.make_node("Loop", ["M", "c", "acc0"], ["acc", "scans"], body=loop_body(with_stop=True))],

@@ -230,6 +230,8 @@ HAND_CASES = {
     "gru_seq_lens_input_layout1": ("GRU", dict(layout=1, seq_lens=(4, 1, 5), direction="bidirectional")),
     "rnn_seq_lens_all_full": ("RNN", dict(seq_lens=[5, 5, 5], initial_h=True)),
     "rnn_seq_lens_zero_row": ("RNN", dict(seq_lens=(0, 3, 5), initial_h=True)),
+    # more steps than one op may have inputs/outputs (64): packed and unpacked in chunks
+    "gru_long_sequence_bidirectional": ("GRU", dict(T=70, direction="bidirectional", H=3, I=2)),
 }
 
 

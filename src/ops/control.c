@@ -134,6 +134,21 @@ static int gather(lp_ctx *c, const self_t *s, int x, int64_t index, int axis, co
     return run_node(c, s, LP_OP_Gather, in, 2, -1, &a, 1, what);
 }
 
+/* Concat of ids[0..n) along axis into out (-1: new); at most 64 inputs per op (the writer's limit
+ * for any op), so longer lists are concatenated in groups first. */
+static int concat_many(lp_ctx *c, const self_t *s, const int *ids, int n, int axis, int out, const char *what) {
+    lp_attr a = attr_int("axis", axis);
+    if (n <= 64) return run_node(c, s, LP_OP_Concat, ids, n, out, &a, 1, what);
+    int per = (n + 63) / 64, groups[64], n_groups = 0;
+    for (int k = 0; k < n; k += per) {
+        char w[200];
+        snprintf(w, sizeof w, "%.150s_g%d", what, n_groups);
+        groups[n_groups] = concat_many(c, s, ids + k, n - k < per ? n - k : per, axis, -1, w);
+        if (groups[n_groups++] < 0) return -1;
+    }
+    return run_node(c, s, LP_OP_Concat, groups, n_groups, out, &a, 1, what);
+}
+
 /* the values ids[0..n) stacked along a new axis (0..rank), into `out` (-1: a new value) */
 static int stack(lp_ctx *c, const self_t *s, const int *ids, int n, int axis, int out, const char *what) {
     int *parts = malloc(sizeof(int) * (size_t)(n + 1));
@@ -156,8 +171,7 @@ static int stack(lp_ctx *c, const self_t *s, const int *ids, int n, int axis, in
         }
         ok = parts[i] >= 0;
     }
-    lp_attr a = attr_int("axis", axis);
-    int r = ok ? run_node(c, s, LP_OP_Concat, parts, n, out, &a, 1, what) : -1;
+    int r = ok ? concat_many(c, s, parts, n, axis, out, what) : -1;
     free(parts);
     return r;
 }

@@ -75,6 +75,7 @@ typedef struct rnn {
     float clip;
     int input_forget, lbr;
     act acts[6]; /* per direction: RNN f; GRU f g; LSTM f g h */
+    struct kcache *kc; /* lowering only */
 } rnn;
 
 static int streq_nocase(const char *a, const char *b) {
@@ -232,7 +233,25 @@ static int un(lp_ctx *c, lp_op op, int x, const char *hint) {
     return out;
 }
 
-static int scalar(lp_ctx *c, float v) { return lp_emit_f32_scalar(c, v, "k"); }
+/* float32 scalars and the int32 axis constant, emitted once per node (a long unrolled sequence
+ * would otherwise carry thousands of copies) */
+typedef struct kcache {
+    int n;
+    float v[16];
+    int id[16];
+    int axis1; /* int32 1 */
+} kcache;
+
+static int scalar(lp_ctx *c, kcache *kc, float v) {
+    for (int i = 0; i < kc->n; i++)
+        if (kc->v[i] == v && !(v == 0 && signbit(v) != signbit(kc->v[i]))) return kc->id[i];
+    int id = lp_emit_f32_scalar(c, v, "k");
+    if (id >= 0 && kc->n < 16) {
+        kc->v[kc->n] = v;
+        kc->id[kc->n++] = id;
+    }
+    return id;
+}
 
 static int select2(lp_ctx *c, int m, int a, int b, const char *hint) {
     if (m < 0 || a < 0 || b < 0) return -1;
@@ -259,15 +278,16 @@ static int fc(lp_ctx *c, int x, int w, int bias, const char *hint) {
 }
 
 /* split x along its last axis into `k` equal parts */
-static int split_last(lp_ctx *c, int x, int k, int *parts, const char *hint) {
+static int split_last(lp_ctx *c, struct kcache *kc, int x, int k, int *parts, const char *hint) {
     if (x < 0) return -1;
     lp_tensor tx = *T(x);
     int64_t dims[LP_MAX_RANK];
     memcpy(dims, tx.dims, sizeof dims);
     dims[tx.rank - 1] /= k;
-    int32_t ax = tx.rank - 1;
-    int axis = lp_emit_const(c, LP_DT_I32, 0, NULL, &ax, "axis");
+    int32_t ax = tx.rank - 1; /* always 1 here: [B, gates*H] */
+    int axis = ax == 1 && kc->axis1 > 0 ? kc->axis1 : lp_emit_const(c, LP_DT_I32, 0, NULL, &ax, "axis");
     if (axis < 0) return -1;
+    if (ax == 1) kc->axis1 = axis;
     for (int i = 0; i < k; i++) {
         char h[96];
         snprintf(h, sizeof h, "%.80s%d", hint, i);
@@ -285,46 +305,46 @@ static int clipped(lp_ctx *c, const rnn *r, int x, const char *tag) {
     if (!r->has_clip || x < 0) return x;
     char h[96];
     snprintf(h, sizeof h, "%.80s_clip", tag);
-    int lo = bin(c, LP_TFL_MAXIMUM, x, scalar(c, -r->clip), h);
-    return bin(c, LP_TFL_MINIMUM, lo, scalar(c, r->clip), h);
+    int lo = bin(c, LP_TFL_MAXIMUM, x, scalar(c, r->kc, -r->clip), h);
+    return bin(c, LP_TFL_MINIMUM, lo, scalar(c, r->kc, r->clip), h);
 }
 
 /* activation a(x) with the ONNX recurrent activation formulas */
-static int activation(lp_ctx *c, const act *a, int x, const char *tag) {
+static int activation(lp_ctx *c, kcache *kc, const act *a, int x, const char *tag) {
     char h[96];
     snprintf(h, sizeof h, "%.70s_%s", tag, act_table[a->kind].name);
     switch (a->kind) {
     case A_RELU: return un(c, LP_TFL_RELU, x, h);
     case A_TANH: return un(c, LP_TFL_TANH, x, h);
     case A_SIGMOID: return un(c, LP_TFL_LOGISTIC, x, h);
-    case A_AFFINE: return bin(c, LP_TFL_ADD, bin(c, LP_TFL_MUL, x, scalar(c, a->alpha), h), scalar(c, a->beta), h);
+    case A_AFFINE: return bin(c, LP_TFL_ADD, bin(c, LP_TFL_MUL, x, scalar(c, kc, a->alpha), h), scalar(c, kc, a->beta), h);
     case A_LEAKYRELU: {
         int y = un(c, LP_TFL_LEAKY_RELU, x, h);
         if (y >= 0) lp_emit_params(c, T(y)->producer)->alpha = a->alpha;
         return y;
     }
     case A_THRESHOLDEDRELU: /* x > alpha ? x : 0 */
-        return select2(c, bin(c, LP_TFL_GREATER, x, scalar(c, a->alpha), h), x, scalar(c, 0), h);
+        return select2(c, bin(c, LP_TFL_GREATER, x, scalar(c, kc, a->alpha), h), x, scalar(c, kc, 0), h);
     case A_SCALEDTANH:
-        return bin(c, LP_TFL_MUL, un(c, LP_TFL_TANH, bin(c, LP_TFL_MUL, x, scalar(c, a->beta), h), h),
-                   scalar(c, a->alpha), h);
+        return bin(c, LP_TFL_MUL, un(c, LP_TFL_TANH, bin(c, LP_TFL_MUL, x, scalar(c, kc, a->beta), h), h),
+                   scalar(c, kc, a->alpha), h);
     case A_HARDSIGMOID: {
-        int v = bin(c, LP_TFL_ADD, bin(c, LP_TFL_MUL, x, scalar(c, a->alpha), h), scalar(c, a->beta), h);
-        return bin(c, LP_TFL_MINIMUM, bin(c, LP_TFL_MAXIMUM, v, scalar(c, 0), h), scalar(c, 1), h);
+        int v = bin(c, LP_TFL_ADD, bin(c, LP_TFL_MUL, x, scalar(c, kc, a->alpha), h), scalar(c, kc, a->beta), h);
+        return bin(c, LP_TFL_MINIMUM, bin(c, LP_TFL_MAXIMUM, v, scalar(c, kc, 0), h), scalar(c, kc, 1), h);
     }
     case A_ELU: {
         int e = un(c, LP_TFL_ELU, x, h); /* x >= 0 ? x : exp(x) - 1 */
         if (a->alpha == 1.0f) return e;
         /* relu(x) + alpha * min(elu(x), 0) */
-        int neg = bin(c, LP_TFL_MUL, bin(c, LP_TFL_MINIMUM, e, scalar(c, 0), h), scalar(c, a->alpha), h);
+        int neg = bin(c, LP_TFL_MUL, bin(c, LP_TFL_MINIMUM, e, scalar(c, kc, 0), h), scalar(c, kc, a->alpha), h);
         return bin(c, LP_TFL_ADD, un(c, LP_TFL_RELU, x, h), neg, h);
     }
     case A_SOFTSIGN:
-        return bin(c, LP_TFL_DIV, x, bin(c, LP_TFL_ADD, un(c, LP_TFL_ABS, x, h), scalar(c, 1), h), h);
+        return bin(c, LP_TFL_DIV, x, bin(c, LP_TFL_ADD, un(c, LP_TFL_ABS, x, h), scalar(c, kc, 1), h), h);
     case A_SOFTPLUS: {
         /* log(1 + exp(x)) = relu(x) + log(1 + exp(-|x|)), without overflow for large x */
         int e = un(c, LP_TFL_EXP, un(c, LP_TFL_NEG, un(c, LP_TFL_ABS, x, h), h), h);
-        int l = un(c, LP_TFL_LOG, bin(c, LP_TFL_ADD, e, scalar(c, 1), h), h);
+        int l = un(c, LP_TFL_LOG, bin(c, LP_TFL_ADD, e, scalar(c, kc, 1), h), h);
         return bin(c, LP_TFL_ADD, un(c, LP_TFL_RELU, x, h), l, h);
     }
     default: return -1;
@@ -418,6 +438,75 @@ static int out_target(lp_ctx *c, int out, const char *hint) {
     return new_f32(c, to.rank, to.dims, hint);
 }
 
+/* The writer takes at most 64 inputs/outputs per op: longer lists are split into chunks. */
+#define MAX_OP_IO 64
+
+/* ids[0..n) ([B, H] each) stacked along `axis` into `out` (-1: a new tensor) */
+static int pack_many(lp_ctx *c, const int *ids, int n, int axis, int out, const char *hint) {
+    lp_tensor t0 = *T(ids[0]);
+    int64_t dims[LP_MAX_RANK];
+    int r = 0;
+    for (int i = 0; i <= t0.rank; i++) dims[r++] = i == axis ? n : t0.dims[i - (i > axis)];
+    if (out < 0 && (out = new_f32(c, r, dims, hint)) < 0) return -1;
+    if (n <= MAX_OP_IO) {
+        int id = lp_emit_op(c, LP_TFL_PACK, ids, n, &out, 1);
+        if (id < 0) return -1;
+        lp_emit_params(c, id)->num = n;
+        lp_emit_params(c, id)->axis = axis;
+        return out;
+    }
+    /* pack chunks, then concatenate them (recursively: at most 64 per op) */
+    int n_chunks = (n + MAX_OP_IO - 1) / MAX_OP_IO;
+    int parts[MAX_OP_IO];
+    if (n_chunks > MAX_OP_IO) {
+        int per = (n + MAX_OP_IO - 1) / MAX_OP_IO; /* steps per part, each part packed recursively */
+        n_chunks = (n + per - 1) / per;
+        for (int k = 0; k < n_chunks; k++) {
+            int m = n - k * per < per ? n - k * per : per;
+            if ((parts[k] = pack_many(c, ids + k * per, m, axis, -1, hint)) < 0) return -1;
+        }
+    } else {
+        for (int k = 0; k < n_chunks; k++) {
+            int m = n - k * MAX_OP_IO < MAX_OP_IO ? n - k * MAX_OP_IO : MAX_OP_IO;
+            if ((parts[k] = pack_many(c, ids + k * MAX_OP_IO, m, axis, -1, hint)) < 0) return -1;
+        }
+    }
+    int id = lp_emit_op(c, LP_TFL_CONCATENATION, parts, n_chunks, &out, 1);
+    if (id < 0) return -1;
+    lp_emit_params(c, id)->axis = axis;
+    return out;
+}
+
+/* x split along `axis` into n tensors outs[0..n) (already made) */
+static int unpack_many(lp_ctx *c, int x, int n, int axis, const int *outs) {
+    if (n <= MAX_OP_IO) {
+        int id = lp_emit_op(c, LP_TFL_UNPACK, &x, 1, outs, n);
+        if (id < 0) return -1;
+        lp_emit_params(c, id)->num = n;
+        lp_emit_params(c, id)->axis = axis;
+        return 0;
+    }
+    lp_tensor tx = *T(x);
+    for (int k0 = 0; k0 < n; k0 += MAX_OP_IO) {
+        int m = n - k0 < MAX_OP_IO ? n - k0 : MAX_OP_IO;
+        int32_t b[LP_MAX_RANK] = {0}, sz[LP_MAX_RANK];
+        int64_t dims[LP_MAX_RANK];
+        for (int i = 0; i < tx.rank; i++) {
+            sz[i] = -1; /* to the end: the batch may be dynamic */
+            dims[i] = tx.dims[i];
+        }
+        b[axis] = k0;
+        sz[axis] = m;
+        dims[axis] = m;
+        int bi = lp_emit_i32(c, b, tx.rank, "begin"), si = lp_emit_i32(c, sz, tx.rank, "size");
+        int chunk = new_f32(c, tx.rank, dims, "chunk");
+        int in[3] = {x, bi, si};
+        if (bi < 0 || si < 0 || chunk < 0 || lp_emit_op(c, LP_TFL_SLICE, in, 3, &chunk, 1) < 0) return -1;
+        if (unpack_many(c, chunk, m, axis, outs + k0) < 0) return -1;
+    }
+    return 0;
+}
+
 /* ---------------- lowering ---------------- */
 
 typedef struct step_in {
@@ -438,7 +527,7 @@ static int rnn_step(lp_ctx *c, const rnn *r, const act *acts, const weights *w, 
     int pre = s->x[0];
     if (s->h >= 0) pre = bin(c, LP_TFL_ADD, pre, fc(c, s->h, w->r_all, -1, h), h);
     (void)c_out;
-    return activation(c, &acts[0], clipped(c, r, pre, tag), tag);
+    return activation(c, r->kc, &acts[0], clipped(c, r, pre, tag), tag);
 }
 
 static int gru_step(lp_ctx *c, const rnn *r, const act *acts, const weights *w, const step_in *s, const char *tag) {
@@ -446,9 +535,9 @@ static int gru_step(lp_ctx *c, const rnn *r, const act *acts, const weights *w, 
     snprintf(h, sizeof h, "%.60s_zr", tag);
     int zr = s->x[0];
     if (s->h >= 0) zr = bin(c, LP_TFL_ADD, zr, fc(c, s->h, w->r_zr, -1, h), h);
-    zr = activation(c, &acts[0], clipped(c, r, zr, h), h);
+    zr = activation(c, r->kc, &acts[0], clipped(c, r, zr, h), h);
     int parts[2];
-    if (split_last(c, zr, 2, parts, h) < 0) return -1;
+    if (split_last(c, r->kc, zr, 2, parts, h) < 0) return -1;
     int z = parts[0], rg = parts[1];
     snprintf(h, sizeof h, "%.60s_h", tag);
     int hp = s->x[1];
@@ -460,7 +549,7 @@ static int gru_step(lp_ctx *c, const rnn *r, const act *acts, const weights *w, 
         /* ht = g(Xt*Wh^T + (rt (.) Ht-1)*Rh^T + Rbh + Wbh), the biases are in x */
         hp = bin(c, LP_TFL_ADD, hp, fc(c, bin(c, LP_TFL_MUL, rg, s->h, h), w->r_h, -1, h), h);
     }
-    int hc = activation(c, &acts[1], clipped(c, r, hp, h), h);
+    int hc = activation(c, r->kc, &acts[1], clipped(c, r, hp, h), h);
     /* Ht = (1 - zt) (.) ht + zt (.) Ht-1 = ht + zt (.) (Ht-1 - ht) */
     snprintf(h, sizeof h, "%.60s_H", tag);
     if (s->h < 0) return bin(c, LP_TFL_SUB, hc, bin(c, LP_TFL_MUL, z, hc, h), h);
@@ -474,32 +563,32 @@ static int lstm_step(lp_ctx *c, const rnn *r, const act *acts, const weights *w,
     int gates = s->x[0];
     if (s->h >= 0) gates = bin(c, LP_TFL_ADD, gates, fc(c, s->h, w->r_all, -1, h), h);
     int g[4]; /* i, o, f, c */
-    if (split_last(c, gates, 4, g, h) < 0) return -1;
+    if (split_last(c, r->kc, gates, 4, g, h) < 0) return -1;
     snprintf(h, sizeof h, "%.60s_i", tag);
     int i = g[0];
     if (w->p[0] >= 0 && s->cs >= 0) i = bin(c, LP_TFL_ADD, i, bin(c, LP_TFL_MUL, w->p[0], s->cs, h), h);
-    i = activation(c, &acts[0], clipped(c, r, i, h), h);
+    i = activation(c, r->kc, &acts[0], clipped(c, r, i, h), h);
     snprintf(h, sizeof h, "%.60s_f", tag);
     int f;
     if (r->input_forget) {
-        f = bin(c, LP_TFL_SUB, scalar(c, 1), i, h);
+        f = bin(c, LP_TFL_SUB, scalar(c, r->kc, 1), i, h);
     } else {
         f = g[2];
         if (w->p[2] >= 0 && s->cs >= 0) f = bin(c, LP_TFL_ADD, f, bin(c, LP_TFL_MUL, w->p[2], s->cs, h), h);
-        f = activation(c, &acts[0], clipped(c, r, f, h), h);
+        f = activation(c, r->kc, &acts[0], clipped(c, r, f, h), h);
     }
     snprintf(h, sizeof h, "%.60s_c", tag);
-    int cc = activation(c, &acts[1], clipped(c, r, g[3], h), h);
+    int cc = activation(c, r->kc, &acts[1], clipped(c, r, g[3], h), h);
     snprintf(h, sizeof h, "%.60s_C", tag);
     int C = bin(c, LP_TFL_MUL, i, cc, h);
     if (s->cs >= 0) C = bin(c, LP_TFL_ADD, bin(c, LP_TFL_MUL, f, s->cs, h), C, h);
     snprintf(h, sizeof h, "%.60s_o", tag);
     int o = g[1];
     if (w->p[1] >= 0) o = bin(c, LP_TFL_ADD, o, bin(c, LP_TFL_MUL, w->p[1], C, h), h);
-    o = activation(c, &acts[0], clipped(c, r, o, h), h);
+    o = activation(c, r->kc, &acts[0], clipped(c, r, o, h), h);
     snprintf(h, sizeof h, "%.60s_H", tag);
     *c_out = C;
-    return bin(c, LP_TFL_MUL, o, activation(c, &acts[2], C, h), h);
+    return bin(c, LP_TFL_MUL, o, activation(c, r->kc, &acts[2], C, h), h);
 }
 
 #define MAX_UNROLL 100000 /* time steps x directions */
@@ -519,6 +608,9 @@ static lp_status rnn_lower(lp_ctx *c, const lp_node *n) {
                        r.D, MAX_UNROLL);
     int kind = r.kind, ng = n_gates_of[kind], na = n_acts_of[kind];
     int64_t H = r.H, Tn = r.Tn;
+    kcache kc;
+    memset(&kc, 0, sizeof kc);
+    r.kc = &kc;
     int in_b = lp_has_in(n, 3) ? n->in[3] : -1, in_seq = lp_has_in(n, 4) ? n->in[4] : -1,
         in_h0 = lp_has_in(n, 5) ? n->in[5] : -1, in_c0 = kind == K_LSTM && lp_has_in(n, 6) ? n->in[6] : -1,
         in_p = kind == K_LSTM && lp_has_in(n, 7) ? n->in[7] : -1;
@@ -557,7 +649,7 @@ static lp_status rnn_lower(lp_ctx *c, const lp_node *n) {
     int h0[2] = {-1, -1}, c0[2] = {-1, -1};
     if (in_h0 >= 0 && unpack_dirs(c, &r, in_h0, h0, "initial_h") < 0) return c->err->code;
     if (in_c0 >= 0 && unpack_dirs(c, &r, in_c0, c0, "initial_c") < 0) return c->err->code;
-    int zero = lp_emit_f32_scalar(c, 0, "zero");
+    int zero = scalar(c, &kc, 0);
     if (zero < 0) return c->err->code;
 
     int want_y = n->n_out > 0 && n->out[0] >= 0;
@@ -596,10 +688,7 @@ static lp_status rnn_lower(lp_ctx *c, const lp_node *n) {
             int *outs = lp_arena_alloc(&c->g->arena, sizeof(int) * (size_t)Tn);
             if (!outs) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
             for (int64_t t = 0; t < Tn; t++) outs[t] = steps[t * 2 + k];
-            int id = lp_emit_op(c, LP_TFL_UNPACK, &xw, 1, outs, (int)Tn);
-            if (id < 0) return c->err->code;
-            lp_emit_params(c, id)->num = (int)Tn;
-            lp_emit_params(c, id)->axis = r.layout ? 1 : 0;
+            if (unpack_many(c, xw, (int)Tn, r.layout ? 1 : 0, outs) < 0) return c->err->code;
         }
         snprintf(tag, sizeof tag, "d%d_R", d);
         if (kind == K_GRU) {
@@ -662,10 +751,7 @@ static lp_status rnn_lower(lp_ctx *c, const lp_node *n) {
         if (r.layout == 0) pd[0] = Tn * r.D, pd[1] = r.B, pd[2] = H;
         else pd[0] = r.B, pd[1] = Tn * r.D, pd[2] = H;
         int packed = new_f32(c, 3, pd, "Y_steps");
-        int id = packed < 0 ? -1 : lp_emit_op(c, LP_TFL_PACK, ys, (int)(Tn * r.D), &packed, 1);
-        if (id < 0) return c->err->code;
-        lp_emit_params(c, id)->num = (int)(Tn * r.D);
-        lp_emit_params(c, id)->axis = axis;
+        if (packed < 0 || pack_many(c, ys, (int)(Tn * r.D), axis, packed, "Y_steps") < 0) return c->err->code;
         int out = n->out[0];
         int dst = out_target(c, out, "Y");
         lp_tensor to = *T(out);
