@@ -226,3 +226,13 @@ def test_scan_dynamic_length_is_unsupported(tmp_path):
               [vi("s0", [2]), vi("X", ["time", 2])], [vi("s", [2])])
     with pytest.raises(liteport.ConversionError, match="sequence length .* must be static"):
         liteport.convert(m.SerializeToString())
+
+
+def test_scan8_batch_and_direction(tmp_path):
+    """Scan-8: a batch axis on every input (unrolled too), a reversed scan input, no sequence_lens."""
+    body = helper.make_graph([helper.make_node("Add", ["s", "x"], ["s_out"]),
+                              helper.make_node("Mul", ["s_out", "x"], ["y"])],
+                             "body", [vi("s", [2]), vi("x", [2])], [vi("s_out", [2]), vi("y", [2])])
+    node = helper.make_node("Scan", ["", "s0", "X"], ["s", "Y"], body=body, num_scan_inputs=1, directions=[1])
+    m = model([node], [vi("s0", [3, 2]), vi("X", [3, 4, 2])], [vi("s", [3, 2]), vi("Y", [3, 4, 2])], opset=8)
+    check(m, [{"s0": x_feed((3, 2)), "X": x_feed((3, 4, 2), seed=1)}], tmp_path)
