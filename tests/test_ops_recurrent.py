@@ -279,3 +279,28 @@ def test_unknown_activation_is_refused(tmp_path):
     model, _ = rnn_model("RNN", activations=["Gelu"])
     with pytest.raises(liteport.ConversionError, match="activation 'Gelu'"):
         liteport.convert(model.SerializeToString())
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
+def test_recurrent_weight_is_shared_by_the_steps(op, tmp_path):
+    """The per-step FULLY_CONNECTED ops read one run-time filter tensor (not a constant each):
+    XNNPACK packs every constant filter per op, i.e. T copies of R, ~10x slower in LiteRT."""
+    import ai_edge_litert.schema_py_generated as s
+
+    model, _ = rnn_model(op, T=8, direction="bidirectional")
+    report = liteport.convert(model.SerializeToString())
+    m = s.Model.GetRootAsModel(report.tflite, 0)
+    sg = m.Subgraphs(0)
+    fc_code = [i for i in range(m.OperatorCodesLength())
+               if max(m.OperatorCodes(i).BuiltinCode(), m.OperatorCodes(i).DeprecatedBuiltinCode())
+               == s.BuiltinOperator.FULLY_CONNECTED]
+    filters = []
+    for i in range(sg.OperatorsLength()):
+        o = sg.Operators(i)
+        if o.OpcodeIndex() in fc_code:
+            filters.append(o.Inputs(1))
+    const = {f for f in filters if sg.Tensors(f).Buffer() and m.Buffers(sg.Tensors(f).Buffer()).DataLength()}
+    step_filters = set(filters) - const
+    per_dir = 2 if op == "GRU" else 1  # GRU: the z/r rows and the h rows
+    assert len(step_filters) == 2 * per_dir, step_filters  # one per direction (and GRU part)
+    assert len(filters) - len(const) == 8 * 2 * per_dir - 2 * per_dir, (len(filters), len(const))
