@@ -172,8 +172,8 @@ static void strmap_insert(strmap *m, const char *key, size_t n, int val) {
     m->n++;
 }
 
-/* `key` must stay valid as long as the map; 0 when out of memory */
-static int strmap_put(strmap *m, const char *key, int val) {
+/* `key` (n bytes) must stay valid as long as the map; 0 when out of memory */
+static int strmap_put_n(strmap *m, const char *key, size_t n, int val) {
     if ((m->n + 1) * 2 > m->cap) {
         size_t nc = m->cap ? m->cap * 2 : 256;
         strmap nm = {calloc(nc, sizeof(char *)), calloc(nc, sizeof(size_t)), calloc(nc, sizeof(int)), nc, 0};
@@ -190,9 +190,11 @@ static int strmap_put(strmap *m, const char *key, int val) {
         free(m->val);
         *m = nm;
     }
-    strmap_insert(m, key, strlen(key), val);
+    strmap_insert(m, key, n, val);
     return 1;
 }
+
+static int strmap_put(strmap *m, const char *key, int val) { return strmap_put_n(m, key, strlen(key), val); }
 
 static void strmap_free(strmap *m) {
     free(m->key);
@@ -218,6 +220,15 @@ typedef struct ctx {
     int depth;    /* nesting of messages being read */
     strmap names; /* graph tensor name -> id */
     strmap syms;  /* dim_param -> symbol number */
+    const lp_onnx_source *src; /* what subgraphs record (lp_onnx_import_body reads them later) */
+    /* body mode (lp_onnx_import_body): names get `prefix`, declared inputs are bound to bind[],
+     * outputs are collected in body_out instead of becoming graph outputs */
+    int body;
+    const char *prefix;
+    const int *bind;
+    int n_bind;
+    lp_ivec body_out;
+    int node0, n_body_in;
     /* scratch for one node, reused */
     slice *ins, *outs, *attrs;
     int cap_ins, cap_outs, cap_attrs;
@@ -938,9 +949,14 @@ static int tensor_by_name(ctx *c, const uint8_t *p, size_t n, const char *what) 
     if (id >= 0) return id;
     const char *nm = copy_str(c, p, n, what);
     if (!nm) return -1;
-    id = lp_graph_add_tensor(c->g, nm, LP_DT_UNDEF, -1, NULL);
+    const char *tname = c->prefix ? lp_arena_printf(&c->g->arena, "%s%s", c->prefix, nm) : nm;
+    if (!tname) {
+        nomem(c);
+        return -1;
+    }
+    id = lp_graph_add_tensor(c->g, tname, LP_DT_UNDEF, -1, NULL);
     if (id < 0) return -1;
-    if (!strmap_put(&c->names, c->g->t[id].name, id)) {
+    if (!strmap_put(&c->names, nm, id)) {
         nomem(c);
         return -1;
     }
@@ -1087,6 +1103,7 @@ static lp_status read_attr(ctx *c, const uint8_t *msg, size_t len, const char *n
         if (!sg) return nomem(c);
         sg->data = gr.p;
         sg->size = gr.len;
+        sg->src = c->src;
         a->graph = sg;
         break;
     }
@@ -1140,6 +1157,7 @@ static lp_status read_attr(ctx *c, const uint8_t *msg, size_t len, const char *n
                 if (!sg) return nomem(c);
                 sg->data = f.p;
                 sg->size = f.len;
+                sg->src = c->src;
                 gs[pos++] = sg;
             }
         }
@@ -1150,6 +1168,150 @@ static lp_status read_attr(ctx *c, const uint8_t *msg, size_t len, const char *n
     }
     leave(c);
     return LP_OK;
+}
+
+/* ---------------- outer-scope names of subgraphs ---------------- */
+
+typedef struct slicevec {
+    slice *v;
+    int n, cap;
+} slicevec;
+
+static lp_status slicevec_add(ctx *c, slicevec *sv, strmap *set, const uint8_t *p, size_t n) {
+    if (strmap_find(set, p, n) >= 0) return LP_OK;
+    if (sv->n >= LP_MAX_TENSORS)
+        return lp_err_set(c->err, LP_ERR_LIMIT, "a subgraph reads more than %d values of enclosing graphs", LP_MAX_TENSORS);
+    if (!grow_arr((void **)&sv->v, &sv->cap, sv->n + 1, sizeof(slice)) || !strmap_put_n(set, (const char *)p, n, sv->n))
+        return nomem(c);
+    sv->v[sv->n++] = (slice){p, n};
+    return LP_OK;
+}
+
+/* the first length-delimited field `num` of a message (a name); p = NULL when absent */
+static lp_status first_len_field(ctx *c, const uint8_t *msg, size_t len, uint32_t num, const msgdesc *m,
+                                 const char *label, slice *out) {
+    lp_pb r;
+    lp_pb_field f;
+    int k;
+    *out = (slice){NULL, 0};
+    lp_pb_init(&r, c->buf, msg, len);
+    while ((k = lp_pb_next(&r, &f)) > 0)
+        if (f.num == num && f.wire == LP_PB_LEN && !out->p) *out = (slice){f.p, f.len};
+    if (k < 0) return pb_error(c, &r, m, label);
+    return LP_OK;
+}
+
+/* Names that GraphProto msg reads but does not define (also those read by subgraphs nested in it):
+ * ONNX's outer-scope references, added to *out (and *set) in first-use order. */
+static lp_status graph_outer_names(ctx *c, const uint8_t *msg, size_t len, slicevec *out, strmap *set) {
+    lp_status st = enter(c, "subgraph");
+    if (st != LP_OK) return st;
+    strmap defined = {0}, inner_set = {0};
+    slicevec inner = {0};
+    lp_pb r, rn, ra;
+    lp_pb_field f, fn, fa;
+    int k, kn = 0, ka = 0;
+    slice nm;
+
+    /* pass 1: what the graph defines (inputs, initializers, node outputs) */
+    lp_pb_init(&r, c->buf, msg, len);
+    while (st == LP_OK && (k = lp_pb_next(&r, &f)) > 0) {
+        if (f.wire != LP_PB_LEN) continue;
+        if (f.num == 11 || f.num == 5) {
+            st = f.num == 11 ? first_len_field(c, f.p, f.len, 1, &M_VINFO, "subgraph input", &nm)
+                             : first_len_field(c, f.p, f.len, 8, &M_TENSOR, "subgraph initializer", &nm);
+            if (st == LP_OK && nm.len && !strmap_put_n(&defined, (const char *)nm.p, nm.len, 0)) st = nomem(c);
+        } else if (f.num == 1) {
+            lp_pb_init(&rn, c->buf, f.p, f.len);
+            while (st == LP_OK && (kn = lp_pb_next(&rn, &fn)) > 0)
+                if (fn.num == 2 && fn.wire == LP_PB_LEN && fn.len &&
+                    !strmap_put_n(&defined, (const char *)fn.p, fn.len, 0))
+                    st = nomem(c);
+            if (st == LP_OK && kn < 0) st = pb_error(c, &rn, &M_NODE, "subgraph node");
+        }
+    }
+    if (st == LP_OK && k < 0) st = pb_error(c, &r, &M_GRAPH, "subgraph");
+
+    /* pass 2: what its nodes, nested subgraphs and outputs read */
+    lp_pb_init(&r, c->buf, msg, len);
+    while (st == LP_OK && (k = lp_pb_next(&r, &f)) > 0) {
+        if (f.wire != LP_PB_LEN) continue;
+        if (f.num == 12) {
+            st = first_len_field(c, f.p, f.len, 1, &M_VINFO, "subgraph output", &nm);
+            if (st == LP_OK && nm.len && strmap_find(&defined, nm.p, nm.len) < 0)
+                st = slicevec_add(c, out, set, nm.p, nm.len);
+        } else if (f.num == 1) {
+            lp_pb_init(&rn, c->buf, f.p, f.len);
+            while (st == LP_OK && (kn = lp_pb_next(&rn, &fn)) > 0) {
+                if (fn.wire != LP_PB_LEN) continue;
+                if (fn.num == 1 && fn.len && strmap_find(&defined, fn.p, fn.len) < 0) {
+                    st = slicevec_add(c, out, set, fn.p, fn.len);
+                } else if (fn.num == 5) { /* attribute: g (6) and graphs (11) */
+                    lp_pb_init(&ra, c->buf, fn.p, fn.len);
+                    while (st == LP_OK && (ka = lp_pb_next(&ra, &fa)) > 0)
+                        if ((fa.num == 6 || fa.num == 11) && fa.wire == LP_PB_LEN)
+                            st = graph_outer_names(c, fa.p, fa.len, &inner, &inner_set);
+                    if (st == LP_OK && ka < 0) st = pb_error(c, &ra, &M_ATTR, "subgraph attribute");
+                }
+            }
+            if (st == LP_OK && kn < 0) st = pb_error(c, &rn, &M_NODE, "subgraph node");
+        }
+    }
+    if (st == LP_OK && k < 0) st = pb_error(c, &r, &M_GRAPH, "subgraph");
+    for (int i = 0; st == LP_OK && i < inner.n; i++)
+        if (strmap_find(&defined, inner.v[i].p, inner.v[i].len) < 0)
+            st = slicevec_add(c, out, set, inner.v[i].p, inner.v[i].len);
+    strmap_free(&defined);
+    strmap_free(&inner_set);
+    free(inner.v);
+    if (st == LP_OK) leave(c);
+    return st;
+}
+
+/* For a node with GRAPH/GRAPHS attributes: records each subgraph's outer names and appends the
+ * values they name (resolved in the current scope) to the node's inputs c->tin[n_formal..). */
+static lp_status bind_outer_names(ctx *c, lp_attr *attrs, int n_attrs, int n_formal, int *n_in) {
+    slicevec all = {0};
+    strmap all_set = {0};
+    lp_status st = LP_OK;
+    for (int i = 0; i < n_attrs && st == LP_OK; i++) {
+        lp_attr *a = &attrs[i];
+        int ng = a->type == LP_ATTR_GRAPH ? 1 : a->type == LP_ATTR_GRAPHS ? a->n : 0;
+        for (int j = 0; j < ng && st == LP_OK; j++) {
+            lp_onnx_subgraph *sg = (lp_onnx_subgraph *)(a->type == LP_ATTR_GRAPH ? a->graph : a->graphs[j]);
+            slicevec mine = {0};
+            strmap mine_set = {0};
+            st = graph_outer_names(c, sg->data, sg->size, &mine, &mine_set);
+            sg->n_formal = n_formal;
+            sg->n_outer = mine.n;
+            const char **names = lp_arena_alloc(&c->g->arena, sizeof(char *) * (size_t)(mine.n + 1));
+            int *idx = lp_arena_alloc(&c->g->arena, sizeof(int) * (size_t)(mine.n + 1));
+            if (st == LP_OK && (!names || !idx)) st = nomem(c);
+            for (int m = 0; m < mine.n && st == LP_OK; m++) {
+                names[m] = copy_str(c, mine.v[m].p, mine.v[m].len, "an outer-scope name");
+                if (!names[m]) st = c->err->code;
+                int at = strmap_find(&all_set, mine.v[m].p, mine.v[m].len);
+                if (at < 0) {
+                    at = all.n;
+                    if (st == LP_OK) st = slicevec_add(c, &all, &all_set, mine.v[m].p, mine.v[m].len);
+                }
+                idx[m] = n_formal + at;
+            }
+            sg->outer = names;
+            sg->outer_in = idx;
+            strmap_free(&mine_set);
+            free(mine.v);
+        }
+    }
+    if (st == LP_OK && !grow_arr((void **)&c->tin, &c->cap_tin, n_formal + all.n + 1, sizeof(int))) st = nomem(c);
+    for (int j = 0; j < all.n && st == LP_OK; j++) {
+        c->tin[n_formal + j] = tensor_by_name(c, all.v[j].p, all.v[j].len, "an outer-scope name");
+        if (c->tin[n_formal + j] < 0) st = graph_fail(c);
+    }
+    if (st == LP_OK) *n_in = n_formal + all.n;
+    strmap_free(&all_set);
+    free(all.v);
+    return st;
 }
 
 /* ---------------- NodeProto ---------------- */
@@ -1214,6 +1376,10 @@ static lp_status read_node(ctx *c, const uint8_t *msg, size_t len, int index) {
         name = lp_arena_printf(&g->arena, "%s_%d", op_type, index);
         if (!name) return nomem(c);
     }
+    if (c->prefix) {
+        name = lp_arena_printf(&g->arena, "%s%s", c->prefix, name);
+        if (!name) return nomem(c);
+    }
     if (!slice_is(domain.p, domain.len, "") && !slice_is(domain.p, domain.len, "ai.onnx"))
         return lp_err_set(c->err, LP_ERR_UNSUPPORTED,
                           "node '%s' (%s, domain '%.*s'): ops of domain '%.*s' are not supported (only the default "
@@ -1275,6 +1441,13 @@ static lp_status read_node(ctx *c, const uint8_t *msg, size_t len, int index) {
         }
     }
 
+    for (int i = 0; i < n_attrs; i++)
+        if (attrs[i].type == LP_ATTR_GRAPH || attrs[i].type == LP_ATTR_GRAPHS) {
+            st = bind_outer_names(c, attrs, n_attrs, n_in, &n_in);
+            if (st != LP_OK) return st;
+            break;
+        }
+
     /* attributes holding an ONNX DataType number become lp_dtype: nothing downstream sees ONNX numbering */
     for (int i = 0; i < n_attrs; i++) {
         lp_attr *a = &attrs[i];
@@ -1335,10 +1508,11 @@ static lp_status read_graph(ctx *c, const uint8_t *msg, size_t len) {
         int id = -1;
         st = read_tensor(c, f.p, f.len, lab, NULL, &id);
         if (st != LP_OK) return st;
-        const lp_tensor *t = &g->t[id];
+        lp_tensor *t = &g->t[id];
         if (strmap_find(&c->names, t->name, strlen(t->name)) >= 0)
             return lp_err_set(c->err, LP_ERR_INVALID, "two initializers are named '%s'", t->name);
         if (!strmap_put(&c->names, t->name, id)) return nomem(c);
+        if (c->body && !(t->name = lp_arena_printf(&g->arena, "%s%s", c->prefix, t->name))) return nomem(c);
     }
 
     /* inputs: those that are also initializers are defaults, i.e. constants */
@@ -1351,6 +1525,13 @@ static lp_status read_graph(ctx *c, const uint8_t *msg, size_t len) {
         st = read_value_info(c, f.p, f.len, &vi, lab);
         if (st != LP_OK) return st;
         if (!vi.name || !*vi.name) return lp_err_set(c->err, LP_ERR_INVALID, "%s has no name", lab);
+        if (c->body) { /* a body's inputs are bound to the values its control-flow op gives */
+            if (idx > c->n_bind)
+                return lp_err_set(c->err, LP_ERR_INVALID, "the body declares more than the %d inputs its op gives it",
+                                  c->n_bind);
+            if (!strmap_put(&c->names, vi.name, c->bind[idx - 1])) return nomem(c);
+            continue;
+        }
         int id = strmap_find(&c->names, vi.name, strlen(vi.name));
         if (id >= 0) {
             if (g->t[id].flags & LP_T_CONST) continue;
@@ -1368,6 +1549,10 @@ static lp_status read_graph(ctx *c, const uint8_t *msg, size_t len) {
         g->t[id].flags |= LP_T_INPUT;
         if (!strmap_put(&c->names, g->t[id].name, id) || !lp_ivec_push(&g->inputs, id)) return nomem(c);
     }
+
+    if (c->body && idx != c->n_bind)
+        return lp_err_set(c->err, LP_ERR_INVALID, "the body declares %d inputs; its op gives it %d", idx, c->n_bind);
+    c->n_body_in = idx;
 
     /* nodes */
     idx = 0;
@@ -1396,16 +1581,20 @@ static lp_status read_graph(ctx *c, const uint8_t *msg, size_t len) {
             return lp_err_set(c->err, LP_ERR_INVALID,
                               "graph output '%s' is not produced by any node and is not a graph input or initializer",
                               vi.name);
+        if (c->body) { /* the caller connects them; declared types are hints that inference recomputes */
+            if (!lp_ivec_push(&c->body_out, id)) return nomem(c);
+            continue;
+        }
         st = apply_declared(c, id, &vi);
         if (st != LP_OK) return st;
         g->t[id].flags |= LP_T_OUTPUT;
         if (!lp_ivec_push(&g->outputs, id)) return nomem(c);
     }
 
-    /* value_info: hints for intermediate tensors */
+    /* value_info: hints for intermediate tensors (not for bodies: inference recomputes them) */
     idx = 0;
     lp_pb_init(&r, c->buf, msg, len);
-    while ((k = lp_pb_next(&r, &f)) > 0) {
+    while (!c->body && (k = lp_pb_next(&r, &f)) > 0) {
         if (f.num != 13) continue;
         snprintf(lab, sizeof lab, "value_info #%d", idx++);
         vinfo vi;
@@ -1419,7 +1608,7 @@ static lp_status read_graph(ctx *c, const uint8_t *msg, size_t len) {
     }
 
     /* every input read must have a value (ONNX: graph input, initializer or an output of a node) */
-    for (int i = 0; i < g->n_n; i++) {
+    for (int i = c->node0; i < g->n_n; i++) {
         const lp_node *n = &g->n[i];
         for (int j = 0; j < n->n_in; j++)
             if (n->in[j] >= 0 && !is_defined(&g->t[n->in[j]]))
@@ -1556,6 +1745,14 @@ lp_status lp_onnx_import_model(lp_graph *g, const uint8_t *data, size_t size, co
     c.buf = data ? data : (const uint8_t *)"";
     c.size = size;
     c.base_dir = base_dir;
+    lp_onnx_source *src = lp_arena_alloc(&g->arena, sizeof *src);
+    if (!src) return lp_err_set(g->err, LP_ERR_NOMEM, "out of memory");
+    src->buf = c.buf;
+    src->size = size;
+    src->base_dir = base_dir ? lp_arena_strndup(&g->arena, base_dir, strlen(base_dir)) : NULL;
+    src->imp = imp;
+    if (base_dir && !src->base_dir) return lp_err_set(g->err, LP_ERR_NOMEM, "out of memory");
+    c.src = src;
     lp_status st = read_model(&c);
     if (st == LP_OK && g->err->code != LP_OK) st = g->err->code;
     strmap_free(&c.names);
@@ -1566,6 +1763,57 @@ lp_status lp_onnx_import_model(lp_graph *g, const uint8_t *data, size_t size, co
     free(c.tin);
     free(c.tout);
     if (st != LP_OK) lp_onnx_import_free(imp);
+    return st;
+}
+
+lp_status lp_onnx_import_body(lp_graph *g, const lp_onnx_subgraph *sg, const lp_node *owner, const int *bind,
+                              int n_bind, const char *prefix, lp_onnx_body *body) {
+    memset(body, 0, sizeof *body);
+    if (!sg || !sg->src || !owner)
+        return lp_err_set(g->err, LP_ERR_INTERNAL, "lp_onnx_import_body: no subgraph source or owner");
+    ctx c;
+    memset(&c, 0, sizeof c);
+    c.g = g;
+    c.err = g->err;
+    c.imp = sg->src->imp;
+    c.buf = sg->src->buf;
+    c.size = sg->src->size;
+    c.base_dir = sg->src->base_dir;
+    c.src = sg->src;
+    c.body = 1;
+    c.prefix = prefix ? prefix : "";
+    c.bind = bind;
+    c.n_bind = n_bind;
+    c.node0 = g->n_n;
+    lp_status st = LP_OK;
+    for (int k = 0; k < sg->n_outer && st == LP_OK; k++) {
+        int at = sg->outer_in[k];
+        if (at < 0 || at >= owner->n_in || owner->in[at] < 0)
+            st = lp_err_set(g->err, LP_ERR_INTERNAL, "outer-scope value '%s' of a subgraph is not an input of its node",
+                            sg->outer[k]);
+        else if (!strmap_put(&c.names, sg->outer[k], owner->in[at]))
+            st = nomem(&c);
+    }
+    if (st == LP_OK) st = read_graph(&c, sg->data, sg->size);
+    if (st == LP_OK && g->err->code != LP_OK) st = g->err->code;
+    if (st == LP_OK) {
+        body->out = lp_arena_alloc(&g->arena, sizeof(int) * (size_t)(c.body_out.n + 1));
+        if (!body->out) st = nomem(&c);
+        else {
+            if (c.body_out.n) memcpy(body->out, c.body_out.v, sizeof(int) * (size_t)c.body_out.n);
+            body->n_out = c.body_out.n;
+            body->n_in = c.n_body_in;
+            body->node0 = c.node0;
+        }
+    }
+    strmap_free(&c.names);
+    strmap_free(&c.syms);
+    lp_ivec_free(&c.body_out);
+    free(c.ins);
+    free(c.outs);
+    free(c.attrs);
+    free(c.tin);
+    free(c.tout);
     return st;
 }
 

@@ -17,6 +17,7 @@ typedef struct lp_ctx {
     int node;          /* id of the node being handled */
     lp_node cur;       /* a copy of it (the node array may move while lowering adds nodes) */
     const char *pass;  /* name of the running pass */
+    size_t folded_bytes; /* constant payloads made by folding so far (bounded by LP_MAX_FOLD_BYTES) */
 } lp_ctx;
 
 typedef struct lp_op_impl {
@@ -31,6 +32,11 @@ typedef struct lp_op_arity {
     int min_in, max_in, min_out, max_out;
 } lp_op_arity;
 extern const lp_op_arity lp_op_arities[LP_OP_ONNX_END];
+
+/* Shape inference and constant folding of node `id`: the infer pass's step (passes.c), for
+ * control-flow ops that add nodes while inferring (inlined If/Loop/Scan bodies). It overwrites
+ * c->node and c->cur (callers save and restore them). */
+lp_status lp_infer_node(lp_ctx *c, int id);
 
 /* ---- errors ---- */
 lp_status lp_fail(lp_ctx *c, lp_status code, const char *fmt, ...)

@@ -392,12 +392,16 @@ int lp_emit_identity(lp_ctx *c, int x, int out) {
 }
 
 int lp_emit_cast(lp_ctx *c, int x, lp_dtype to, int out) {
-    lp_tensor *t = &c->g->t[x];
-    if (out < 0) out = lp_emit_tensor(c, to, t->rank, t->dims, "cast");
+    /* copies, not a pointer: adding the output tensor may move the tensor array */
+    lp_dtype from = c->g->t[x].dtype;
+    int rank = c->g->t[x].rank;
+    int64_t dims[LP_MAX_RANK];
+    memcpy(dims, c->g->t[x].dims, sizeof dims);
+    if (out < 0) out = lp_emit_tensor(c, to, rank, dims, "cast");
     if (out < 0) return -1;
     int id = lp_emit_op(c, LP_TFL_CAST, &x, 1, &out, 1);
     if (id < 0) return -1;
-    c->g->n[id].p.in_type = t->dtype;
+    c->g->n[id].p.in_type = from;
     c->g->n[id].p.out_type = to;
     return out;
 }

@@ -105,70 +105,74 @@ static int outputs_foldable(lp_ctx *c, const lp_node *n) {
     return 1;
 }
 
-lp_status lp_pass_infer(lp_ctx *c) {
+lp_status lp_infer_node(lp_ctx *c, int i) {
     lp_graph *g = c->g;
-    size_t folded = 0;
-    for (int i = 0; i < g->n_n; i++) {
-        if (g->n[i].dead || lp_op_is_tfl(g->n[i].op)) continue;
-        c->node = i;
-        c->cur = g->n[i];
-        const lp_node *n = &c->cur;
-        const lp_op_impl *impl = lp_op_impls[n->op];
-        /* checks every op needs, from the op table: required inputs are present */
-        for (int j = 0; j < n->n_in && j < lp_op_arities[n->op].min_in; j++)
-            if (n->in[j] < 0) {
-                lp_fail(c, LP_ERR_INVALID, "input %d is required but empty", j);
-                return fail_at(c, n, "shape inference");
-            }
-        for (int j = 0; j < n->n_in; j++) {
-            if (n->in[j] < 0) continue;
-            lp_tensor *t = lp_T(c, n->in[j]);
-            if (t->dtype == LP_DT_UNDEF) {
-                lp_fail(c, LP_ERR_INVALID, "input %d ('%s') has no known type", j, t->name);
-                return fail_at(c, n, "shape inference");
-            }
+    if (g->n[i].dead || lp_op_is_tfl(g->n[i].op)) return LP_OK;
+    c->node = i;
+    c->cur = g->n[i];
+    const lp_node *n = &c->cur;
+    const lp_op_impl *impl = lp_op_impls[n->op];
+    /* checks every op needs, from the op table: required inputs are present and typed */
+    for (int j = 0; j < n->n_in && j < lp_op_arities[n->op].min_in; j++)
+        if (n->in[j] < 0) {
+            lp_fail(c, LP_ERR_INVALID, "input %d is required but empty", j);
+            return fail_at(c, n, "shape inference");
         }
-        if (impl->infer(c, n) != LP_OK) return fail_at(c, n, "shape inference");
-        int all_const = 1;
+    for (int j = 0; j < n->n_in; j++) {
+        if (n->in[j] < 0) continue;
+        lp_tensor *t = lp_T(c, n->in[j]);
+        if (t->dtype == LP_DT_UNDEF) {
+            lp_fail(c, LP_ERR_INVALID, "input %d ('%s') has no known type", j, t->name);
+            return fail_at(c, n, "shape inference");
+        }
+    }
+    if (impl->infer(c, n) != LP_OK) return fail_at(c, n, "shape inference");
+    int all_const = 1;
+    for (int k = 0; k < n->n_out; k++) {
+        if (n->out[k] < 0) continue;
+        lp_tensor *t = lp_T(c, n->out[k]);
+        if (!(t->flags & LP_T_CONST) && t->sv && lp_sv_known(t->sv) && lp_tensor_numel(t) == t->sv->n &&
+            lp_sv_materialize(c, n->out[k]) != LP_OK)
+            return fail_at(c, n, "constant folding");
+        if (!(t->flags & LP_T_CONST)) all_const = 0;
+    }
+    size_t fold_bytes = 0;
+    for (int k = 0; k < n->n_out; k++)
+        if (n->out[k] >= 0 && lp_tensor_numel(lp_T(c, n->out[k])) > 0)
+            fold_bytes += (size_t)lp_tensor_numel(lp_T(c, n->out[k])) * lp_dtype_size(lp_T(c, n->out[k])->dtype);
+    /* folding is bounded in total too: past the budget the op simply runs in the model */
+    if (!all_const && impl->eval && inputs_const(c, n) && outputs_foldable(c, n) &&
+        c->folded_bytes + fold_bytes <= LP_MAX_FOLD_BYTES) {
+        c->folded_bytes += fold_bytes;
         for (int k = 0; k < n->n_out; k++) {
             if (n->out[k] < 0) continue;
             lp_tensor *t = lp_T(c, n->out[k]);
-            if (!(t->flags & LP_T_CONST) && t->sv && lp_sv_known(t->sv) && lp_tensor_numel(t) == t->sv->n &&
-                lp_sv_materialize(c, n->out[k]) != LP_OK)
+            size_t bytes = (size_t)lp_tensor_numel(t) * lp_dtype_size(t->dtype);
+            /* zeroed: a kernel that does not write some element type leaves zeros, not heap */
+            void *p = lp_arena_alloc(&g->arena, bytes);
+            if (!p) {
+                lp_fail(c, LP_ERR_NOMEM, "out of memory");
                 return fail_at(c, n, "constant folding");
-            if (!(t->flags & LP_T_CONST)) all_const = 0;
-        }
-        size_t fold_bytes = 0;
-        for (int k = 0; k < n->n_out; k++)
-            if (n->out[k] >= 0 && lp_tensor_numel(lp_T(c, n->out[k])) > 0)
-                fold_bytes += (size_t)lp_tensor_numel(lp_T(c, n->out[k])) * lp_dtype_size(lp_T(c, n->out[k])->dtype);
-        /* folding is bounded in total too: past the budget the op simply runs in the model */
-        if (!all_const && impl->eval && inputs_const(c, n) && outputs_foldable(c, n) &&
-            folded + fold_bytes <= LP_MAX_FOLD_BYTES) {
-            folded += fold_bytes;
-            for (int k = 0; k < n->n_out; k++) {
-                if (n->out[k] < 0) continue;
-                lp_tensor *t = lp_T(c, n->out[k]);
-                size_t bytes = (size_t)lp_tensor_numel(t) * lp_dtype_size(t->dtype);
-                /* zeroed: a kernel that does not write some element type leaves zeros, not heap */
-                void *p = lp_arena_alloc(&g->arena, bytes);
-                if (!p) {
-                    lp_fail(c, LP_ERR_NOMEM, "out of memory");
-                    return fail_at(c, n, "constant folding");
-                }
-                t->data = p;
-                t->nbytes = bytes;
-                t->flags |= LP_T_CONST | LP_T_OWNED;
             }
-            if (impl->eval(c, n) != LP_OK) return fail_at(c, n, "constant folding");
-            all_const = 1;
+            t->data = p;
+            t->nbytes = bytes;
+            t->flags |= LP_T_CONST | LP_T_OWNED;
         }
-        if (all_const) {
-            g->n[i].dead = 1;
-            for (int k = 0; k < n->n_out; k++)
-                if (n->out[k] >= 0) g->t[n->out[k]].producer = -1;
-        }
+        if (impl->eval(c, n) != LP_OK) return fail_at(c, n, "constant folding");
+        all_const = 1;
     }
+    if (all_const) {
+        g->n[i].dead = 1;
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k] >= 0) g->t[n->out[k]].producer = -1;
+    }
+    return LP_OK;
+}
+
+lp_status lp_pass_infer(lp_ctx *c) {
+    /* nodes that control-flow ops add while inferring (inlined bodies) are inferred by them */
+    int n0 = c->g->n_n;
+    for (int i = 0; i < n0; i++) LP_TRY(lp_infer_node(c, i));
     return LP_OK;
 }
 

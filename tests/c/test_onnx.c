@@ -401,6 +401,42 @@ static void test_torch(void) {
     unload(&L);
 }
 
+/* If bodies: outer-scope names become node inputs; lp_onnx_import_body inlines a branch */
+static void test_subgraphs(void) {
+    loaded L;
+    if (!load(&L, "if.onnx")) return;
+    lp_graph *g = L.g;
+    CHECK(L.st == LP_OK, "if.onnx: %s", L.err.msg);
+    const lp_node *n = L.st == LP_OK ? find_node(g, "branch") : NULL;
+    CHECK(n && n->op == LP_OP_If, "If node");
+    if (n) {
+        int x = find_tensor(g, "x");
+        CHECK(n->n_in == 2 && n->in[0] == find_tensor(g, "cond") && n->in[1] == x, "outer 'x' appended as input 1");
+        const lp_attr *at = lp_node_attr(n, "then_branch"), *ae = lp_node_attr(n, "else_branch");
+        CHECK(at && ae && at->type == LP_ATTR_GRAPH && ae->type == LP_ATTR_GRAPH, "branches");
+        if (at && ae) {
+            const lp_onnx_subgraph *st = at->graph, *se = ae->graph;
+            CHECK(st->n_formal == 1 && st->n_outer == 1 && strcmp(st->outer[0], "x") == 0 && st->outer_in[0] == 1,
+                  "then reads x from input %d", st->n_outer ? st->outer_in[0] : -1);
+            lp_node owner = *n;
+            int n0 = g->n_n;
+            lp_onnx_body b;
+            lp_status s1 = lp_onnx_import_body(g, se, &owner, NULL, 0, "branch/else/", &b);
+            CHECK(s1 == LP_OK && b.n_out == 1 && b.node0 == n0 && g->n_n == n0 + 1, "else inlined: %s", L.err.msg);
+            if (s1 == LP_OK && b.n_out == 1) {
+                const lp_node *neg = &g->n[n0];
+                CHECK(neg->op == LP_OP_Neg && neg->in[0] == x && neg->out[0] == b.out[0], "Neg reads the outer x");
+                CHECK(strcmp(g->t[b.out[0]].name, "branch/else/e") == 0, "body value named '%s'", g->t[b.out[0]].name);
+                CHECK(strncmp(neg->name, "branch/else/", 12) == 0, "body node named '%s'", neg->name);
+            }
+            int bind = x;
+            s1 = lp_onnx_import_body(g, st, &owner, &bind, 1, "p/", &b);
+            CHECK(s1 == LP_ERR_INVALID && strstr(L.err.msg, "declares 0 inputs"), "binding count checked: %s", L.err.msg);
+        }
+    }
+    unload(&L);
+}
+
 static void test_error_files(void) {
     static const struct {
         const char *file;
@@ -410,7 +446,6 @@ static void test_error_files(void) {
         {"bad_raw_len.onnx", LP_ERR_INVALID, {"'short_w'", "raw_data has 20 bytes", "needs 24"}},
         {"unknown_op.onnx", LP_ERR_UNSUPPORTED, {"node 'foo' (FooBar): op is not supported"}},
         {"custom_domain.onnx", LP_ERR_UNSUPPORTED, {"'mine'", "MyOp", "com.example"}},
-        {"if.onnx", LP_ERR_UNSUPPORTED, {"node 'branch' (If): op is not supported"}},
         {"no_opset.onnx", LP_ERR_INVALID, {"opset", "default"}},
         {"undefined_input.onnx", LP_ERR_INVALID, {"'add'", "'ghost'"}},
         {"dup_output.onnx", LP_ERR_INVALID, {"'r2'", "'r1'", "'y'"}},
@@ -927,6 +962,7 @@ int main(int argc, char **argv) {
     test_expect();
     test_external();
     test_torch();
+    test_subgraphs();
     test_error_files();
     test_truncation();
     test_mutations();
