@@ -112,9 +112,10 @@ lp_status lp_infer_node(lp_ctx *c, int i) {
     c->cur = g->n[i];
     const lp_node *n = &c->cur;
     const lp_op_impl *impl = lp_op_impls[n->op];
-    /* checks every op needs, from the op table: required inputs are present and typed */
+    /* checks every op needs, from the op table: required inputs are present and typed. (Loop's
+     * trip count and condition, and opset-8 Scan's sequence_lens, are optional placeholders.) */
     for (int j = 0; j < n->n_in && j < lp_op_arities[n->op].min_in; j++)
-        if (n->in[j] < 0) {
+        if (n->in[j] < 0 && n->op != LP_OP_Loop && !(n->op == LP_OP_Scan && j == 0)) {
             lp_fail(c, LP_ERR_INVALID, "input %d is required but empty", j);
             return fail_at(c, n, "shape inference");
         }
