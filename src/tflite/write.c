@@ -242,6 +242,23 @@ static lp_fb_ref write_options(lp_fb *b, const lp_node *n) {
         lp_fb_add_i32(b, 2, p->stride_h);
         if (p->act) lp_fb_add_i8(b, 3, (int8_t)p->act);
         break;
+    case LP_TFL_CONV_3D:
+    case LP_TFL_CONV_3D_TRANSPOSE:
+        lp_fb_add_i8(b, 0, (int8_t)p->padding);
+        lp_fb_add_i32(b, 1, p->stride_d);
+        lp_fb_add_i32(b, 2, p->stride_w);
+        lp_fb_add_i32(b, 3, p->stride_h);
+        lp_fb_add_i8(b, 4, (int8_t)p->act);
+        lp_fb_add_i32(b, 5, p->dil_d ? p->dil_d : 1);
+        lp_fb_add_i32(b, 6, p->dil_w ? p->dil_w : 1);
+        lp_fb_add_i32(b, 7, p->dil_h ? p->dil_h : 1);
+        break;
+    case LP_TFL_LOCAL_RESPONSE_NORMALIZATION:
+        lp_fb_add_i32(b, 0, p->radius);
+        lp_fb_add_f32(b, 1, p->lrn_bias);
+        lp_fb_add_f32(b, 2, p->alpha);
+        lp_fb_add_f32(b, 3, p->beta);
+        break;
     case LP_TFL_BATCH_MATMUL:
         lp_fb_add_u8(b, 0, (uint8_t)p->adj_x);
         lp_fb_add_u8(b, 1, (uint8_t)p->adj_y);
