@@ -48,6 +48,9 @@ int lp_nn_binary_k(lp_ctx *c, lp_op op, int a, double k, int out);
 int lp_nn_unary(lp_ctx *c, lp_op op, int x, int out);
 /* reduction over the listed axes */
 int lp_nn_reduce(lp_ctx *c, lp_op op, int x, const int *axes, int n_axes, int keep, int out);
+/* y = a @ b with numpy's matmul rules (matmul.c): FULLY_CONNECTED for a constant 2-D b,
+ * BATCH_MATMUL otherwise; integer types exactly (multiply and sum) */
+int lp_nn_matmul(lp_ctx *c, int a, int b, int out);
 /* x cast to `to` (x itself when it already has that type) */
 int lp_nn_cast(lp_ctx *c, int x, lp_dtype to);
 /* x reshaped to [dims[0]] + [1] * (rank - 1): a per-channel vector that broadcasts over NC... */
