@@ -527,62 +527,46 @@ static lp_status unpool_lower(lp_ctx *c, const lp_node *n) {
     int64_t inf[LP_MAX_RANK], out[LP_MAX_RANK];
     int rt;
     LP_TRY(unpool_dims(c, n, inf, out, &rt));
-    memcpy(out, T(n->out[0])->dims, sizeof out);
     int r = x->rank;
-    lp_tensor tmp = *x;
-    memcpy(tmp.dims, inf, sizeof inf);
-    int64_t total = lp_tensor_numel(&tmp), m = lp_tensor_numel(x);
-    if (total < 0 || m < 0 || lp_tensor_numel(I) != m)
-        return lp_fail(c, LP_ERR_UNSUPPORTED, "MaxUnpool needs static input and index shapes");
-    for (int i = 0; i < r && !rt; i++)
-        if (out[i] < inf[i])
-            return lp_fail(c, LP_ERR_INVALID, "input 'output_shape' is smaller than the unpooled shape");
-    /* The indices address the flattened unpooled tensor (ONNX's reference); with output_shape the
-     * result is that tensor zero-extended at the end of each dim. SCATTER_ND adds duplicates, ONNX
-     * writes them: the sums are divided by how often each index occurs, which is exact for what
-     * MaxPool produces (an index repeats only with its one value). */
+    int64_t m = lp_tensor_numel(x);
+    if (m < 0 || lp_tensor_numel(I) != m) return lp_fail(c, LP_ERR_UNSUPPORTED, "MaxUnpool needs static input and index shapes");
+    /* The indices are MaxPool's: flat positions in the tensor being unpooled to, i.e. in the
+     * output_shape tensor when that input is given (onnxruntime and PyTorch's max_unpool; the ONNX
+     * reference instead indexes the inferred shape and pads it, which only agrees when the two
+     * shapes are equal). SCATTER_ND adds duplicates where ONNX writes them: the sums are divided
+     * by how often each index occurs, exact for what MaxPool produces (an index repeats only with
+     * its one value when windows overlap). */
     int64_t m2[2] = {m, 1};
     int ii = lp_emit_reshape(c, lp_nn_cast(c, n->in[1], LP_DT_I32), 2, m2, -1);
     int xv = lp_emit_reshape(c, n->in[0], 1, &m, -1);
-    int32_t tot32 = (int32_t)total;
-    int shp = lp_emit_i32(c, &tot32, 1, "shape");
+    int total_t, shape_t;
+    int64_t total = 1;
+    if (rt) {
+        shape_t = lp_nn_cast(c, n->in[2], LP_DT_I32);
+        int ax = 0;
+        total_t = lp_nn_reduce(c, LP_TFL_REDUCE_PROD, shape_t, &ax, 1, 1, -1);
+        total = lp_graph_new_sym(c->g, NULL);
+    } else {
+        for (int i = 0; i < r; i++) total *= out[i];
+        int32_t t32 = (int32_t)total;
+        total_t = lp_emit_i32(c, &t32, 1, "size");
+        shape_t = lp_emit_i32_dims(c, out, r, "shape");
+    }
     int sum = lp_emit_tensor(c, x->dtype, 1, &total, "scattered");
     float *ones = lp_arena_alloc(&c->g->arena, sizeof(float) * (size_t)(m ? m : 1));
     if (!ones) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < m; i++) ones[i] = 1.0f;
     int oc = lp_emit_const(c, LP_DT_F32, 1, &m, ones, "ones");
     int cnt = lp_emit_tensor(c, LP_DT_F32, 1, &total, "count");
-    int in1[3] = {ii, xv, shp}, in2[3] = {ii, oc, shp};
-    if (ii < 0 || xv < 0 || shp < 0 || sum < 0 || oc < 0 || cnt < 0 || lp_emit_op(c, LP_TFL_SCATTER_ND, in1, 3, &sum, 1) < 0 ||
-        lp_emit_op(c, LP_TFL_SCATTER_ND, in2, 3, &cnt, 1) < 0)
+    int in1[3] = {ii, xv, total_t}, in2[3] = {ii, oc, total_t};
+    if (ii < 0 || xv < 0 || total_t < 0 || shape_t < 0 || sum < 0 || oc < 0 || cnt < 0 ||
+        lp_emit_op(c, LP_TFL_SCATTER_ND, in1, 3, &sum, 1) < 0 || lp_emit_op(c, LP_TFL_SCATTER_ND, in2, 3, &cnt, 1) < 0)
         return c->err->code;
     int den = lp_nn_cast(c, lp_nn_binary_k(c, LP_TFL_MAXIMUM, cnt, 1.0, -1), x->dtype);
-    int grow = rt || !lp_dims_equal(inf, out, r);
     int flat = lp_nn_binary(c, LP_TFL_DIV, sum, den, -1);
-    int shaped = flat < 0 ? -1 : lp_emit_reshape(c, flat, r, inf, grow ? -1 : n->out[0]);
-    if (shaped < 0) return c->err->code;
-    if (!grow) return LP_OK;
-    int32_t pads[2 * LP_MAX_RANK] = {0};
-    for (int i = 0; i < r; i++) pads[2 * i + 1] = (int32_t)(out[i] - inf[i]);
-    int64_t pd[2] = {r, 2};
-    int pc;
-    if (rt) {
-        /* paddings [[0, output_shape[i] - unpooled[i]]...] computed at run time */
-        int32_t inf32[LP_MAX_RANK], zeros[LP_MAX_RANK] = {0};
-        for (int i = 0; i < r; i++) inf32[i] = (int32_t)inf[i];
-        int ends = lp_nn_binary(c, LP_TFL_SUB, lp_nn_cast(c, n->in[2], LP_DT_I32), lp_emit_i32(c, inf32, r, "unpooled"), -1);
-        int z = lp_emit_i32(c, zeros, r, "zeros");
-        pc = lp_emit_tensor(c, LP_DT_I32, 2, pd, "paddings");
-        int pin[2] = {z, ends};
-        int id = ends < 0 || z < 0 || pc < 0 ? -1 : lp_emit_op(c, LP_TFL_PACK, pin, 2, &pc, 1);
-        if (id < 0) return c->err->code;
-        lp_emit_params(c, id)->num = 2;
-        lp_emit_params(c, id)->axis = 1;
-    } else {
-        pc = lp_emit_const(c, LP_DT_I32, 2, pd, pads, "paddings");
-    }
-    int in[2] = {shaped, pc};
-    return pc < 0 || lp_emit_op(c, LP_TFL_PAD, in, 2, &n->out[0], 1) < 0 ? c->err->code : LP_OK;
+    if (flat < 0) return c->err->code;
+    int in[2] = {flat, shape_t};
+    return lp_emit_op(c, LP_TFL_RESHAPE, in, 2, &n->out[0], 1) < 0 ? c->err->code : LP_OK;
 }
 
 const lp_op_impl lp_impl_MaxUnpool = {unpool_infer, NULL, unpool_lower};

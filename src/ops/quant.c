@@ -232,17 +232,18 @@ static lp_status dql_lower(lp_ctx *c, const lp_node *n) {
     int axes[LP_MAX_RANK];
     for (int i = 0; i < x->rank; i++) axes[i] = i;
     int y_scale = n->n_out > 1 ? n->out[1] : -1, y_zp = n->n_out > 2 ? n->out[2] : -1;
-    /* ONNX: x_max = max(0, max(x)), x_min = min(0, min(x)); scale = (x_max - x_min) / 255
-     * (1 / 255 when both are 0); zp = round(saturate(0 - x_min / scale)); y = saturate(round(x / scale) + zp) */
+    /* ONNX: x_max = max(0, max(x)), x_min = min(0, min(x)); scale = (x_max - x_min) / 255;
+     * zp = round(saturate(0 - x_min / scale)); y = saturate(round(x / scale) + zp). For an all-zero
+     * x (scale 0) onnxruntime uses scale 1 (ONNX's reference writes 1 / 255; y and zp are 0 either way) */
     int mx = lp_nn_binary_k(c, LP_TFL_MAXIMUM, lp_nn_reduce(c, LP_TFL_REDUCE_MAX, n->in[0], axes, x->rank, 0, -1), 0.0, -1);
     int mn = lp_nn_binary_k(c, LP_TFL_MINIMUM, lp_nn_reduce(c, LP_TFL_REDUCE_MIN, n->in[0], axes, x->rank, 0, -1), 0.0, -1);
-    int range = lp_nn_binary(c, LP_TFL_SUB, mx, mn, -1);
+    int range = lp_nn_binary_k(c, LP_TFL_DIV, lp_nn_binary(c, LP_TFL_SUB, mx, mn, -1), 255.0, -1);
     int same = lp_nn_binary(c, LP_TFL_EQUAL, mx, mn, -1);
     int one = lp_emit_f32_scalar(c, 1.0f, "one");
-    int sel = range < 0 ? -1 : lp_emit_tensor(c, LP_DT_F32, 0, NULL, "range");
+    int scale = y_scale >= 0 ? y_scale : lp_emit_tensor(c, LP_DT_F32, 0, NULL, "scale");
     int in[3] = {same, one, range};
-    if (same < 0 || one < 0 || sel < 0 || lp_emit_op(c, LP_TFL_SELECT_V2, in, 3, &sel, 1) < 0) return done(c, -1);
-    int scale = lp_nn_binary_k(c, LP_TFL_DIV, sel, 255.0, y_scale);
+    if (range < 0 || same < 0 || one < 0 || scale < 0 || lp_emit_op(c, LP_TFL_SELECT_V2, in, 3, &scale, 1) < 0)
+        return done(c, -1);
     int izp = lp_nn_binary(c, LP_TFL_SUB, lp_emit_f32_scalar(c, 0.0f, "qmin"), lp_nn_binary(c, LP_TFL_DIV, mn, scale, -1), -1);
     izp = lp_nn_binary_k(c, LP_TFL_MINIMUM, lp_nn_binary_k(c, LP_TFL_MAXIMUM, izp, 0.0, -1), 255.0, -1);
     int zp = lp_nn_unary(c, LP_TFL_ROUND, izp, -1);
