@@ -438,3 +438,24 @@ def test_qlinearmatmul_broadcast():
               {"as": np.array(0.02, np.float32), "az": np.array(120, np.uint8), "bs": np.array(0.03, np.float32),
                "bz": np.array(130, np.uint8), "ys": np.array(0.05, np.float32), "yz": np.array(128, np.uint8)}, opset=10)
     check(m, {"a": ints(0, 255, 2, 3, 8), "b": ints(0, 255, 8, 5, seed=1)})
+
+
+# ------------------------------------------------------------------------------------------
+# DeformConv
+
+
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_deform_conv_groups(with_mask):
+    # group 2, offset_group 2, stride, dilation, pads; offsets large enough to leave the image
+    n, c, h, w, m = 2, 4, 6, 7, 6
+    attrs = dict(group=2, offset_group=2, strides=[2, 1], dilations=[1, 2], pads=[1, 0, 1, 2], kernel_shape=[3, 2])
+    oh, ow = (h + 2 - 3) // 2 + 1, (w + 2 - 3) // 1 + 1
+    ins = ["x", "w", "off", "b"] + (["mask"] if with_mask else [])
+    node = helper.make_node("DeformConv", ins, ["y"], **attrs)
+    inputs = [("x", np.float32, [n, c, h, w]), ("off", np.float32, [n, 2 * 6 * 2, oh, ow])]
+    feeds = {"x": rnd(n, c, h, w), "off": rnd(n, 24, oh, ow, seed=1) * 2}
+    if with_mask:
+        inputs.append(("mask", np.float32, [n, 2 * 6, oh, ow]))
+        feeds["mask"] = np.random.default_rng(2).random((n, 12, oh, ow)).astype(np.float32)
+    m_ = model([node], inputs, [("y", np.float32, None)], {"w": rnd(m, 2, 3, 2, seed=3), "b": rnd(m, seed=4)}, opset=19)
+    check(m_, feeds)

@@ -751,3 +751,127 @@ static lp_status bn_lower(lp_ctx *c, const lp_node *n) {
 }
 
 const lp_op_impl lp_impl_BatchNormalization = {bn_infer, NULL, bn_lower};
+
+/* ---------------- DeformConv (2-D) ----------------
+ * Each kernel tap samples X bilinearly at its regular position plus a learned offset (zero
+ * outside the image, ONNX's GridSample with align_corners = 1), times the optional mask; the
+ * samples then meet the weights in a matmul. Written out of TFLite ops:
+ *   positions h, w = base + offset                      [N, G, kh*kw, P]   (G offset groups, P = oh*ow)
+ *   per corner: weight = bilinear factor * in-bounds (* mask), index = y * W + x
+ *   GATHER(X as [N, G, H*W, C/G], index, batch_dims 2)  [N, G, kh*kw*P, C/G], weighted, summed
+ *   columns [N, group, P, C/group * kh*kw] @ weights [group, C/group * kh*kw, M/group]. */
+
+static int shape_to(lp_ctx *c, int x, int r, const int64_t *d) { return x < 0 ? -1 : lp_emit_reshape(c, x, r, d, -1); }
+
+static lp_status deform_infer(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]);
+    int64_t dims[LP_MAX_RANK];
+    LP_TRY(lp_conv_out_dims(c, n, x, T(n->in[1]), dims));
+    lp_set_out(c, n, 0, x->dtype, x->rank, dims);
+    return LP_OK;
+}
+
+static lp_status deform_lower(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]), *w = T(n->in[1]), *y = T(n->out[0]);
+    lp_window s;
+    LP_TRY(lp_window_get(c, n, x, w, &s));
+    if (s.nsp != 2) return lp_fail(c, LP_ERR_UNSUPPORTED, "DeformConv with %d spatial dimensions (2-D only)", s.nsp);
+    if (!lp_dtype_is_float(x->dtype)) return lp_fail(c, LP_ERR_INVALID, "input type %s", lp_dtype_name(x->dtype));
+    LP_TRY(lp_need_shape(c, w, "weight"));
+    for (int i = 1; i < 4; i++)
+        if (x->dims[i] < 0 || y->dims[i] < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "DeformConv needs static C, H and W");
+    int64_t G = lp_attr_i(c, n, "offset_group", 1);
+    if (c->err->code) return c->err->code;
+    int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
+    int64_t oh = y->dims[2], ow = y->dims[3], P = oh * ow, kh = s.k[0], kw = s.k[1], Kk = kh * kw;
+    int64_t grp = s.group, M = w->dims[0], Cpg = C / grp, Mg = M / grp;
+    if (G <= 0 || C % G != 0) return lp_fail(c, LP_ERR_INVALID, "attribute 'offset_group'=%lld", (long long)G);
+    int64_t Cg = C / G;
+    /* regular sampling positions of every tap at every output position */
+    float *bh = lp_arena_alloc(&c->g->arena, sizeof(float) * (size_t)(Kk * P));
+    float *bw = lp_arena_alloc(&c->g->arena, sizeof(float) * (size_t)(Kk * P));
+    if (!bh || !bw) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < kh; i++)
+        for (int64_t j = 0; j < kw; j++)
+            for (int64_t a = 0; a < oh; a++)
+                for (int64_t b = 0; b < ow; b++) {
+                    int64_t k = ((i * kw + j) * oh + a) * ow + b;
+                    bh[k] = (float)(a * s.s[0] - s.pb[0] + i * s.d[0]);
+                    bw[k] = (float)(b * s.s[1] - s.pb[1] + j * s.d[1]);
+                }
+    int64_t bd[4] = {1, 1, Kk, P};
+    int base_h = lp_emit_const(c, LP_DT_F32, 4, bd, bh, "base_h"), base_w = lp_emit_const(c, LP_DT_F32, 4, bd, bw, "base_w");
+    /* offsets [N, G*kh*kw*2, oh, ow] = [N, G, kh*kw, 2, P]: channel pairs (dy, dx) */
+    int64_t od[5] = {N, G, Kk, 2, P}, pd[4] = {N, G, Kk, P};
+    int off = shape_to(c, lp_nn_cast(c, n->in[2], LP_DT_F32), 5, od);
+    int parts[2];
+    if (off < 0) return c->err->code;
+    LP_TRY(split_n(c, off, 3, 2, parts));
+    int h = lp_nn_binary(c, LP_TFL_ADD, shape_to(c, parts[0], 4, pd), base_h, -1);
+    int wq = lp_nn_binary(c, LP_TFL_ADD, shape_to(c, parts[1], 4, pd), base_w, -1);
+    int h0 = lp_nn_unary(c, LP_TFL_FLOOR, h, -1), w0 = lp_nn_unary(c, LP_TFL_FLOOR, wq, -1);
+    int lh = lp_nn_binary(c, LP_TFL_SUB, h, h0, -1), lw = lp_nn_binary(c, LP_TFL_SUB, wq, w0, -1);
+    int one = lp_emit_f32_scalar(c, 1.0f, "one");
+    int hh = lp_nn_binary(c, LP_TFL_SUB, one, lh, -1), hw = lp_nn_binary(c, LP_TFL_SUB, one, lw, -1);
+    int msk = lp_has_in(n, 4) ? shape_to(c, lp_nn_cast(c, n->in[4], LP_DT_F32), 4, pd) : -2;
+    /* X as [N, G, H*W, C/G]: the gathered axis third, channels last */
+    int64_t xd[4] = {N, G, Cg, H * W};
+    int perm4[4] = {0, 1, 3, 2};
+    int xr = shape_to(c, lp_nn_cast(c, n->in[0], LP_DT_F32), 4, xd);
+    int xt = xr < 0 ? -1 : lp_emit_transpose(c, xr, perm4, -1);
+    if (hh < 0 || hw < 0 || msk == -1 || xt < 0) return c->err->code;
+    int64_t id3[3] = {N, G, Kk * P}, wd4[4] = {N, G, Kk * P, 1};
+    int acc = -1;
+    for (int dy = 0; dy < 2; dy++)
+        for (int dx = 0; dx < 2; dx++) {
+            int yy = dy ? lp_nn_binary_k(c, LP_TFL_ADD, h0, 1.0, -1) : h0;
+            int xx = dx ? lp_nn_binary_k(c, LP_TFL_ADD, w0, 1.0, -1) : w0;
+            int vy = lp_nn_binary(c, LP_TFL_LOGICAL_AND, lp_nn_binary_k(c, LP_TFL_GREATER_EQUAL, yy, 0.0, -1),
+                                  lp_nn_binary_k(c, LP_TFL_LESS_EQUAL, yy, (double)(H - 1), -1), -1);
+            int vx = lp_nn_binary(c, LP_TFL_LOGICAL_AND, lp_nn_binary_k(c, LP_TFL_GREATER_EQUAL, xx, 0.0, -1),
+                                  lp_nn_binary_k(c, LP_TFL_LESS_EQUAL, xx, (double)(W - 1), -1), -1);
+            int valid = lp_nn_binary(c, LP_TFL_LOGICAL_AND, vy, vx, -1);
+            valid = valid < 0 ? -1 : lp_emit_cast(c, valid, LP_DT_F32, -1);
+            int wt = lp_nn_binary(c, LP_TFL_MUL, lp_nn_binary(c, LP_TFL_MUL, dy ? lh : hh, dx ? lw : hw, -1), valid, -1);
+            if (msk >= 0) wt = lp_nn_binary(c, LP_TFL_MUL, wt, msk, -1);
+            int yc = lp_nn_binary_k(c, LP_TFL_MINIMUM, lp_nn_binary_k(c, LP_TFL_MAXIMUM, yy, 0.0, -1), (double)(H - 1), -1);
+            int xc = lp_nn_binary_k(c, LP_TFL_MINIMUM, lp_nn_binary_k(c, LP_TFL_MAXIMUM, xx, 0.0, -1), (double)(W - 1), -1);
+            int fi = lp_nn_binary(c, LP_TFL_ADD, lp_nn_binary_k(c, LP_TFL_MUL, yc, (double)W, -1), xc, -1);
+            int idx = fi < 0 ? -1 : shape_to(c, lp_emit_cast(c, fi, LP_DT_I32, -1), 3, id3);
+            int64_t gd[4] = {N, G, Kk * P, Cg};
+            int gath = lp_emit_tensor(c, LP_DT_F32, 4, gd, "samples");
+            int gin[2] = {xt, idx};
+            int gid = idx < 0 || gath < 0 ? -1 : lp_emit_op(c, LP_TFL_GATHER, gin, 2, &gath, 1);
+            if (gid < 0 || wt < 0) return c->err->code;
+            lp_emit_params(c, gid)->axis = 2;
+            lp_emit_params(c, gid)->batch_dims = 2;
+            int term = lp_nn_binary(c, LP_TFL_MUL, gath, shape_to(c, wt, 4, wd4), -1);
+            acc = acc < 0 ? term : lp_nn_binary(c, LP_TFL_ADD, acc, term, -1);
+            if (acc < 0) return c->err->code;
+        }
+    /* columns: [N, G, Kk, P, Cg] -> [N, P, G, Cg, Kk] (channel-major like the weights) -> [N, group, P, Cpg*Kk] */
+    int64_t cd5[5] = {N, G, Kk, P, Cg}, cd4[4] = {N, P, grp, Cpg * Kk};
+    int perm5[5] = {0, 3, 1, 4, 2}, perm_g[4] = {0, 2, 1, 3};
+    int cols = shape_to(c, acc, 5, cd5);
+    cols = cols < 0 ? -1 : lp_emit_transpose(c, cols, perm5, -1);
+    cols = shape_to(c, cols, 4, cd4);
+    cols = cols < 0 ? -1 : lp_emit_transpose(c, cols, perm_g, -1);
+    /* weights [M, Cpg, kh, kw] = [group, Mg, Cpg*Kk] -> [group, Cpg*Kk, Mg] */
+    int64_t wv[3] = {grp, Mg, Cpg * Kk};
+    int perm3[3] = {0, 2, 1};
+    int wm = weight_perm(c, lp_nn_cast(c, n->in[1], LP_DT_F32), 3, wv, perm3);
+    int64_t md[4] = {N, grp, P, Mg};
+    int mm = lp_emit_tensor(c, LP_DT_F32, 4, md, "deform_mm");
+    int min[2] = {cols, wm};
+    if (cols < 0 || wm < 0 || mm < 0 || lp_emit_op(c, LP_TFL_BATCH_MATMUL, min, 2, &mm, 1) < 0) return c->err->code;
+    int yt = lp_emit_transpose(c, mm, perm4, -1); /* [N, group, Mg, P] */
+    int64_t yd[4] = {N, M, oh, ow};
+    int has_b = lp_has_in(n, 3), f32 = y->dtype == LP_DT_F32;
+    int r = yt < 0 ? -1 : lp_emit_reshape(c, yt, 4, yd, has_b || !f32 ? -1 : n->out[0]);
+    if (has_b) r = lp_nn_binary(c, LP_TFL_ADD, r, lp_nn_channel_vec(c, lp_nn_cast(c, n->in[3], LP_DT_F32), 3),
+                                f32 ? n->out[0] : -1);
+    if (r >= 0 && !f32) r = lp_emit_cast(c, r, y->dtype, n->out[0]);
+    return r < 0 ? c->err->code : LP_OK;
+}
+
+const lp_op_impl lp_impl_DeformConv = {deform_infer, NULL, deform_lower};
