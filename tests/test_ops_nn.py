@@ -124,8 +124,10 @@ def test_convtranspose_group_dilation(runtime_w):
     check(m, {"x": rnd(2, 6, 4, 5), "w": w} if runtime_w else None)
 
 
-def test_convtranspose_1d_same_lower():
-    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], auto_pad="SAME_LOWER", strides=[3])
+@pytest.mark.parametrize("attrs", [dict(auto_pad="SAME_LOWER"), dict(auto_pad="SAME_UPPER"), dict(output_shape=[19])])
+def test_convtranspose_1d_odd_total_padding(attrs):
+    # total padding 1 (SAME_*) or 3 (output_shape): where the odd pixel goes
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[3], **attrs)
     m = model([node], [("x", np.float32, [2, 3, 7])], [("y", np.float32, None)], {"w": rnd(3, 2, 4)})
     check(m)
 
@@ -459,3 +461,15 @@ def test_deform_conv_groups(with_mask):
         feeds["mask"] = np.random.default_rng(2).random((n, 12, oh, ow)).astype(np.float32)
     m_ = model([node], inputs, [("y", np.float32, None)], {"w": rnd(m, 2, 3, 2, seed=3), "b": rnd(m, seed=4)}, opset=19)
     check(m_, feeds)
+
+
+@pytest.mark.parametrize("size", [3, 4])
+def test_lrn_3d_input(size):
+    # [N, C, L] (onnxruntime and the reference take 4-D only): the spec's formula in numpy
+    x = rnd(2, 5, 6)
+    lo, hi = (size - 1) // 2, size // 2
+    sq = np.pad(x * x, ((0, 0), (lo, hi), (0, 0)))
+    s = sum(sq[:, j:j + 5] for j in range(size))
+    want = x / (2.0 + 0.3 / size * s) ** 0.7
+    node = helper.make_node("LRN", ["x"], ["y"], size=size, alpha=0.3, beta=0.7, bias=2.0)
+    check_ref(model([node], [("x", np.float32, [2, 5, 6])], [("y", np.float32, None)]), {"x": x}, expected=[want])

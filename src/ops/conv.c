@@ -716,8 +716,8 @@ static int bn_param(lp_ctx *c, int p, int xrank) {
 }
 
 static lp_status bn_lower(lp_ctx *c, const lp_node *n) {
-    if (n->n_out > 1 && (n->out[1] >= 0 || (n->n_out > 2 && n->out[2] >= 0)))
-        return lp_fail(c, LP_ERR_UNSUPPORTED, "running mean/var outputs (training)");
+    for (int k = 1; k < n->n_out; k++)
+        if (n->out[k] >= 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "running mean/var outputs (training)");
     if (n->opset < 7 && lp_attr_i(c, n, "is_test", 0) == 0)
         return lp_fail(c, LP_ERR_UNSUPPORTED, "attribute 'is_test'=0 (training)");
     lp_tensor *x = T(n->in[0]);

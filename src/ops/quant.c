@@ -168,9 +168,11 @@ static lp_status quantize_lower(lp_ctx *c, const lp_node *n) {
     LP_TRY(q_attrs(c, n, 2, &a));
     LP_TRY(need_qtype(c, a.out, "output"));
     if (a.out == LP_DT_I32) return lp_fail(c, LP_ERR_INVALID, "QuantizeLinear has no int32 output");
-    if (!lp_dtype_is_float(x->dtype)) return lp_fail(c, LP_ERR_INVALID, "input type %s", lp_dtype_name(x->dtype));
-    /* x / scale in x's type (numpy's arithmetic in the reference), or in 'precision' */
-    lp_dtype prec = x->dtype;
+    /* x / scale in x's type (numpy's arithmetic in the reference), or in 'precision'; opset 10
+     * also quantizes int32 x (float32 here) */
+    lp_dtype prec = lp_dtype_is_float(x->dtype) ? x->dtype : LP_DT_F32;
+    if (!lp_dtype_is_float(x->dtype) && x->dtype != LP_DT_I32)
+        return lp_fail(c, LP_ERR_INVALID, "input type %s", lp_dtype_name(x->dtype));
     int64_t pv = lp_attr_i(c, n, "precision", 0);
     if (pv) {
         prec = precision_type(pv);
