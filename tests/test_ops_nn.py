@@ -473,3 +473,39 @@ def test_lrn_3d_input(size):
     want = x / (2.0 + 0.3 / size * s) ** 0.7
     node = helper.make_node("LRN", ["x"], ["y"], size=size, alpha=0.3, beta=0.7, bias=2.0)
     check_ref(model([node], [("x", np.float32, [2, 5, 6])], [("y", np.float32, None)]), {"x": x}, expected=[want])
+
+
+# ------------------------------------------------------------------------------------------
+# QDQ models: quantized constant weights are folded (the convolution gets a float constant)
+
+
+def test_qdq_conv_weights_folded():
+    w = ints(-127, 127, 6, 3, 3, 3, dtype=np.int8)
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+        helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+        helper.make_node("DequantizeLinear", ["w", "ws"], ["wd"], axis=0),
+        helper.make_node("Conv", ["xd", "wd", "b"], ["y"], pads=[1, 1, 1, 1]),
+    ]
+    m = model(nodes, [("x", np.float32, ["n", 3, 8, 8])], [("y", np.float32, None)],
+              {"xs": np.array(0.05, np.float32), "xz": np.array(10, np.int8), "w": w,
+               "ws": np.linspace(0.01, 0.03, 6).astype(np.float32), "b": rnd(6, seed=1)}, opset=13)
+    rep = check(m)
+    ops = dict(rep.tflite_ops)
+    # a run-time weight would need its own TRANSPOSE; the one left is the input's (the layout
+    # pass does not move it through the quantize/dequantize arithmetic to the graph input)
+    assert "CONV_2D" in ops and ops.get("TRANSPOSE", 0) <= 1, ops
+
+
+def test_qdq_blocked_constant_weights_folded():
+    w = ints(-8, 7, 5, 6, dtype=np.int8)
+    nodes = [helper.make_node("DequantizeLinear", ["w", "ws", "wz"], ["wd"], axis=1, block_size=4),
+             helper.make_node("QuantizeLinear", ["c", "cs"], ["cq"]),
+             helper.make_node("DequantizeLinear", ["cq", "cs"], ["cd"]),
+             helper.make_node("MatMul", ["x", "wd"], ["t"]),
+             helper.make_node("Add", ["t", "cd"], ["y"])]
+    m = model(nodes, [("x", np.float32, ["n", 5])], [("y", np.float32, None)],
+              {"w": w, "ws": np.abs(rnd(5, 2, seed=2)) + 0.1, "wz": ints(-2, 2, 5, 2, seed=3, dtype=np.int8),
+               "c": np.array([0.25, -0.75, 1.5, 2.5, -2.5, 0.0], np.float32), "cs": np.array(0.5, np.float32)})
+    rep = check(m)
+    assert set(dict(rep.tflite_ops)) <= {"FULLY_CONNECTED", "ADD"}, rep.tflite_ops

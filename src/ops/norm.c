@@ -74,7 +74,22 @@ int lp_nn_reduce(lp_ctx *c, lp_op op, int x, const int *axes, int n_axes, int ke
 
 int lp_nn_cast(lp_ctx *c, int x, lp_dtype to) {
     if (x < 0) return -1;
-    return T(x)->dtype == to ? x : lp_emit_cast(c, x, to, -1);
+    lp_tensor *X = T(x);
+    if (X->dtype == to) return x;
+    int64_t ne = lp_tensor_numel(X);
+    if (!lp_tensor_is_const(c->g, x) || ne < 0 || ne > 4096 || !lp_dtype_size(to))
+        return lp_emit_cast(c, x, to, -1);
+    /* a small constant is converted here rather than by a CAST at run time */
+    void *d = lp_arena_alloc(&c->g->arena, lp_dtype_size(to) * (size_t)(ne ? ne : 1));
+    if (!d) {
+        lp_fail(c, LP_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    for (int64_t i = 0; i < ne; i++) {
+        if (lp_dtype_is_float(X->dtype) || lp_dtype_is_float(to)) lp_set_f64(to, d, i, lp_get_f64(X->dtype, X->data, i));
+        else lp_set_i64(to, d, i, lp_get_i64(X->dtype, X->data, i));
+    }
+    return lp_emit_const(c, to, X->rank, X->dims, d, "converted");
 }
 
 int lp_nn_channel_vec(lp_ctx *c, int x, int rank) {

@@ -186,7 +186,74 @@ static lp_status quantize_lower(lp_ctx *c, const lp_node *n) {
     return done(c, saturate_cast(c, q, zp >= 0 ? zp : -1, a.out, n->out[0]));
 }
 
-const lp_op_impl lp_impl_QuantizeLinear = {quantize_infer, NULL, quantize_lower};
+/* ---- reference kernels: constant folding of quantized weights (QDQ models store weights as
+ * int8 + DequantizeLinear; folded, the convolution sees a float constant) ---- */
+
+/* the element of scale/zero point p that applies to element i of x */
+static int64_t qindex(const lp_tensor *x, const lp_tensor *p, int axis, int64_t block, int64_t i) {
+    if (lp_tensor_numel(p) == 1) return 0;
+    int64_t xs[LP_MAX_RANK], ps[LP_MAX_RANK];
+    lp_strides(x->rank, x->dims, xs);
+    if (block <= 0) return (i / xs[axis]) % x->dims[axis];
+    lp_strides(p->rank, p->dims, ps);
+    int64_t idx = 0;
+    for (int d = 0; d < x->rank; d++) {
+        int64_t cd = (i / xs[d]) % x->dims[d];
+        idx += (d == axis ? cd / block : cd) * ps[d];
+    }
+    return idx;
+}
+
+/* v rounded to the precision of dt (float32, float16, ...) */
+static double in_type(lp_dtype dt, double v) {
+    uint8_t buf[8];
+    lp_set_f64(dt, buf, 0, v);
+    return lp_get_f64(dt, buf, 0);
+}
+
+static lp_status q_eval_setup(lp_ctx *c, const lp_node *n, qattrs *a, int *axis) {
+    LP_TRY(q_attrs(c, n, 2, a));
+    lp_tensor *x = T(n->in[0]), *s = T(n->in[1]);
+    *axis = 0;
+    if (lp_tensor_numel(s) != 1) LP_TRY(lp_axis(c, a->axis, x->rank, axis, "attribute 'axis'"));
+    for (int k = 1; k < 3; k++) {
+        lp_tensor *p = lp_in(c, n, k);
+        if (!p || lp_tensor_numel(p) == 1) continue;
+        if (a->block <= 0 ? p->rank != 1 || p->dims[0] != x->dims[*axis]
+                          : p->rank != x->rank || p->dims[*axis] != (x->dims[*axis] + a->block - 1) / a->block)
+            return lp_fail(c, LP_ERR_INVALID, "'%s' does not match the input's shape", p->name);
+    }
+    return LP_OK;
+}
+
+static lp_status quantize_eval(lp_ctx *c, const lp_node *n) {
+    qattrs a;
+    int axis;
+    LP_TRY(q_eval_setup(c, n, &a, &axis));
+    lp_tensor *x = T(n->in[0]), *s = T(n->in[1]), *z = lp_in(c, n, 2);
+    double lo = 0, hi = 0;
+    LP_TRY(need_qtype(c, a.out, "output"));
+    qrange(a.out, &lo, &hi);
+    if (a.out == LP_DT_I32) return lp_fail(c, LP_ERR_INVALID, "QuantizeLinear has no int32 output");
+    lp_dtype prec = lp_dtype_is_float(x->dtype) ? x->dtype : LP_DT_F32;
+    int64_t pv = lp_attr_i(c, n, "precision", 0);
+    if (pv && (prec = precision_type(pv)) == LP_DT_UNDEF)
+        return lp_fail(c, LP_ERR_INVALID, "attribute 'precision'=%lld", (long long)pv);
+    void *y = lp_out_data(c, n, 0);
+    int64_t ne = lp_tensor_numel(x);
+    for (int64_t i = 0; i < ne; i++) {
+        double xv = in_type(prec, lp_get_f64(x->dtype, x->data, i));
+        double sv = in_type(prec, lp_get_f64(s->dtype, s->data, qindex(x, s, axis, a.block, i)));
+        double q = nearbyint(in_type(prec, xv / sv)); /* round half to even */
+        if (z) q += lp_get_f64(z->dtype, z->data, qindex(x, z, axis, a.block, i));
+        q = q < lo ? lo : q > hi ? hi : q; /* NaN: lo */
+        if (q != q) q = lo;
+        lp_set_i64(a.out, y, i, (int64_t)q);
+    }
+    return LP_OK;
+}
+
+const lp_op_impl lp_impl_QuantizeLinear = {quantize_infer, quantize_eval, quantize_lower};
 
 /* ---------------- DequantizeLinear ---------------- */
 
@@ -215,7 +282,26 @@ static lp_status dequantize_lower(lp_ctx *c, const lp_node *n) {
     return done(c, y);
 }
 
-const lp_op_impl lp_impl_DequantizeLinear = {dequantize_infer, NULL, dequantize_lower};
+static lp_status dequantize_eval(lp_ctx *c, const lp_node *n) {
+    qattrs a;
+    int axis;
+    LP_TRY(q_eval_setup(c, n, &a, &axis));
+    lp_tensor *x = T(n->in[0]), *s = T(n->in[1]), *z = lp_in(c, n, 2);
+    LP_TRY(need_qtype(c, x->dtype, "input"));
+    if (!lp_dtype_is_float(a.out)) return lp_fail(c, LP_ERR_INVALID, "output type %s", lp_dtype_name(a.out));
+    void *y = lp_out_data(c, n, 0);
+    int64_t ne = lp_tensor_numel(x);
+    for (int64_t i = 0; i < ne; i++) {
+        /* as the lowering: (float32(x) - float32(zp)) * float32(scale), then the output type */
+        float d = (float)lp_get_f64(x->dtype, x->data, i);
+        if (z) d -= (float)lp_get_f64(z->dtype, z->data, qindex(x, z, axis, a.block, i));
+        float v = d * (float)lp_get_f64(s->dtype, s->data, qindex(x, s, axis, a.block, i));
+        lp_set_f64(a.out, y, i, (double)v);
+    }
+    return LP_OK;
+}
+
+const lp_op_impl lp_impl_DequantizeLinear = {dequantize_infer, dequantize_eval, dequantize_lower};
 
 /* ---------------- DynamicQuantizeLinear ---------------- */
 
