@@ -509,3 +509,34 @@ def test_qdq_blocked_constant_weights_folded():
                "c": np.array([0.25, -0.75, 1.5, 2.5, -2.5, 0.0], np.float32), "cs": np.array(0.5, np.float32)})
     rep = check(m)
     assert set(dict(rep.tflite_ops)) <= {"FULLY_CONNECTED", "ADD"}, rep.tflite_ops
+
+
+# ------------------------------------------------------------------------------------------
+# older opsets
+
+
+@pytest.mark.parametrize("opset,node,shape,inits", [
+    (7, helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], epsilon=1e-3), [2, 3, 4, 5],
+     {"s": rnd(3, seed=1), "b": rnd(3, seed=2), "m": rnd(3, seed=3), "v": np.abs(rnd(3, seed=4)) + 0.5}),
+    (7, helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], spatial=0), [2, 3, 4],
+     {"s": rnd(3, 4, seed=1), "b": rnd(3, 4, seed=2), "m": rnd(3, 4, seed=3), "v": np.abs(rnd(3, 4, seed=4)) + 0.5}),
+    (9, helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"]), [2, 3, 4],
+     {"s": rnd(3, seed=1), "b": rnd(3, seed=2), "m": rnd(3, seed=3), "v": np.abs(rnd(3, seed=4)) + 0.5}),
+    (8, helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2]), [1, 2, 7, 7], {}),
+    (10, helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1), [1, 2, 7, 7], {}),
+    (7, helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=1),
+     [1, 2, 6, 5], {}),
+    (10, helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1), [1, 2, 8, 8], {}),
+    (7, helper.make_node("Gemm", ["x", "w", "c"], ["y"], transB=1, beta=0.5), [3, 4], {"w": rnd(5, 4, seed=1), "c": rnd(5, seed=2)}),
+    (9, helper.make_node("Gemm", ["x", "w", "c"], ["y"], alpha=2.0), [3, 4], {"w": rnd(4, 5, seed=1), "c": rnd(3, 1, seed=2)}),
+    (7, helper.make_node("InstanceNormalization", ["x", "s", "b"], ["y"]), [2, 3, 4, 5], {"s": rnd(3, seed=1), "b": rnd(3, seed=2)}),
+    (7, helper.make_node("LpNormalization", ["x"], ["y"], axis=1, p=1), [2, 3, 4], {}),
+    (7, helper.make_node("LRN", ["x"], ["y"], size=5), [1, 7, 3, 3], {}),
+    (9, helper.make_node("MeanVarianceNormalization", ["x"], ["y"]), [2, 3, 4, 5], {}),
+    (7, helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], output_padding=[1, 1]), [1, 2, 3, 4],
+     {"w": rnd(2, 3, 3, 3, seed=1)}),
+    (7, helper.make_node("GlobalLpPool", ["x"], ["y"], p=3), [2, 3, 4, 5], {}),
+    (11, helper.make_node("LpPool", ["x"], ["y"], kernel_shape=[2, 2], p=2, strides=[2, 2]), [2, 3, 4, 6], {}),
+])
+def test_old_opsets(opset, node, shape, inits):
+    check(model([node], [("x", np.float32, shape)], [("y", np.float32, None)], inits, opset=opset))
