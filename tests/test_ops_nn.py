@@ -540,3 +540,34 @@ def test_qdq_blocked_constant_weights_folded():
 ])
 def test_old_opsets(opset, node, shape, inits):
     check(model([node], [("x", np.float32, shape)], [("y", np.float32, None)], inits, opset=opset))
+
+
+# ------------------------------------------------------------------------------------------
+# more dynamic shapes
+
+
+def test_groupnorm_dynamic_length():
+    node = helper.make_node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=3)
+    m = model([node], [("x", np.float32, [2, 6, "l"])], [("y", np.float32, None)],
+              {"s": rnd(6, seed=1), "b": rnd(6, seed=2)})
+    check(m, {"x": rnd(2, 6, 11)})
+
+
+@pytest.mark.parametrize("op,attrs", [
+    ("AveragePool", dict(kernel_shape=[2, 3, 2], strides=[2, 1, 2], pads=[0, 1, 1, 1, 1, 0])),
+    ("MaxPool", dict(kernel_shape=[3, 3, 3], strides=[2, 2, 2], ceil_mode=1)),
+    ("LpPool", dict(kernel_shape=[2, 2, 2], p=3, strides=[1, 2, 1])),
+])
+def test_pool3d_dynamic_batch(op, attrs):
+    node = helper.make_node(op, ["x"], ["y"], **attrs)
+    check(model([node], [("x", np.float32, ["n", 3, 6, 7, 5])], [("y", np.float32, None)], opset=19))
+
+
+@pytest.mark.parametrize("runtime_w", [False, True])
+def test_convtranspose_3d_grouped_dilated(runtime_w):
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], group=2, dilations=[2, 1, 2], strides=[1, 2, 1],
+                            pads=[1, 0, 0, 0, 1, 1])
+    w = rnd(4, 3, 2, 2, 3, seed=9)
+    ins = [("x", np.float32, ["n", 4, 3, 4, 3])] + ([("w", np.float32, [4, 3, 2, 2, 3])] if runtime_w else [])
+    m = model([node], ins, [("y", np.float32, None)], {} if runtime_w else {"w": w})
+    check(m, {"x": rnd(2, 4, 3, 4, 3), "w": w} if runtime_w else None)

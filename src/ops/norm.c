@@ -264,13 +264,14 @@ static lp_status groupnorm_lower(lp_ctx *c, const lp_node *n) {
     int64_t G = lp_attr_i(c, n, "num_groups", 0);
     float eps = lp_attr_f(c, n, "epsilon", 1e-5f);
     if (n->opset >= 21) LP_TRY(need_stash_f32(c, n));
+    /* the groups are reshaped: at most one dimension may be dynamic (RESHAPE's -1) */
     int64_t K = 1;
-    for (int i = 1; i < x->rank; i++) {
-        if (x->dims[i] < 0)
-            return lp_fail(c, LP_ERR_UNSUPPORTED, "dimension %d of the input must be static (the groups are reshaped)", i);
-        K *= x->dims[i];
-    }
-    K /= G;
+    int n_dyn = 0;
+    if (x->dims[1] < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "the channel dimension must be static");
+    for (int i = 0; i < x->rank; i++) n_dyn += x->dims[i] < 0;
+    if (n_dyn > 1) return lp_fail(c, LP_ERR_UNSUPPORTED, "GroupNormalization with more than one dynamic dimension");
+    for (int i = 1; i < x->rank; i++) K = x->dims[i] < 0 || K < 0 ? -1 : K * x->dims[i];
+    K = K < 0 ? lp_graph_new_sym(c->g, NULL) : K / G;
     /* [N, C, ...] -> [N, G, C/G * spatial]: statistics per instance and group */
     int64_t gd[3] = {x->dims[0], G, K};
     int xg = lp_emit_reshape(c, lp_nn_cast(c, n->in[0], LP_DT_F32), 3, gd, -1);

@@ -229,7 +229,7 @@ static lp_status pool3d_lower(lp_ctx *c, pool_job *J, int x, int y) {
     lp_tensor *X = T(xn);
     int64_t N = X->dims[0], Dp = X->dims[1], Hp = X->dims[2], Wp = X->dims[3], C = X->dims[4];
     int64_t Do = J->out_sp[0], Ho = J->out_sp[1], Wo = J->out_sp[2];
-    int64_t d1[4] = {N < 0 ? -1 : N * Dp, Hp, Wp, C};
+    int64_t d1[4] = {N < 0 ? lp_graph_new_sym(c->g, NULL) : N * Dp, Hp, Wp, C};
     int t = lp_emit_reshape(c, xn, 4, d1, -1);
     t = t < 0 ? -1 : pool2d_op(c, J->kind, t, s->k[1], s->k[2], s->s[1], s->s[2]); /* [N*Dp, Ho, Wo, C] */
     int64_t d2[4] = {N, Dp, Ho * Wo, C};

@@ -472,21 +472,32 @@ static int int_conv(lp_ctx *c, const lp_node *n, int x, int xzp, int w, int wzp,
         wzb = lp_tensor_numel(T(wzp)) == 1 ? wzp : lp_nn_channel_vec(c, wzp, W->rank);
         wzb = lp_nn_cast(c, wzb, LP_DT_F32);
     }
-    /* the largest possible |sum| of one output: from the weights' per-channel absolute sums when constant */
-    double xdev = max_dev(c, x, xzp), worst;
+    /* the largest possible |sum| of one output (worst) and of one input channel's share of it
+     * (per_c): from the weights' absolute sums when they are constant */
+    double xdev = max_dev(c, x, xzp), worst = 0, per_c = 0;
     if (lp_tensor_is_const(c->g, w) && (wzp < 0 || lp_tensor_is_const(c->g, wzp))) {
-        worst = 0;
-        int64_t per_m = Cg * taps, nz = wzp >= 0 ? lp_tensor_numel(T(wzp)) : 0;
+        int64_t nz = wzp >= 0 ? lp_tensor_numel(T(wzp)) : 0;
         for (int64_t m = 0; m < M; m++) {
             double z = wzp >= 0 ? lp_get_f64(T(wzp)->dtype, T(wzp)->data, nz == 1 ? 0 : m) : 0, sum = 0;
-            for (int64_t k = 0; k < per_m; k++) sum += fabs(lp_get_f64(W->dtype, W->data, m * per_m + k) - z);
+            for (int64_t ch = 0; ch < Cg; ch++) {
+                double cs = 0;
+                for (int64_t k = 0; k < taps; k++)
+                    cs += fabs(lp_get_f64(W->dtype, W->data, (m * Cg + ch) * taps + k) - z);
+                sum += cs;
+                per_c = cs > per_c ? cs : per_c;
+            }
             worst = sum > worst ? sum : worst;
         }
-        worst *= xdev;
+        worst *= xdev, per_c *= xdev;
     } else {
-        worst = xdev * max_dev(c, w, wzp) * (double)(Cg * taps);
+        per_c = xdev * max_dev(c, w, wzp) * (double)taps;
+        worst = per_c * (double)Cg;
     }
-    int64_t nc = worst < F32_EXACT ? 1 : chunks_for(Cg, worst / (double)Cg);
+    int64_t nc = worst < F32_EXACT ? 1 : chunks_for(Cg, per_c);
+    if (nc > 1 && per_c >= F32_EXACT) {
+        lp_fail(c, LP_ERR_UNSUPPORTED, "integer convolution whose single-channel sums could reach 2^24 (float32 would round)");
+        return -1;
+    }
     *n_chunks = (int)nc;
     int xf = shifted(c, x, xzb), wf = shifted(c, w, wzb);
     if (xf < 0 || wf < 0) return -1;
