@@ -150,6 +150,9 @@ typedef struct lp_tfl_params {
     int squeeze_dims[LP_MAX_RANK];
     int n_new_shape;   /* RESHAPE: new_shape option (-1 entries allowed); 0 = not written */
     int new_shape[LP_MAX_RANK];
+    int stride_d, dil_d; /* CONV_3D, CONV_3D_TRANSPOSE: depth stride and dilation */
+    int radius;        /* LOCAL_RESPONSE_NORMALIZATION: radius, lrn_bias, alpha, beta */
+    float lrn_bias;
 } lp_tfl_params;
 
 typedef struct lp_node {

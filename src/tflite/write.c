@@ -77,6 +77,19 @@ int lp_tfl_op_version(const lp_graph *g, const lp_node *n) {
         if (p->ellipsis_mask || p->new_axis_mask) return 6;
         return rank > 4 ? 4 : 1;
     case LP_TFL_GATHER: return p->batch_dims ? 5 : 1;
+    case LP_TFL_CAST: {
+        /* op_version.cc: the types each CAST version added */
+        lp_dtype a = (lp_dtype)p->in_type, b = (lp_dtype)p->out_type;
+#define CAST_HAS(t) (a == (t) || b == (t))
+        if (CAST_HAS(LP_DT_BF16)) return 7;
+        if (a == LP_DT_I4 && b == LP_DT_F32) return 6;
+        if (CAST_HAS(LP_DT_F64) || CAST_HAS(LP_DT_F16)) return 5;
+        if (CAST_HAS(LP_DT_U16)) return 4;
+        if (CAST_HAS(LP_DT_I8)) return 3;
+        if (CAST_HAS(LP_DT_U32)) return 2;
+#undef CAST_HAS
+        return 1;
+    }
     case LP_TFL_BROADCAST_TO: return 2;
     case LP_TFL_SUB: return rank > 4 ? 3 : 1;
     case LP_TFL_DIV: return rank > 4 ? 2 : 1;
@@ -113,6 +126,10 @@ static const struct {
     {LP_TFL_RELU_0_TO_1, 1, "2.15.0"},      {LP_TFL_SIGN, 1, "2.15.0"},
     {LP_TFL_SUB, 3, "2.3.0"},               {LP_TFL_DIV, 2, "2.3.0"},
     {LP_TFL_PAD, 4, "2.6.0"},               {LP_TFL_SLICE, 5, "2.5.0"},
+    {LP_TFL_CONV_3D, 1, "2.5.0"},           {LP_TFL_CONV_3D_TRANSPOSE, 1, "2.6.0"},
+    {LP_TFL_SCATTER_ND, 1, "2.1.0"},        {LP_TFL_ROUND, 1, "1.14.0"},
+    {LP_TFL_CAST, 2, "2.7.0"},              {LP_TFL_CAST, 3, "2.8.0"},
+    {LP_TFL_CAST, 4, "2.9.0"},              {LP_TFL_CAST, 5, "2.12.0"},
 };
 
 static int version_less(const char *a, const char *b) {
@@ -241,6 +258,23 @@ static lp_fb_ref write_options(lp_fb *b, const lp_node *n) {
         lp_fb_add_i32(b, 1, p->stride_w);
         lp_fb_add_i32(b, 2, p->stride_h);
         if (p->act) lp_fb_add_i8(b, 3, (int8_t)p->act);
+        break;
+    case LP_TFL_CONV_3D:
+    case LP_TFL_CONV_3D_TRANSPOSE:
+        lp_fb_add_i8(b, 0, (int8_t)p->padding);
+        lp_fb_add_i32(b, 1, p->stride_d);
+        lp_fb_add_i32(b, 2, p->stride_w);
+        lp_fb_add_i32(b, 3, p->stride_h);
+        lp_fb_add_i8(b, 4, (int8_t)p->act);
+        lp_fb_add_i32(b, 5, p->dil_d ? p->dil_d : 1);
+        lp_fb_add_i32(b, 6, p->dil_w ? p->dil_w : 1);
+        lp_fb_add_i32(b, 7, p->dil_h ? p->dil_h : 1);
+        break;
+    case LP_TFL_LOCAL_RESPONSE_NORMALIZATION:
+        lp_fb_add_i32(b, 0, p->radius);
+        lp_fb_add_f32(b, 1, p->lrn_bias);
+        lp_fb_add_f32(b, 2, p->alpha);
+        lp_fb_add_f32(b, 3, p->beta);
         break;
     case LP_TFL_BATCH_MATMUL:
         lp_fb_add_u8(b, 0, (uint8_t)p->adj_x);
