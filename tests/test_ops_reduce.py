@@ -293,8 +293,29 @@ def test_unique_constant_folds():
     check(m, {"x": randn(3)})
 
 
-def test_unique_runtime_unsupported():
-    m = model([h.make_node("Unique", ["x"], ["u"])], [("x", np.float32, [5])], [("u", np.float32)], opset=11)
+@pytest.mark.parametrize("sorted_", [1, 0])
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_unique_runtime(sorted_, axis):
+    x = rng.integers(0, 3, (4, 3, 2)).astype(np.int64)
+    x[:, 2] = x[:, 0]  # repeated slices along axis 1
+    x[3] = x[1]        # and along axis 0
+    kw = {} if axis is None else {"axis": axis}
+    outs = [("u", np.int64), ("idx", np.int64), ("inv", np.int64), ("cnt", np.int64)]
+    m = model([h.make_node("Unique", ["x"], [o for o, _ in outs], sorted=sorted_, **kw)],
+              [("x", np.int64, [4, 3, 2])], outs, opset=11)
+    check(m, {"x": x}, exact=True)
+
+
+def test_unique_runtime_float_lexicographic():
+    x = np.array([[2.0, -1.0], [1.5, 3.0], [2.0, -1.0], [1.5, -2.0], [-0.5, 9.0]], np.float32)
+    outs = [("u", np.float32), ("idx", np.int64), ("inv", np.int64), ("cnt", np.int64)]
+    m = model([h.make_node("Unique", ["x"], [o for o, _ in outs], axis=0)], [("x", np.float32, [5, 2])], outs,
+              opset=11)
+    check(m, {"x": x}, exact=True)
+
+
+def test_unique_runtime_too_large_unsupported():
+    m = model([h.make_node("Unique", ["x"], ["u"])], [("x", np.float32, [4096])], [("u", np.float32)], opset=11)
     with pytest.raises(liteport.ConversionError) as e:
         liteport.convert(m.SerializeToString())
     assert e.value.status == "unsupported"

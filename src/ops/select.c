@@ -692,8 +692,14 @@ const lp_op_impl lp_impl_Compress = {compress_infer, NULL, compress_lower};
 
 /* ---------------- Unique ---------------- */
 
-/* Unique's outputs have data-dependent sizes and TFLite's UNIQUE gives neither sorted values nor
- * first indices and counts: only a constant input is supported, and folded. */
+/* A constant input is folded. A runtime input (static shape) is computed with pairwise
+ * comparisons of its N slices along the axis (N x N x slice-size tensors, so N is bounded):
+ *   E[i,j]    = slice i equals slice j;   first[i] = no j < i with E[i,j]
+ *   uid[i]    = number of first slices ordered before slice i (by value when sorted=1, the
+ *               lexicographic order ONNX's reference uses; by first position otherwise)
+ *   pos       = WHERE(first), the first occurrences in input order; order = pos permuted by uid
+ *   Y = GATHER(x, order), indices = order, inverse_indices = uid, counts = GATHER(sum_j E, order).
+ * TFLite's own UNIQUE is 1-D and gives neither sorted values, first indices nor counts. */
 typedef struct uniq {
     int64_t n_x;      /* slices along the axis (elements without axis) */
     int64_t slice;    /* elements per slice */
@@ -721,15 +727,19 @@ static int slice_cmp(const lp_tensor *x, const uniq *u, int axis, int64_t a, int
     return 0;
 }
 
-static lp_status unique_compute(lp_ctx *c, const lp_node *n, uniq *u, int *axis) {
+static lp_status unique_axis(lp_ctx *c, const lp_node *n, int *axis) {
     lp_tensor *x = T(n->in[0]);
-    if (!(x->flags & LP_T_CONST))
-        return lp_fail(c, LP_ERR_UNSUPPORTED, "Unique of a runtime tensor (data-dependent output sizes; TFLite's "
-                       "UNIQUE is 1-D and gives neither sorted values, first indices nor counts)");
-    int64_t ne = lp_tensor_numel(x);
-    if (ne < 0 || ne > 65536) return lp_fail(c, LP_ERR_LIMIT, "Unique folding is limited to 65536 elements");
+    LP_TRY(lp_need_rank(c, x, "input"));
     *axis = -1;
     if (lp_node_attr(n, "axis")) LP_TRY(lp_axis(c, lp_attr_i(c, n, "axis", 0), x->rank, axis, "axis"));
+    return LP_OK;
+}
+
+static lp_status unique_compute(lp_ctx *c, const lp_node *n, uniq *u, int *axis) {
+    lp_tensor *x = T(n->in[0]);
+    int64_t ne = lp_tensor_numel(x);
+    if (ne < 0 || ne > 65536) return lp_fail(c, LP_ERR_LIMIT, "Unique folding is limited to 65536 elements");
+    LP_TRY(unique_axis(c, n, axis));
     int sorted = (int)lp_attr_i(c, n, "sorted", 1);
     u->n_x = *axis >= 0 ? x->dims[*axis] : ne;
     u->slice = u->n_x ? ne / u->n_x : 0;
@@ -778,10 +788,17 @@ static lp_status unique_compute(lp_ctx *c, const lp_node *n, uniq *u, int *axis)
 }
 
 static lp_status unique_infer(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]);
     uniq u;
     int axis;
-    LP_TRY(unique_compute(c, n, &u, &axis));
-    lp_tensor *x = T(n->in[0]);
+    if (x->flags & LP_T_CONST) {
+        LP_TRY(unique_compute(c, n, &u, &axis));
+    } else {
+        LP_TRY(unique_axis(c, n, &axis));
+        u.n_x = axis >= 0 ? x->dims[axis] : lp_tensor_numel(x);
+        if (u.n_x < 0) u.n_x = lp_graph_new_sym(c->g, NULL);
+        u.n_u = lp_graph_new_sym(c->g, NULL);
+    }
     int64_t dims[LP_MAX_RANK];
     if (axis < 0) {
         lp_set_out(c, n, 0, x->dtype, 1, &u.n_u);
@@ -824,9 +841,166 @@ static lp_status unique_eval(lp_ctx *c, const lp_node *n) {
     return LP_OK;
 }
 
+#define UNIQUE_MAX_PAIRS (1 << 22) /* N * N * slice elements */
+
+/* y = op(x) reducing axis `axis` without keeping it */
+static int emit_reduce_axis(lp_ctx *c, lp_op op, int x, int axis) {
+    lp_tensor *X = T(x);
+    int64_t dims[LP_MAX_RANK];
+    int r = 0;
+    for (int i = 0; i < X->rank; i++)
+        if (i != axis) dims[r++] = X->dims[i];
+    int32_t a = axis;
+    int ai = lp_emit_i32(c, &a, 1, "axis");
+    int in[2] = {x, ai};
+    int y = ai < 0 ? -1 : emit_new(c, op, in, 2, X->dtype, r, dims, "reduced");
+    if (y >= 0) lp_emit_params(c, c->g->n_n - 1)->keep_dims = 0;
+    return y;
+}
+
+static int emit_i32_const(lp_ctx *c, int rank, const int64_t *dims, const int32_t *v, const char *hint) {
+    return lp_emit_const(c, LP_DT_I32, rank, dims, v, hint);
+}
+
 static lp_status unique_lower(lp_ctx *c, const lp_node *n) {
-    (void)n;
-    return lp_fail(c, LP_ERR_UNSUPPORTED, "Unique of a runtime tensor");
+    int axis;
+    LP_TRY(unique_axis(c, n, &axis));
+    int x = n->in[0];
+    lp_tensor *X = T(x);
+    LP_TRY(lp_need_shape(c, X, "input"));
+    int sorted = (int)lp_attr_i(c, n, "sorted", 1);
+    int64_t N = axis >= 0 ? X->dims[axis] : lp_tensor_numel(X);
+    int64_t S = N ? lp_tensor_numel(X) / N : 0;
+    if (N == 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "Unique of an empty tensor");
+    if (N * N * S > UNIQUE_MAX_PAIRS)
+        return lp_fail(c, LP_ERR_UNSUPPORTED, "Unique of a runtime tensor compares all pairs of slices: %lld x %lld "
+                       "slices of %lld elements is too large", (long long)N, (long long)N, (long long)S);
+    lp_dtype dt = X->dtype;
+    int64_t U = T(n->out[0])->rank == 1 ? T(n->out[0])->dims[0] : T(n->out[0])->dims[axis];
+
+    /* xs: [N, S], the slices as rows */
+    int perm[LP_MAX_RANK], inv[LP_MAX_RANK];
+    int xt = x;
+    if (axis > 0) {
+        perm[0] = axis;
+        for (int i = 0, k = 1; i < X->rank; i++)
+            if (i != axis) perm[k++] = i;
+        xt = lp_emit_transpose(c, x, perm, -1);
+        if (xt < 0) return c->err->code;
+    }
+    int64_t d2[2] = {N, S}, da[3] = {N, 1, S}, db[3] = {1, N, S}, nn[2] = {N, N}, nns[3] = {N, N, S};
+    int xs = lp_emit_reshape(c, xt, 2, d2, -1);
+    int a = xs < 0 ? -1 : lp_emit_reshape(c, xs, 3, da, -1);
+    int b = a < 0 ? -1 : lp_emit_reshape(c, xs, 3, db, -1);
+    if (b < 0) return c->err->code;
+    /* E[i,j]: all elements of slices i and j equal */
+    int eq3 = emit_bin(c, LP_TFL_EQUAL, a, b, LP_DT_BOOL, -1, "equal");
+    int eqi = eq3 < 0 ? -1 : lp_emit_cast(c, eq3, LP_DT_I32, -1);
+    int E = eqi < 0 ? -1 : emit_reduce_axis(c, LP_TFL_REDUCE_MIN, eqi, 2);
+    if (E < 0) return c->err->code;
+    /* first[i]: no equal slice before i */
+    int32_t *lower = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)(N * N));
+    int32_t *iota = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)(N > S ? N : S));
+    if (!lower || !iota) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t j = 0; j < N; j++) lower[i * N + j] = j < i;
+    for (int64_t i = 0; i < (N > S ? N : S); i++) iota[i] = (int32_t)i;
+    int lc = emit_i32_const(c, 2, nn, lower, "before");
+    int dup = lc < 0 ? -1 : emit_bin(c, LP_TFL_MUL, E, lc, LP_DT_I32, -1, "dup");
+    int dupn = dup < 0 ? -1 : emit_reduce_axis(c, LP_TFL_SUM, dup, 1);
+    int z = lp_emit_scalar(c, LP_DT_I32, 0, "zero");
+    int first = dupn < 0 || z < 0 ? -1 : emit_bin(c, LP_TFL_EQUAL, dupn, z, LP_DT_BOOL, -1, "first");
+    int first_i = first < 0 ? -1 : lp_emit_cast(c, first, LP_DT_I32, -1);
+    int64_t d1n[2] = {1, N}, dn1[2] = {N, 1};
+    int first_row = first_i < 0 ? -1 : lp_emit_reshape(c, first_i, 2, d1n, -1);
+    if (first_row < 0) return c->err->code;
+    /* less[i,j]: slice j is ordered before slice i */
+    int less;
+    if (sorted) {
+        /* lexicographic: at the first differing element p, x[j,p] < x[i,p] */
+        int ne3 = emit_bin(c, LP_TFL_NOT_EQUAL, a, b, LP_DT_BOOL, -1, "differ");
+        int64_t dp[3] = {1, 1, S};
+        int ip = emit_i32_const(c, 3, dp, iota, "iota_p");
+        int sc = lp_emit_scalar(c, LP_DT_I32, (double)S, "S");
+        int sel = -1;
+        if (ne3 >= 0 && ip >= 0 && sc >= 0) {
+            int in[3] = {ne3, ip, sc};
+            sel = emit_new(c, LP_TFL_SELECT_V2, in, 3, LP_DT_I32, 3, nns, "pos");
+        }
+        int fd = sel < 0 ? -1 : emit_reduce_axis(c, LP_TFL_REDUCE_MIN, sel, 2);
+        int64_t dnn1[3] = {N, N, 1};
+        int fd3 = fd < 0 ? -1 : lp_emit_reshape(c, fd, 3, dnn1, -1);
+        int at = fd3 < 0 ? -1 : emit_bin(c, LP_TFL_EQUAL, ip, fd3, LP_DT_BOOL, -1, "at_first_diff");
+        int lt = at < 0 ? -1 : emit_bin(c, LP_TFL_LESS, b, a, LP_DT_BOOL, -1, "lt");
+        int ati = at < 0 ? -1 : lp_emit_cast(c, at, LP_DT_I32, -1);
+        int lti = lt < 0 ? -1 : lp_emit_cast(c, lt, LP_DT_I32, -1);
+        int both = ati < 0 || lti < 0 ? -1 : emit_bin(c, LP_TFL_MUL, ati, lti, LP_DT_I32, -1, "lt_first");
+        less = both < 0 ? -1 : emit_reduce_axis(c, LP_TFL_REDUCE_MAX, both, 2);
+    } else {
+        /* by first occurrence: fidx[i] = min j with E[i,j]; j is before i when j < fidx[i] */
+        int one = lp_emit_scalar(c, LP_DT_I32, 1, "one");
+        int eb = one < 0 ? -1 : emit_bin(c, LP_TFL_EQUAL, E, one, LP_DT_BOOL, -1, "eq");
+        int ij = emit_i32_const(c, 2, d1n, iota, "iota_j");
+        int big = lp_emit_scalar(c, LP_DT_I32, (double)N, "N");
+        int sel = -1;
+        if (eb >= 0 && ij >= 0 && big >= 0) {
+            int in[3] = {eb, ij, big};
+            sel = emit_new(c, LP_TFL_SELECT_V2, in, 3, LP_DT_I32, 2, nn, "pos");
+        }
+        int fidx = sel < 0 ? -1 : emit_reduce_axis(c, LP_TFL_REDUCE_MIN, sel, 1);
+        int fcol = fidx < 0 ? -1 : lp_emit_reshape(c, fidx, 2, dn1, -1);
+        int lt = fcol < 0 ? -1 : emit_bin(c, LP_TFL_LESS, ij, fcol, LP_DT_BOOL, -1, "lt");
+        less = lt < 0 ? -1 : lp_emit_cast(c, lt, LP_DT_I32, -1);
+    }
+    if (less < 0) return c->err->code;
+    int lf = emit_bin(c, LP_TFL_MUL, less, first_row, LP_DT_I32, -1, "lt_first");
+    int uid = lf < 0 ? -1 : emit_reduce_axis(c, LP_TFL_SUM, lf, 1); /* [N] */
+    /* the first occurrences in input order, then in output order */
+    int w = uid < 0 ? -1 : emit_where(c, first, U);
+    int64_t du = U, du1[2] = {U, 1};
+    int pos64 = w < 0 ? -1 : lp_emit_reshape(c, w, 1, &du, -1);
+    int pos = pos64 < 0 ? -1 : lp_emit_cast(c, pos64, LP_DT_I32, -1);
+    if (pos < 0) return c->err->code;
+    int order = pos;
+    if (sorted) {
+        int in[2] = {uid, pos};
+        int uat = emit_new(c, LP_TFL_GATHER, in, 2, LP_DT_I32, 1, &du, "uid");
+        int uat2 = uat < 0 ? -1 : lp_emit_reshape(c, uat, 2, du1, -1);
+        int64_t one = 1;
+        int shp = uat2 < 0 ? -1 : emit_new(c, LP_TFL_SHAPE, &pos, 1, LP_DT_I32, 1, &one, "n_unique");
+        if (shp < 0) return c->err->code;
+        lp_emit_params(c, c->g->n_n - 1)->out_type = LP_DT_I32;
+        int in2[3] = {uat2, pos, shp};
+        order = emit_new(c, LP_TFL_SCATTER_ND, in2, 3, LP_DT_I32, 1, &du, "order");
+        if (order < 0) return c->err->code;
+    }
+    /* outputs */
+    if (n->out[0] >= 0) {
+        lp_tensor *Y = T(n->out[0]);
+        int in[2] = {xs, order};
+        int64_t gd[2] = {U, S};
+        int g = emit_new(c, LP_TFL_GATHER, in, 2, dt, 2, gd, "values");
+        if (g < 0) return c->err->code;
+        if (axis <= 0) {
+            if (lp_emit_reshape(c, g, Y->rank, Y->dims, n->out[0]) < 0) return c->err->code;
+        } else {
+            /* [U, S] -> the transposed shape -> the input's axis order */
+            int64_t td[LP_MAX_RANK];
+            for (int i = 0; i < X->rank; i++) td[i] = Y->dims[perm[i]];
+            for (int i = 0; i < X->rank; i++) inv[perm[i]] = i;
+            int gt = lp_emit_reshape(c, g, X->rank, td, -1);
+            if (gt < 0 || lp_emit_transpose(c, gt, inv, n->out[0]) < 0) return c->err->code;
+        }
+    }
+    if (n->n_out > 1 && n->out[1] >= 0 && lp_emit_cast(c, order, LP_DT_I64, n->out[1]) < 0) return c->err->code;
+    if (n->n_out > 2 && n->out[2] >= 0 && lp_emit_cast(c, uid, LP_DT_I64, n->out[2]) < 0) return c->err->code;
+    if (n->n_out > 3 && n->out[3] >= 0) {
+        int cnt = emit_reduce_axis(c, LP_TFL_SUM, E, 1); /* equal slices of each slice */
+        int in[2] = {cnt, order};
+        int cu = cnt < 0 ? -1 : emit_new(c, LP_TFL_GATHER, in, 2, LP_DT_I32, 1, &du, "counts");
+        if (cu < 0 || lp_emit_cast(c, cu, LP_DT_I64, n->out[3]) < 0) return c->err->code;
+    }
+    return LP_OK;
 }
 
 const lp_op_impl lp_impl_Unique = {unique_infer, unique_eval, unique_lower};
