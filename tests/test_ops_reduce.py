@@ -112,6 +112,15 @@ def test_reduce_integer_types(op, dt):
     check(m, {"x": x}, exact=True)
 
 
+@pytest.mark.parametrize("op,dt", [("ReduceLogSum", np.int32), ("ReduceLogSumExp", np.int64), ("ReduceL2", np.int32)])
+def test_reduce_float_math_on_integers(op, dt):
+    # computed in float and truncated back (onnxruntime does the same)
+    x = rng.integers(1, 9, (3, 4)).astype(dt)
+    m = model([h.make_node(op, ["x", "axes"], ["y"], keepdims=1)], [("x", dt, [3, 4])], [("y", dt)],
+              [("axes", np.array([1], np.int64))])
+    check(m, {"x": x}, exact=True)
+
+
 def test_reduce_max_bool():
     m = model([h.make_node("ReduceMax", ["x", "axes"], ["y"], keepdims=1)], [("x", np.bool_, [3, 4])],
               [("y", np.bool_)], [("axes", np.array([1], np.int64))], opset=20)

@@ -69,12 +69,10 @@ static int reduce_dims(lp_ctx *c, const lp_tensor *x, const red_axes *ra, int ke
     int r = 0;
     if (ra->runtime) {
         /* which dims shrink is known only at run time: a dim of 1 stays 1, the others are symbols */
-        int out_rank = keep ? x->rank : x->rank - ra->n_rt;
-        for (int i = 0; i < out_rank; i++) {
-            int all_one = 1;
-            for (int j = 0; j < x->rank; j++) all_one &= x->dims[j] == 1;
+        int out_rank = keep ? x->rank : x->rank - ra->n_rt, all_one = 1;
+        for (int j = 0; j < x->rank; j++) all_one &= x->dims[j] == 1;
+        for (int i = 0; i < out_rank; i++)
             dims[r++] = (keep && x->dims[i] == 1) || all_one ? 1 : lp_graph_new_sym(c->g, NULL);
-        }
         return r;
     }
     for (int i = 0; i < x->rank; i++) {
@@ -90,9 +88,6 @@ static lp_status reduce_infer(lp_ctx *c, const lp_node *n) {
     lp_tensor *x = T(n->in[0]);
     red_axes ra;
     LP_TRY(reduce_axes(c, n, &ra));
-    if ((n->op == LP_OP_ReduceLogSum || n->op == LP_OP_ReduceLogSumExp) && !lp_dtype_is_float(x->dtype))
-        return lp_fail(c, LP_ERR_INVALID, "input type %s; this reduction takes floating point",
-                       lp_dtype_name(x->dtype));
     int keep = (int)lp_attr_i(c, n, "keepdims", 1);
     int64_t dims[LP_MAX_RANK];
     int r = reduce_dims(c, x, &ra, keep, dims);
@@ -207,7 +202,7 @@ static lp_status reduce_eval(lp_ctx *c, const lp_node *n) {
         if (op == LP_OP_ReduceLogSumExp && pass == 0) memcpy(mx, acc, sizeof(double) * (size_t)ny);
     }
     for (int64_t j = 0; j < ny; j++) {
-        if (is_int && op != LP_OP_ReduceL2) {
+        if (is_int && op != LP_OP_ReduceL2 && op != LP_OP_ReduceLogSum && op != LP_OP_ReduceLogSumExp) {
             int64_t v = iacc[j];
             if (op == LP_OP_ReduceMean) v = cnt[j] ? v / cnt[j] : 0;
             lp_set_i64(y->dtype, yd, j, v);
@@ -307,10 +302,11 @@ static lp_status reduce_lower(lp_ctx *c, const lp_node *n) {
         return k < 0 || emit_op2(c, LP_TFL_ADD, z, k, y, dt, y, "t") < 0 ? c->err->code : LP_OK;
     }
 
-    /* L2 of integers: computed in float and truncated back, as ONNX's reference */
+    /* L2, LogSum and LogSumExp of integers (allowed before opset 28): computed in float and
+     * truncated back, as ONNX's reference does for L2 */
     int cur = x;
     lp_dtype wdt = dt;
-    if (op == LP_OP_ReduceL2 && is_int_type(dt)) {
+    if ((op == LP_OP_ReduceL2 || op == LP_OP_ReduceLogSum || op == LP_OP_ReduceLogSumExp) && is_int_type(dt)) {
         cur = lp_emit_cast(c, x, LP_DT_F32, -1);
         if (cur < 0) return c->err->code;
         wdt = LP_DT_F32;
@@ -328,6 +324,7 @@ static lp_status reduce_lower(lp_ctx *c, const lp_node *n) {
     }
     if (cur < 0) return c->err->code;
 
+    int final_y = final_cast ? -1 : y;
     if (op == LP_OP_ReduceLogSumExp) {
         if (ra.noop) return lp_emit_identity(c, x, y) < 0 ? c->err->code : LP_OK; /* log(exp(x - x)) + x */
         /* m = max(x) (kept dims, to broadcast); y = log(sum(exp(x - m))) + m */
@@ -345,7 +342,9 @@ static lp_status reduce_lower(lp_ctx *c, const lp_node *n) {
                             : emit_reduce(c, LP_TFL_REDUCE_MAX, cur, ax, &ra, 0, -1);
             if (m2 < 0) return c->err->code;
         }
-        return emit_op2(c, LP_TFL_ADD, l, m2, y, wdt, y, "t") < 0 ? c->err->code : LP_OK;
+        int res = emit_op2(c, LP_TFL_ADD, l, m2, final_y, wdt, l, "t");
+        if (res < 0) return c->err->code;
+        return final_cast && lp_emit_cast(c, res, dt, y) < 0 ? c->err->code : LP_OK;
     }
 
     int has_post = op == LP_OP_ReduceL2 || op == LP_OP_ReduceLogSum;
