@@ -277,6 +277,20 @@ def test_trilu_runtime_k():
         check(m, {"x": rng.integers(1, 9, (3, 4)).astype(np.int32), "k": np.array(k, np.int64)}, exact=True)
 
 
+def test_causal_mask_and_positions_fold():
+    # Trilu of a constant and CumSum of a constant are folded: no SELECT_V2 / CUMSUM remains
+    nodes = [h.make_node("Trilu", ["ones", "k"], ["mask"], upper=1),
+             h.make_node("CumSum", ["pos_in", "axis"], ["pos"], exclusive=1, reverse=1),
+             h.make_node("Cast", ["pos"], ["posf"], to=TP.FLOAT),
+             h.make_node("Add", ["x", "mask"], ["y0"]), h.make_node("Add", ["y0", "posf"], ["y"])]
+    m = model(nodes, [("x", np.float32, ["N", 4, 4])], [("y", np.float32)],
+              [("ones", np.ones((4, 4), np.float32) * 3), ("k", np.array(1, np.int64)),
+               ("pos_in", np.array([1, 2, 0, 5], np.int64)), ("axis", np.array(0, np.int32))], opset=14)
+    rep = check(m, {"x": randn(2, 4, 4)})
+    ops = dict(rep.tflite_ops)
+    assert "SELECT_V2" not in ops and "CUMSUM" not in ops, ops
+
+
 @pytest.mark.parametrize("axis", [None, 0, -1])
 def test_compress_constant_condition(axis):
     cond = np.array([True, False, True, True], np.bool_)

@@ -286,7 +286,36 @@ static lp_status cumsum_lower(lp_ctx *c, const lp_node *n) {
     return c->err->code;
 }
 
-const lp_op_impl lp_impl_CumSum = {same_infer, NULL, cumsum_lower};
+/* reference kernel: constant position arithmetic (e.g. cumsum of a mask) folds */
+static lp_status cumsum_eval(lp_ctx *c, const lp_node *n) {
+    int axis;
+    LP_TRY(scan_axis(c, n, &axis));
+    if (axis < 0) return lp_fail(c, LP_ERR_INTERNAL, "runtime axis in constant folding");
+    lp_tensor *x = T(n->in[0]), *y = T(n->out[0]);
+    int excl = (int)lp_attr_i(c, n, "exclusive", 0) != 0, rev = (int)lp_attr_i(c, n, "reverse", 0) != 0;
+    int64_t len = x->dims[axis], inner = 1, outer = 1;
+    for (int i = axis + 1; i < x->rank; i++) inner *= x->dims[i];
+    for (int i = 0; i < axis; i++) outer *= x->dims[i];
+    void *yd = lp_out_data(c, n, 0);
+    int is_int = lp_dtype_is_int(x->dtype);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t j = 0; j < inner; j++) {
+            double acc = 0;
+            int64_t iacc = 0;
+            for (int64_t s = 0; s < len; s++) {
+                int64_t k = rev ? len - 1 - s : s, at = (o * len + k) * inner + j;
+                double v = lp_get_f64(x->dtype, x->data, at);
+                int64_t iv = is_int ? lp_get_i64(x->dtype, x->data, at) : 0;
+                if (!excl) acc += v, iacc = (int64_t)((uint64_t)iacc + (uint64_t)iv);
+                if (is_int) lp_set_i64(y->dtype, yd, at, iacc);
+                else lp_set_f64(y->dtype, yd, at, acc);
+                if (excl) acc += v, iacc = (int64_t)((uint64_t)iacc + (uint64_t)iv);
+            }
+        }
+    return LP_OK;
+}
+
+const lp_op_impl lp_impl_CumSum = {same_infer, cumsum_eval, cumsum_lower};
 
 /* TFLite has no cumulative product and exp(cumsum(log|x|)) is not exact, so the product is
  * unrolled along a static axis: UNPACK, a running MUL in ONNX's order, PACK. */
@@ -599,7 +628,30 @@ static lp_status trilu_lower(lp_ctx *c, const lp_node *n) {
     return done(c, lp_emit_op(c, LP_TFL_SELECT_V2, in, 3, &y, 1));
 }
 
-const lp_op_impl lp_impl_Trilu = {same_infer, NULL, trilu_lower};
+/* reference kernel: constant causal masks (Trilu of ConstantOfShape) fold */
+static lp_status trilu_eval(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]), *y = T(n->out[0]);
+    if (x->rank < 2) return lp_fail(c, LP_ERR_INVALID, "Trilu needs rank >= 2");
+    int64_t k = 0, v[1];
+    if (lp_has_in(n, 1)) {
+        if (lp_known_ints(c, n, 1, v, 1) != 1) return lp_fail(c, LP_ERR_INVALID, "input 'k' must hold one value");
+        k = v[0];
+    }
+    int upper = (int)lp_attr_i(c, n, "upper", 1) != 0;
+    int64_t rows = x->dims[x->rank - 2], cols = x->dims[x->rank - 1], ne = lp_tensor_numel(x);
+    size_t es = lp_dtype_size(x->dtype);
+    uint8_t *yd = lp_out_data(c, n, 0);
+    for (int64_t e = 0; e < ne; e++) {
+        int64_t j = e % cols, i = (e / cols) % rows;
+        int keep = upper ? j - i >= k : j - i <= k;
+        if (keep) memcpy(yd + (size_t)e * es, (const uint8_t *)x->data + (size_t)e * es, es);
+        else memset(yd + (size_t)e * es, 0, es);
+    }
+    (void)y;
+    return LP_OK;
+}
+
+const lp_op_impl lp_impl_Trilu = {same_infer, trilu_eval, trilu_lower};
 
 /* ---------------- Compress ---------------- */
 
