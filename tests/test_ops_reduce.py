@@ -183,6 +183,13 @@ def test_topk_smallest_integers_extremes(dt):
     check(m, {"x": x}, exact=True)
 
 
+@pytest.mark.parametrize("largest", [1, 0])
+def test_topk_runtime_k_dynamic_dims(largest):
+    m = model([h.make_node("TopK", ["x", "k"], ["v", "i"], axis=-1, largest=largest)],
+              [("x", np.float32, ["N", "T", 8]), ("k", np.int64, [1])], [("v", np.float32), ("i", np.int64)])
+    check(m, {"x": randn(2, 3, 8), "k": np.array([5], np.int64)}, exact=True)
+
+
 def test_topk_opset1_attribute():
     m = model([h.make_node("TopK", ["x"], ["v", "i"], k=2)], [("x", np.float32, [3, 5])],
               [("v", np.float32), ("i", np.int64)], opset=1)
@@ -390,6 +397,20 @@ def test_einsum_forms(eq, shapes):
     check(m, {n: randn(*s) for n, s in zip(names, shapes)})
 
 
+@pytest.mark.parametrize("eq,shapes", [
+    ("bhqd,bhkd->bhqk", [("B", 2, "Q", 4), ("B", 2, "K", 4)]),  # no reshape: any dim may be dynamic
+    ("bij,bkj->bik", [("B", 3, 4), ("B", 5, 4)]),
+    ("bxy,bxyz->bz", [("B", 2, 3), ("B", 2, 3, 4)]),            # flattened groups, one dynamic size
+    ("bi,i->b", [("B", 3), (3,)]),
+])
+def test_einsum_dynamic_dims(eq, shapes):
+    names = [f"x{i}" for i in range(len(shapes))]
+    m = model([h.make_node("Einsum", names, ["y"], equation=eq)],
+              [(n, np.float32, list(s)) for n, s in zip(names, shapes)], [("y", np.float32)], opset=12)
+    sizes = {"B": 2, "Q": 3, "K": 5}
+    check(m, {n: randn(*[sizes.get(d, d) for d in s]) for n, s in zip(names, shapes)})
+
+
 def test_einsum_broadcast_unsupported():
     m = model([h.make_node("Einsum", ["a", "b"], ["y"], equation="...ij,...jk->...ik")],
               [("a", np.float32, [1, 3, 4]), ("b", np.float32, [2, 4, 5])], [("y", np.float32)], opset=12)
@@ -400,7 +421,7 @@ def test_einsum_broadcast_unsupported():
 
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_det_batched(n):
-    m = model([h.make_node("Det", ["x"], ["y"])], [("x", np.float32, [2, 3, n, n])], [("y", np.float32)], opset=11)
+    m = model([h.make_node("Det", ["x"], ["y"])], [("x", np.float32, ["A", "B", n, n])], [("y", np.float32)], opset=11)
     check(m, {"x": randn(2, 3, n, n)})
 
 

@@ -6,8 +6,10 @@
  *   A -> TRANSPOSE [batch, a_only, contracted] -> RESHAPE [B, M, K]
  *   B -> TRANSPOSE [batch, contracted, b_only] -> RESHAPE [B, K, N]
  *   BATCH_MATMUL -> [B, M, N] -> RESHAPE [batch dims, a_only dims, b_only dims]
- * and a final TRANSPOSE gives the output order. Shapes must be static; labels shared by two operands
- * must have equal sizes (no broadcasting of size-1 dims across operands).
+ * and a final TRANSPOSE gives the output order. When each of M, K and N is one label (or none), the
+ * reshapes are skipped (unit dims are inserted and squeezed), so dynamic dims are fine; otherwise a
+ * reshape takes at most one dynamic size. Labels shared by two operands must have equal sizes (no
+ * broadcasting of size-1 dims across operands).
  * Det uses the closed forms for 1x1, 2x2 and 3x3 matrices; larger ones are not supported. */
 #include <string.h>
 
@@ -242,6 +244,32 @@ static lp_status take_diagonals(lp_ctx *c, operand *o) {
     }
 }
 
+/* sizes of one label in two operands agree (a dynamic size is assumed to match) */
+static int sizes_match(int64_t a, int64_t b) { return a < 0 || b < 0 || a == b; }
+
+/* product of dims, -1 when one of them is dynamic */
+static int64_t dims_product(const int64_t *d, const int *pos, int n) {
+    int64_t p = 1;
+    for (int i = 0; i < n; i++) {
+        if (d[pos[i]] < 0) return -1;
+        p *= d[pos[i]];
+    }
+    return p;
+}
+
+/* x with a new unit axis at `axis` */
+static int emit_expand(lp_ctx *c, int x, int axis) {
+    lp_tensor *X = T(x);
+    int64_t dims[LP_MAX_RANK];
+    for (int i = 0, k = 0; i <= X->rank; i++) dims[i] = i == axis ? 1 : X->dims[k++];
+    int32_t a = axis;
+    int ai = lp_emit_const(c, LP_DT_I32, 0, NULL, &a, "axis");
+    int y = lp_emit_tensor(c, X->dtype, X->rank + 1, dims, "expanded");
+    int in[2] = {x, ai};
+    if (ai < 0 || y < 0 || lp_emit_op(c, LP_TFL_EXPAND_DIMS, in, 2, &y, 1) < 0) return -1;
+    return y;
+}
+
 /* contract a and b (labels in both that are not needed later are summed) */
 static lp_status contract(lp_ctx *c, const eq *e, int k, operand *a, const operand *b, operand *res) {
     int batch[MAX_LABELS], aonly[MAX_LABELS], bonly[MAX_LABELS], con[MAX_LABELS];
@@ -258,71 +286,95 @@ static lp_status contract(lp_ctx *c, const eq *e, int k, operand *a, const opera
     for (int i = 0; i < b->lab.n; i++)
         if (!has_label(&a->lab, b->lab.lab[i])) bonly[nbo++] = b->lab.lab[i];
     lp_tensor *A = T(a->t), *B = T(b->t);
-    int pa[LP_MAX_RANK], pb[LP_MAX_RANK], r = 0;
-    int64_t sb = 1, sa = 1, sk = 1, sbo = 1;
-    int64_t outd[LP_MAX_RANK];
-    term outl = {0};
+    /* A -> [batch, a_only, contracted], B -> [batch, contracted, b_only] */
+    int pa[LP_MAX_RANK], pb[LP_MAX_RANK], ra = 0, rb = 0;
     for (int i = 0; i < nb; i++) {
         int p = 0, q = 0;
         while (a->lab.lab[p] != batch[i]) p++;
         while (b->lab.lab[q] != batch[i]) q++;
-        if (A->dims[p] != B->dims[q])
+        if (!sizes_match(A->dims[p], B->dims[q]))
             return lp_fail(c, LP_ERR_UNSUPPORTED, "label sizes differ between operands (broadcasting)");
-        pa[r] = p;
-        sb *= A->dims[p];
-        outd[r] = A->dims[p];
-        outl.lab[r++] = batch[i];
+        pa[ra++] = p;
+        pb[rb++] = q;
     }
-    int ra = r;
     for (int i = 0; i < na; i++) {
         int p = 0;
         while (a->lab.lab[p] != aonly[i]) p++;
         pa[ra++] = p;
-        sa *= A->dims[p];
-        outd[r] = A->dims[p];
-        outl.lab[r++] = aonly[i];
     }
     for (int i = 0; i < nc; i++) {
         int p = 0, q = 0;
         while (a->lab.lab[p] != con[i]) p++;
         while (b->lab.lab[q] != con[i]) q++;
-        if (A->dims[p] != B->dims[q])
+        if (!sizes_match(A->dims[p], B->dims[q]))
             return lp_fail(c, LP_ERR_UNSUPPORTED, "label sizes differ between operands (broadcasting)");
         pa[ra++] = p;
-        sk *= A->dims[p];
-    }
-    int rb = 0;
-    for (int i = 0; i < nb; i++) {
-        int q = 0;
-        while (b->lab.lab[q] != batch[i]) q++;
-        pb[rb++] = q;
-    }
-    for (int i = 0; i < nc; i++) {
-        int q = 0;
-        while (b->lab.lab[q] != con[i]) q++;
         pb[rb++] = q;
     }
     for (int i = 0; i < nbo; i++) {
         int q = 0;
         while (b->lab.lab[q] != bonly[i]) q++;
         pb[rb++] = q;
-        sbo *= B->dims[q];
-        outd[r] = B->dims[q];
+    }
+    /* result labels and dims: batch, a_only, b_only */
+    int64_t outd[LP_MAX_RANK];
+    term outl = {0};
+    int r = 0;
+    for (int i = 0; i < nb + na; i++) {
+        outd[r] = A->dims[pa[i]] >= 0 || i >= nb ? A->dims[pa[i]] : B->dims[pb[i]];
+        outl.lab[r++] = a->lab.lab[pa[i]];
+    }
+    for (int i = 0; i < nbo; i++) {
+        outd[r] = B->dims[pb[nb + nc + i]];
         outl.lab[r++] = bonly[i];
     }
     outl.n = r;
     lp_dtype dt = A->dtype;
     int at = emit_transpose_if(c, a->t, pa);
     int bt = at < 0 ? -1 : emit_transpose_if(c, b->t, pb);
-    int64_t d3a[3] = {sb, sa, sk}, d3b[3] = {sb, sk, sbo}, d3y[3] = {sb, sa, sbo};
-    int a3 = bt < 0 ? -1 : emit_reshape_if(c, at, 3, d3a);
-    int b3 = a3 < 0 ? -1 : emit_reshape_if(c, bt, 3, d3b);
-    int y3 = b3 < 0 ? -1 : lp_emit_tensor(c, dt, 3, d3y, "matmul");
-    if (y3 < 0) return c->err->code;
-    int in[2] = {a3, b3};
-    if (lp_emit_op(c, LP_TFL_BATCH_MATMUL, in, 2, &y3, 1) < 0) return c->err->code;
-    int y = emit_reshape_if(c, y3, r, outd);
-    if (y < 0) return c->err->code;
+    if (bt < 0) return c->err->code;
+    int y;
+    if (na <= 1 && nc <= 1 && nbo <= 1 && nb <= 3) {
+        /* one label (or none) per group: BATCH_MATMUL on the transposed operands, unit dims
+         * inserted for empty groups; no reshape, so any dim may be dynamic */
+        if (na == 0) at = emit_expand(c, at, nb);
+        if (at >= 0 && nc == 0) at = emit_expand(c, at, nb + 1);
+        if (nc == 0) bt = emit_expand(c, bt, nb);
+        if (bt >= 0 && nbo == 0) bt = emit_expand(c, bt, nb + 1);
+        if (at < 0 || bt < 0) return c->err->code;
+        int64_t yd[LP_MAX_RANK];
+        memcpy(yd, outd, sizeof(int64_t) * (size_t)nb);
+        yd[nb] = na ? outd[nb] : 1;
+        yd[nb + 1] = nbo ? outd[nb + na] : 1;
+        int ym = lp_emit_tensor(c, dt, nb + 2, yd, "matmul");
+        int in[2] = {at, bt};
+        if (ym < 0 || lp_emit_op(c, LP_TFL_BATCH_MATMUL, in, 2, &ym, 1) < 0) return c->err->code;
+        y = ym;
+        if (!na || !nbo) {
+            y = lp_emit_tensor(c, dt, r, outd, "squeezed");
+            int id = y < 0 ? -1 : lp_emit_op(c, LP_TFL_SQUEEZE, &ym, 1, &y, 1);
+            if (id < 0) return c->err->code;
+            lp_tfl_params *p = lp_emit_params(c, id);
+            p->n_squeeze = 0;
+            if (!na) p->squeeze_dims[p->n_squeeze++] = nb;
+            if (!nbo) p->squeeze_dims[p->n_squeeze++] = nb + 1;
+        }
+    } else {
+        /* groups flattened: [B, M, K] x [B, K, N]; a reshape takes at most one dynamic size */
+        int64_t sb = dims_product(A->dims, pa, nb), sa = dims_product(A->dims, pa + nb, na);
+        int64_t sk = dims_product(A->dims, pa + nb + na, nc), sn = dims_product(B->dims, pb + nb + nc, nbo);
+        if (sb < 0) sb = dims_product(B->dims, pb, nb);
+        if (sk < 0) sk = dims_product(B->dims, pb + nb, nc);
+        int64_t d3a[3] = {sb, sa, sk}, d3b[3] = {sb, sk, sn}, d3y[3] = {sb, sa, sn};
+        int a3 = emit_reshape_if(c, at, 3, d3a);
+        int b3 = a3 < 0 ? -1 : emit_reshape_if(c, bt, 3, d3b);
+        int y3 = b3 < 0 ? -1 : lp_emit_tensor(c, dt, 3, d3y, "matmul");
+        if (y3 < 0) return c->err->code;
+        int in[2] = {a3, b3};
+        if (lp_emit_op(c, LP_TFL_BATCH_MATMUL, in, 2, &y3, 1) < 0) return c->err->code;
+        y = emit_reshape_if(c, y3, r, outd);
+        if (y < 0) return c->err->code;
+    }
     res->t = y;
     res->lab = outl;
     return LP_OK;
@@ -331,7 +383,6 @@ static lp_status contract(lp_ctx *c, const eq *e, int k, operand *a, const opera
 static lp_status einsum_lower(lp_ctx *c, const lp_node *n) {
     eq e;
     LP_TRY(parse_eq(c, n, &e));
-    for (int t = 0; t < e.n_in; t++) LP_TRY(lp_need_shape(c, T(n->in[t]), "input"));
     operand cur;
     for (int t = 0; t < e.n_in; t++) {
         operand o = {n->in[t], e.in[t]};
@@ -369,7 +420,19 @@ static lp_status einsum_lower(lp_ctx *c, const lp_node *n) {
     int y = n->out[0];
     int id = 1;
     for (int j = 0; j < e.out.n; j++) id &= perm[j] == j;
-    if (id) return lp_emit_identity(c, cur.t, y) < 0 ? c->err->code : LP_OK;
+    if (id) {
+        /* already in output order: the op that made it writes y (a RESHAPE copy could not take
+         * several dynamic dims) */
+        int p = T(cur.t)->producer;
+        int is_input = 0;
+        for (int t = 0; t < n->n_in; t++) is_input |= n->in[t] == cur.t;
+        if (!is_input && p >= 0 && p < c->g->n_n && c->g->n[p].n_out == 1 && c->g->n[p].out[0] == cur.t) {
+            c->g->n[p].out[0] = y;
+            T(y)->producer = p;
+            return LP_OK;
+        }
+        return lp_emit_identity(c, cur.t, y) < 0 ? c->err->code : LP_OK;
+    }
     return lp_emit_transpose(c, cur.t, perm, y) < 0 ? c->err->code : LP_OK;
 }
 
@@ -386,13 +449,15 @@ static lp_status det_infer(lp_ctx *c, const lp_node *n) {
     return LP_OK;
 }
 
-static int bin(lp_ctx *c, lp_op op, int a, int b) {
+static int bin_to(lp_ctx *c, lp_op op, int a, int b, int y) {
     lp_tensor *A = T(a);
-    int y = lp_emit_tensor(c, A->dtype, A->rank, A->dims, "det");
+    if (y < 0) y = lp_emit_tensor(c, A->dtype, A->rank, A->dims, "det");
     int in[2] = {a, b};
     if (y < 0 || lp_emit_op(c, op, in, 2, &y, 1) < 0) return -1;
     return y;
 }
+
+static int bin(lp_ctx *c, lp_op op, int a, int b) { return bin_to(c, op, a, b, -1); }
 
 static lp_status det_lower(lp_ctx *c, const lp_node *n) {
     int x = n->in[0], y = n->out[0];
@@ -403,29 +468,37 @@ static lp_status det_lower(lp_ctx *c, const lp_node *n) {
     if (m > 3)
         return lp_fail(c, LP_ERR_UNSUPPORTED, "Det of %lldx%lld matrices (closed forms exist up to 3x3; TFLite has "
                        "no LU decomposition)", (long long)m, (long long)m);
-    /* the matrix as [..., m*m], element (i, j) gathered along the last axis */
-    int64_t dims[LP_MAX_RANK];
-    memcpy(dims, X->dims, sizeof(int64_t) * (size_t)(r - 2));
-    dims[r - 2] = m * m;
-    int flat = lp_emit_reshape(c, x, r - 1, dims, -1);
-    if (flat < 0) return c->err->code;
+    /* rows, then elements, by GATHER with scalar indices (no reshape: batch dims may be dynamic) */
+    int64_t rdims[LP_MAX_RANK];
+    memcpy(rdims, X->dims, sizeof(int64_t) * (size_t)(r - 2));
+    rdims[r - 2] = m;
     int e[9];
-    for (int k = 0; k < m * m; k++) {
-        int32_t idx = k;
-        int ki = lp_emit_const(c, LP_DT_I32, 0, NULL, &idx, "index");
-        e[k] = ki < 0 ? -1 : lp_emit_tensor(c, X->dtype, r - 2, X->dims, "element");
-        int in[2] = {flat, ki};
-        if (e[k] < 0) return c->err->code;
-        int id = lp_emit_op(c, LP_TFL_GATHER, in, 2, &e[k], 1);
+    for (int i = 0; i < m; i++) {
+        int32_t ri = i;
+        int rk = lp_emit_const(c, LP_DT_I32, 0, NULL, &ri, "row");
+        int row = rk < 0 ? -1 : lp_emit_tensor(c, X->dtype, r - 1, rdims, "row");
+        int in[2] = {x, rk};
+        int id = row < 0 ? -1 : lp_emit_op(c, LP_TFL_GATHER, in, 2, &row, 1);
         if (id < 0) return c->err->code;
         lp_emit_params(c, id)->axis = r - 2;
+        for (int j = 0; j < m; j++) {
+            int32_t cj = j;
+            int ck = lp_emit_const(c, LP_DT_I32, 0, NULL, &cj, "col");
+            /* a 1x1 determinant is its element: gathered straight into y */
+            int el = ck < 0 ? -1 : m == 1 ? y : lp_emit_tensor(c, X->dtype, r - 2, X->dims, "element");
+            int in2[2] = {row, ck};
+            int id2 = el < 0 ? -1 : lp_emit_op(c, LP_TFL_GATHER, in2, 2, &el, 1);
+            if (id2 < 0) return c->err->code;
+            lp_emit_params(c, id2)->axis = r - 2;
+            e[i * m + j] = el;
+        }
     }
     int res;
     if (m == 1) {
-        res = e[0];
+        return LP_OK;
     } else if (m == 2) {
         int ad = bin(c, LP_TFL_MUL, e[0], e[3]), bc = bin(c, LP_TFL_MUL, e[1], e[2]);
-        res = ad < 0 || bc < 0 ? -1 : bin(c, LP_TFL_SUB, ad, bc);
+        res = ad < 0 || bc < 0 ? -1 : bin_to(c, LP_TFL_SUB, ad, bc, y);
     } else {
         /* a(ei - fh) - b(di - fg) + c(dh - eg) */
         int ei = bin(c, LP_TFL_MUL, e[4], e[8]), fh = bin(c, LP_TFL_MUL, e[5], e[7]);
@@ -436,10 +509,9 @@ static lp_status det_lower(lp_ctx *c, const lp_node *n) {
         if (c0 < 0 || c1 < 0 || c2 < 0) return c->err->code;
         int t0 = bin(c, LP_TFL_MUL, e[0], c0), t1 = bin(c, LP_TFL_MUL, e[1], c1), t2 = bin(c, LP_TFL_MUL, e[2], c2);
         int s = t0 < 0 || t1 < 0 ? -1 : bin(c, LP_TFL_SUB, t0, t1);
-        res = s < 0 || t2 < 0 ? -1 : bin(c, LP_TFL_ADD, s, t2);
+        res = s < 0 || t2 < 0 ? -1 : bin_to(c, LP_TFL_ADD, s, t2, y);
     }
-    if (res < 0) return c->err->code;
-    return lp_emit_identity(c, res, y) < 0 ? c->err->code : LP_OK;
+    return res < 0 ? c->err->code : LP_OK;
 }
 
 const lp_op_impl lp_impl_Det = {det_infer, NULL, det_lower};

@@ -219,7 +219,8 @@ static lp_status topk_lower(lp_ctx *c, const lp_node *n) {
     if (k >= 0) kt = emit_i32_scalar(c, (int32_t)k, "k");
     else kt = runtime_i32_scalar(c, n->in[1], "k");
     if (kt < 0) return c->err->code;
-    int tv = lp_emit_tensor(c, wdt, r, tdims, "values");
+    /* values straight into the output when nothing follows TOPK_V2 */
+    int tv = largest && !moved && vals_out >= 0 ? vals_out : lp_emit_tensor(c, wdt, r, tdims, "values");
     int ti = lp_emit_tensor(c, LP_DT_I32, r, tdims, "indices");
     int in[2] = {cur, kt}, outs[2] = {tv, ti};
     if (tv < 0 || ti < 0 || lp_emit_op(c, LP_TFL_TOPK_V2, in, 2, outs, 2) < 0) return c->err->code;
@@ -227,17 +228,18 @@ static lp_status topk_lower(lp_ctx *c, const lp_node *n) {
     if (vals_out >= 0) {
         int v = tv;
         if (!largest) {
+            int to = !moved && wdt == dt ? vals_out : -1;
             if (lp_dtype_is_float(wdt)) {
-                v = emit_un(c, LP_TFL_NEG, v, -1, "neg");
+                v = emit_un(c, LP_TFL_NEG, v, to, "neg");
             } else {
                 int m1 = lp_emit_scalar(c, wdt, -1, "minus_one");
-                v = m1 < 0 ? -1 : emit_bin(c, LP_TFL_SUB, m1, v, wdt, -1, "values");
+                v = m1 < 0 ? -1 : emit_bin(c, LP_TFL_SUB, m1, v, wdt, to, "values");
             }
-            if (v >= 0 && wdt != dt) v = lp_emit_cast(c, v, dt, -1);
+            if (v >= 0 && wdt != dt) v = lp_emit_cast(c, v, dt, moved ? -1 : vals_out);
         }
         if (v < 0) return c->err->code;
         if (moved) v = lp_emit_transpose(c, v, inv, vals_out);
-        else v = lp_emit_identity(c, v, vals_out);
+        else if (v != vals_out) v = lp_emit_identity(c, v, vals_out);
         if (v < 0) return c->err->code;
     }
     if (idx_out >= 0) {
