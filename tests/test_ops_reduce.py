@@ -98,9 +98,9 @@ def test_reduce_sum_axes_runtime_input():
 @pytest.mark.parametrize("op", ["ReduceSumSquare", "ReduceL1", "ReduceLogSumExp", "ReduceMax"])
 def test_reduce_noop_with_empty_axes(op):
     # noop: the reduction step is skipped, the elementwise parts stay (ONNX's reference)
-    m = model([h.make_node(op, ["x"], ["y"], keepdims=1, noop_with_empty_axes=1)], [("x", np.float32, [2, 3])],
+    m = model([h.make_node(op, ["x"], ["y"], keepdims=1, noop_with_empty_axes=1)], [("x", np.float32, ["N", "T", 3])],
               [("y", np.float32)])
-    check(m, {"x": randn(2, 3)})
+    check(m, {"x": randn(2, 4, 3)})
 
 
 @pytest.mark.parametrize("op,dt", [("ReduceSum", np.int32), ("ReduceMax", np.int64), ("ReduceProd", np.int32),

@@ -245,6 +245,21 @@ static int emit_reduce(lp_ctx *c, lp_op op, int x, int ax, const red_axes *ra, i
     return out;
 }
 
+/* y = x; a RESHAPE to x's runtime SHAPE when more than one dim is dynamic */
+static int emit_copy(lp_ctx *c, int x, int y) {
+    lp_tensor *X = T(x);
+    int n_dyn = 0;
+    for (int i = 0; i < X->rank; i++) n_dyn += X->dims[i] < 0;
+    if (n_dyn <= 1) return lp_emit_identity(c, x, y);
+    int64_t r = X->rank;
+    int sh = lp_emit_tensor(c, LP_DT_I32, 1, &r, "shape");
+    int id = sh < 0 ? -1 : lp_emit_op(c, LP_TFL_SHAPE, &x, 1, &sh, 1);
+    if (id < 0) return -1;
+    lp_emit_params(c, id)->out_type = LP_DT_I32;
+    int in[2] = {x, sh};
+    return lp_emit_op(c, LP_TFL_RESHAPE, in, 2, &y, 1) < 0 ? -1 : y;
+}
+
 static lp_op tfl_reducer(lp_op op) {
     switch (op) {
     case LP_OP_ReduceMean: return LP_TFL_MEAN;
@@ -326,7 +341,7 @@ static lp_status reduce_lower(lp_ctx *c, const lp_node *n) {
 
     int final_y = final_cast ? -1 : y;
     if (op == LP_OP_ReduceLogSumExp) {
-        if (ra.noop) return lp_emit_identity(c, x, y) < 0 ? c->err->code : LP_OK; /* log(exp(x - x)) + x */
+        if (ra.noop) return emit_copy(c, x, y) < 0 ? c->err->code : LP_OK; /* log(exp(x - x)) + x */
         /* m = max(x) (kept dims, to broadcast); y = log(sum(exp(x - m))) + m */
         int m = emit_reduce(c, LP_TFL_REDUCE_MAX, cur, ax, &ra, 1, -1);
         int d = m < 0 ? -1 : emit_op2(c, LP_TFL_SUB, cur, m, -1, wdt, cur, "shifted");
@@ -360,7 +375,7 @@ static lp_status reduce_lower(lp_ctx *c, const lp_node *n) {
         if (cur < 0) return c->err->code;
     }
     if (final_cast) return lp_emit_cast(c, cur, dt, y) < 0 ? c->err->code : LP_OK;
-    if (cur != y) return lp_emit_identity(c, cur, y) < 0 ? c->err->code : LP_OK;
+    if (cur != y) return emit_copy(c, cur, y) < 0 ? c->err->code : LP_OK;
     return LP_OK;
 }
 
