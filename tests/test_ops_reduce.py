@@ -159,6 +159,17 @@ def test_argmax_ties(op, axis, keep, last):
     check(m, {"x": x}, exact=True)
 
 
+@pytest.mark.parametrize("op", ["ArgMax", "ArgMin"])
+@pytest.mark.parametrize("keep,last", [(1, 0), (0, 1)])
+def test_argmax_int64_exact(op, keep, last):
+    # beyond int32: a cast would reorder these values; ties test first/last index
+    big = 2 ** 40
+    x = np.array([[big + 1, big + 2, big + 2, -big], [3, -big, 3, -big]], np.int64)
+    m = model([h.make_node(op, ["x"], ["y"], axis=1, keepdims=keep, select_last_index=last)],
+              [("x", np.int64, [2, 4])], [("y", np.int64)], opset=13)
+    check(m, {"x": x}, exact=True)
+
+
 def test_argmax_int32_dynamic_batch():
     m = model([h.make_node("ArgMax", ["x"], ["y"], axis=-1, keepdims=0)], [("x", np.int32, ["N", 7])],
               [("y", np.int64)], opset=13)

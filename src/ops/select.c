@@ -93,6 +93,47 @@ static lp_status arg_infer(lp_ctx *c, const lp_node *n) {
     return LP_OK;
 }
 
+/* the reduction of x over `axis` (int32 axes const ax) into out (or a new tensor) */
+static int emit_reduce1(lp_ctx *c, lp_op op, int x, int ax, int axis, int keep, int out) {
+    lp_tensor *X = T(x);
+    int64_t dims[LP_MAX_RANK];
+    int r = 0;
+    for (int i = 0; i < X->rank; i++) {
+        if (i != axis) dims[r++] = X->dims[i];
+        else if (keep) dims[r++] = 1;
+    }
+    if (out < 0) out = lp_emit_tensor(c, X->dtype, r, dims, "reduced");
+    int in[2] = {x, ax};
+    int id = out < 0 ? -1 : lp_emit_op(c, op, in, 2, &out, 1);
+    if (id < 0) return -1;
+    lp_emit_params(c, id)->keep_dims = keep;
+    return out;
+}
+
+/* ARG_MAX has no int64 kernel and a cast to int32 could reorder values: the index is the
+ * smallest (largest, for select_last_index) position where x equals its extreme */
+static lp_status arg_lower_by_compare(lp_ctx *c, const lp_node *n, int axis, int keep, int last, int ai) {
+    int x = n->in[0];
+    lp_tensor *X = T(x);
+    int64_t len = X->dims[axis];
+    if (len < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "ArgMax/ArgMin of %s needs a static axis size",
+                                lp_dtype_name(X->dtype));
+    int64_t *iota = lp_arena_alloc(&c->g->arena, sizeof(int64_t) * (size_t)(len ? len : 1));
+    if (!iota) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < len; i++) iota[i] = i;
+    int64_t idims[LP_MAX_RANK];
+    for (int i = 0; i < X->rank; i++) idims[i] = i == axis ? len : 1;
+    int io = lp_emit_const(c, LP_DT_I64, X->rank, idims, iota, "iota");
+    int m = emit_reduce1(c, n->op == LP_OP_ArgMax ? LP_TFL_REDUCE_MAX : LP_TFL_REDUCE_MIN, x, ai, axis, 1, -1);
+    int eq = m < 0 ? -1 : emit_bin(c, LP_TFL_EQUAL, x, m, LP_DT_BOOL, -1, "is_extreme");
+    int other = lp_emit_scalar(c, LP_DT_I64, last ? -1.0 : (double)len, "none");
+    if (io < 0 || eq < 0 || other < 0) return c->err->code;
+    int in[3] = {eq, io, other};
+    int sel = emit_new(c, LP_TFL_SELECT_V2, in, 3, LP_DT_I64, X->rank, X->dims, "positions");
+    if (sel < 0) return c->err->code;
+    return done(c, emit_reduce1(c, last ? LP_TFL_REDUCE_MAX : LP_TFL_REDUCE_MIN, sel, ai, axis, keep, n->out[0]));
+}
+
 static lp_status arg_lower(lp_ctx *c, const lp_node *n) {
     int axis, keep, last;
     LP_TRY(arg_params(c, n, &axis, &keep, &last));
@@ -103,6 +144,8 @@ static lp_status arg_lower(lp_ctx *c, const lp_node *n) {
     int32_t a32 = axis;
     int ai = lp_emit_i32(c, &a32, 1, "axis");
     if (ai < 0) return c->err->code;
+    if (X->dtype == LP_DT_I64 || X->dtype == LP_DT_U32 || X->dtype == LP_DT_U64)
+        return arg_lower_by_compare(c, n, axis, keep, last, ai);
     if (last) {
         /* the last extreme is the first one of the reversed axis: index = len - 1 - index' */
         if (len < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "select_last_index=1 needs a static size of the axis");

@@ -74,8 +74,8 @@ static const kernel_types table[] = {
     {LP_TFL_REDUCE_PROD, F32 | I32 | I64, 1, 1},
     {LP_TFL_REDUCE_MAX, F32 | I32 | I64 | I8 | U8, 1, 1},
     {LP_TFL_REDUCE_MIN, F32 | I32 | I64 | I8 | U8, 1, 1},
-    {LP_TFL_ARG_MAX, F32 | I32 | I64 | U8 | I8 | BOOL, 1, 0},
-    {LP_TFL_ARG_MIN, F32 | I32 | I64 | U8 | I8 | BOOL, 1, 0},
+    {LP_TFL_ARG_MAX, F32 | I32 | U8 | I8 | BOOL, 1, 0}, /* no int64 input: "Unknown input type" */
+    {LP_TFL_ARG_MIN, F32 | I32 | U8 | I8 | BOOL, 1, 0},
     {LP_TFL_SOFTMAX, F32, 1, 1},
     {LP_TFL_LOG_SOFTMAX, F32, 1, 1},
     {LP_TFL_CUMSUM, F32 | I32 | I64, 1, 1},
