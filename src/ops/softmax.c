@@ -1,5 +1,7 @@
-/* Softmax and LogSoftmax. TFLite normalises over the last axis only: other axes are moved there
- * (opset >= 13) or the input is flattened at the axis (opset < 13 semantics). */
+/* Softmax, LogSoftmax and Hardmax. TFLite normalises over the last axis only: other axes are moved
+ * there (opset >= 13) or the input is flattened at the axis (opset < 13 semantics: the op works on
+ * the 2-D view [prod(dims[:axis]), prod(dims[axis:])]). Hardmax is ONE_HOT(ARG_MAX) over the same
+ * axis: the first maximum wins, as in ONNX. */
 #include <string.h>
 
 #include "ops.h"
@@ -68,5 +70,63 @@ static lp_status softmax_lower(lp_ctx *c, const lp_node *n) {
     return lp_emit_reshape(c, y2, Y->rank, Y->dims, n->out[0]) < 0 ? c->err->code : LP_OK;
 }
 
+/* ---------------- Hardmax ---------------- */
+
+/* y = one_hot(argmax(x, axis), n, axis) in x's type */
+static int emit_hardmax(lp_ctx *c, int x, int axis, int y) {
+    lp_tensor *X = T(x);
+    int64_t n = X->dims[axis];
+    if (n < 0) {
+        lp_fail(c, LP_ERR_UNSUPPORTED, "Hardmax needs a static size of the axis");
+        return -1;
+    }
+    int32_t a32 = axis, n32 = (int32_t)n;
+    int ai = lp_emit_i32(c, &a32, 1, "axis");
+    int64_t dims[LP_MAX_RANK];
+    int r = 0;
+    for (int i = 0; i < X->rank; i++)
+        if (i != axis) dims[r++] = X->dims[i];
+    int idx = lp_emit_tensor(c, LP_DT_I32, r, dims, "argmax");
+    if (ai < 0 || idx < 0) return -1;
+    int in[2] = {x, ai};
+    int id = lp_emit_op(c, LP_TFL_ARG_MAX, in, 2, &idx, 1);
+    if (id < 0) return -1;
+    lp_emit_params(c, id)->out_type = LP_DT_I32;
+    int depth = lp_emit_const(c, LP_DT_I32, 0, NULL, &n32, "depth");
+    int on = lp_emit_scalar(c, X->dtype, 1, "on"), off = lp_emit_scalar(c, X->dtype, 0, "off");
+    if (y < 0) y = lp_emit_tensor(c, X->dtype, X->rank, X->dims, "hardmax");
+    if (depth < 0 || on < 0 || off < 0 || y < 0) return -1;
+    int in2[4] = {idx, depth, on, off};
+    id = lp_emit_op(c, LP_TFL_ONE_HOT, in2, 4, &y, 1);
+    if (id < 0) return -1;
+    lp_emit_params(c, id)->axis = axis;
+    return y;
+}
+
+static lp_status hardmax_lower(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]);
+    int r = x->rank;
+    if (r == 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "Hardmax of a scalar");
+    int axis;
+    LP_TRY(lp_axis(c, lp_attr_i(c, n, "axis", n->opset >= 13 ? -1 : 1), r, &axis, "axis"));
+    if (n->opset >= 13 || axis == r - 1) return emit_hardmax(c, n->in[0], axis, n->out[0]) < 0 ? c->err->code : LP_OK;
+    /* opset < 13: hardmax over the flattened trailing dims [axis, r) */
+    int64_t inner = 1, outer = 1;
+    for (int i = 0; i < r; i++) {
+        if (i >= axis) {
+            if (x->dims[i] < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "dynamic dimensions after the Hardmax axis");
+            inner *= x->dims[i];
+        } else {
+            outer = x->dims[i] < 0 || outer < 0 ? -1 : outer * x->dims[i];
+        }
+    }
+    int64_t d2[2] = {outer, inner};
+    int x2 = lp_emit_reshape(c, n->in[0], 2, d2, -1);
+    int y2 = x2 < 0 ? -1 : emit_hardmax(c, x2, 1, -1);
+    lp_tensor *Y = T(n->out[0]);
+    return y2 < 0 || lp_emit_reshape(c, y2, Y->rank, Y->dims, n->out[0]) < 0 ? c->err->code : LP_OK;
+}
+
 const lp_op_impl lp_impl_Softmax = {softmax_infer, NULL, softmax_lower};
 const lp_op_impl lp_impl_LogSoftmax = {softmax_infer, NULL, softmax_lower};
+const lp_op_impl lp_impl_Hardmax = {softmax_infer, NULL, hardmax_lower};

@@ -286,6 +286,11 @@ static lp_fb_ref write_options(lp_fb *b, const lp_node *n) {
         lp_fb_add_i32(b, 1, p->axis);
         break;
     case LP_TFL_MIRROR_PAD: lp_fb_add_i8(b, 0, (int8_t)p->mode); break;
+    case LP_TFL_ONE_HOT: lp_fb_add_i32(b, 0, p->axis); break;
+    case LP_TFL_REVERSE_SEQUENCE: /* seq_dim in axis, batch_dim in batch_dims */
+        lp_fb_add_i32(b, 0, p->axis);
+        lp_fb_add_i32(b, 1, p->batch_dims);
+        break;
     case LP_TFL_GELU: lp_fb_add_u8(b, 0, (uint8_t)p->approximate); break;
     case LP_TFL_CUMSUM:
         lp_fb_add_u8(b, 0, (uint8_t)p->exclusive);
