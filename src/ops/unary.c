@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ops.h"
+#include "ew.h"
 
 #define T(id) lp_T(c, (id))
 
@@ -74,14 +74,27 @@ static lp_status emit1(lp_ctx *c, const lp_node *n, lp_op op) {
     return lp_emit_op(c, op, &n->in[0], 1, &n->out[0], 1) < 0 ? c->err->code : LP_OK;
 }
 
-static lp_status relu_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_RELU); }
+/* RELU is a float kernel; integer Relu (opset 14) is max(x, 0) */
+static lp_status relu_lower(lp_ctx *c, const lp_node *n) {
+    if (lp_dtype_is_int(T(n->in[0])->dtype)) return ew_done(c, ew_bink(c, LP_TFL_MAXIMUM, n->in[0], 0.0, n->out[0]));
+    return emit1(c, n, LP_TFL_RELU);
+}
 static lp_status sigmoid_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_LOGISTIC); }
 static lp_status tanh_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_TANH); }
 static lp_status exp_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_EXP); }
 static lp_status log_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_LOG); }
 static lp_status sqrt_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_SQRT); }
 static lp_status neg_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_NEG); }
-static lp_status abs_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_ABS); }
+/* ABS runs float32 and int32 (legalize widens int8/int16, wrapping back like numpy); int64 would
+ * be narrowed, so it is max(x, -x); unsigned values are their own absolute value */
+static lp_status abs_lower(lp_ctx *c, const lp_node *n) {
+    lp_dtype dt = T(n->in[0])->dtype;
+    if (dt == LP_DT_U8 || dt == LP_DT_U16 || dt == LP_DT_U32 || dt == LP_DT_U64)
+        return ew_done(c, lp_emit_identity(c, n->in[0], n->out[0]));
+    if (dt == LP_DT_I64)
+        return ew_done(c, ew_bin(c, LP_TFL_MAXIMUM, n->in[0], ew_un(c, LP_TFL_NEG, n->in[0], -1), n->out[0]));
+    return emit1(c, n, LP_TFL_ABS);
+}
 static lp_status floor_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_FLOOR); }
 static lp_status ceil_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_CEIL); }
 static lp_status hardswish_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_HARD_SWISH); }

@@ -19,6 +19,8 @@
 #define I16 B(LP_DT_I16)
 #define I8 B(LP_DT_I8)
 #define U8 B(LP_DT_U8)
+#define U16 B(LP_DT_U16)
+#define U32 B(LP_DT_U32)
 #define BOOL B(LP_DT_BOOL)
 #define MOVE (F32 | I32 | I64 | I16 | I8 | U8 | BOOL) /* data movement kernels */
 
@@ -34,7 +36,7 @@ static const kernel_types table[] = {
     {LP_TFL_SUB, F32 | I32 | I64, 3, 1},
     {LP_TFL_MUL, F32 | I32 | I64, 3, 1},
     {LP_TFL_DIV, F32 | I32, 3, 1},
-    {LP_TFL_FLOOR_DIV, F32 | I32 | I64, 3, 1},
+    {LP_TFL_FLOOR_DIV, F32 | I32, 3, 1}, /* no int64 kernel */
     {LP_TFL_FLOOR_MOD, F32 | I32 | I64, 3, 1},
     {LP_TFL_POW, F32 | I32, 3, 1},
     {LP_TFL_SQUARED_DIFFERENCE, F32 | I32, 3, 1},
@@ -49,6 +51,10 @@ static const kernel_types table[] = {
     {LP_TFL_NEG, F32 | I32 | I64, 1, 1},
     {LP_TFL_ABS, F32 | I32, 1, 1},
     {LP_TFL_SIGN, F32 | I32, 1, 1},
+    {LP_TFL_ATAN2, F32, 3, 1},
+    {LP_TFL_ZEROS_LIKE, F32 | I32 | I64, 1, 1},
+    {LP_TFL_BITWISE_XOR, I8 | I16 | I32 | U8 | U16 | U32, 3, 1},
+    {LP_TFL_RIGHT_SHIFT, I8 | I16 | I32 | U8 | U16 | U32, 3, 1},
     {LP_TFL_EXP, F32, 1, 1},
     {LP_TFL_LOG, F32, 1, 1},
     {LP_TFL_SQRT, F32, 1, 1},

@@ -78,6 +78,7 @@ int lp_tfl_op_version(const lp_graph *g, const lp_node *n) {
         return rank > 4 ? 4 : 1;
     case LP_TFL_GATHER: return p->batch_dims ? 5 : 1;
     case LP_TFL_BROADCAST_TO: return 2;
+    case LP_TFL_SIGN: return in_dt == LP_DT_I32 ? 2 : 1;
     case LP_TFL_SUB: return rank > 4 ? 3 : 1;
     case LP_TFL_DIV: return rank > 4 ? 2 : 1;
     case LP_TFL_MAXIMUM:
@@ -113,6 +114,7 @@ static const struct {
     {LP_TFL_RELU_0_TO_1, 1, "2.15.0"},      {LP_TFL_SIGN, 1, "2.15.0"},
     {LP_TFL_SUB, 3, "2.3.0"},               {LP_TFL_DIV, 2, "2.3.0"},
     {LP_TFL_PAD, 4, "2.6.0"},               {LP_TFL_SLICE, 5, "2.5.0"},
+    {LP_TFL_ATAN2, 1, "2.10.0"},
 };
 
 static int version_less(const char *a, const char *b) {
