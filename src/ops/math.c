@@ -461,8 +461,9 @@ static lp_status prelu_infer(lp_ctx *c, const lp_node *n) {
     int rank;
     int64_t dims[LP_MAX_RANK];
     LP_TRY(lp_broadcast(c, x, s, &rank, dims));
-    if (x->rank >= 0 && (rank != x->rank || !lp_dims_equal(dims, x->dims, rank)))
-        return lp_fail(c, LP_ERR_INVALID, "slope '%s' does not broadcast to the shape of X", s->name);
+    int ok = x->rank < 0 || rank == x->rank;
+    for (int i = 0; ok && x->rank >= 0 && i < rank; i++) ok = x->dims[i] < 0 || dims[i] == x->dims[i];
+    if (!ok) return lp_fail(c, LP_ERR_INVALID, "slope '%s' does not broadcast to the shape of X", s->name);
     return ew_same_infer(c, n);
 }
 

@@ -84,7 +84,22 @@ static lp_status tanh_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP
 static lp_status exp_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_EXP); }
 static lp_status log_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_LOG); }
 static lp_status sqrt_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_SQRT); }
-static lp_status neg_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_NEG); }
+/* float64 Abs and Neg act on the sign bit of the int64 view, exactly (TFLite has no float64
+ * ABS or NEG, and float32 would round the value): adding INT64_MIN flips bit 63 (wrapping) */
+static lp_status f64_sign_bit(lp_ctx *c, const lp_node *n, int abs) {
+    int x = n->in[0], y = n->out[0];
+    int b = lp_emit_tensor(c, LP_DT_I64, T(x)->rank, T(x)->dims, "bits");
+    if (b < 0 || lp_emit_op(c, LP_TFL_BITCAST, &x, 1, &b, 1) < 0) return c->err->code;
+    int flipped = ew_bin(c, LP_TFL_ADD, b, ew_ki(c, LP_DT_I64, INT64_MIN), -1);
+    int r = abs ? ew_sel(c, ew_bink(c, LP_TFL_LESS, b, 0.0, -1), flipped, b, -1) : flipped;
+    if (r < 0 || lp_emit_op(c, LP_TFL_BITCAST, &r, 1, &y, 1) < 0) return c->err->code;
+    return LP_OK;
+}
+
+static lp_status neg_lower(lp_ctx *c, const lp_node *n) {
+    if (T(n->in[0])->dtype == LP_DT_F64) return f64_sign_bit(c, n, 0);
+    return emit1(c, n, LP_TFL_NEG);
+}
 /* ABS runs float32 and int32 (legalize widens int8/int16, wrapping back like numpy); int64 would
  * be narrowed, so it is max(x, -x); unsigned values are their own absolute value */
 static lp_status abs_lower(lp_ctx *c, const lp_node *n) {
@@ -93,6 +108,7 @@ static lp_status abs_lower(lp_ctx *c, const lp_node *n) {
         return ew_done(c, lp_emit_identity(c, n->in[0], n->out[0]));
     if (dt == LP_DT_I64)
         return ew_done(c, ew_bin(c, LP_TFL_MAXIMUM, n->in[0], ew_un(c, LP_TFL_NEG, n->in[0], -1), n->out[0]));
+    if (dt == LP_DT_F64) return f64_sign_bit(c, n, 1);
     return emit1(c, n, LP_TFL_ABS);
 }
 static lp_status floor_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_FLOOR); }

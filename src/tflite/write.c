@@ -87,8 +87,7 @@ int lp_tfl_op_version(const lp_graph *g, const lp_node *n) {
     case LP_TFL_PAD:
     case LP_TFL_PADV2: return rank > 4 ? 4 : 1;
     case LP_TFL_SLICE: return rank > 4 ? 5 : 1;
-    case LP_TFL_SELECT:
-    case LP_TFL_SELECT_V2: return rank > 4 ? 3 : 1;
+    case LP_TFL_SELECT: return rank > 4 ? 3 : 1; /* SELECT_V2 has no rank-dependent version (1 for 5-D) */
     default: return 1;
     }
 }
