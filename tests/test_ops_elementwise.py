@@ -23,6 +23,7 @@ NP2ONNX = {
     np.uint32: onnx.TensorProto.UINT32, np.uint64: onnx.TensorProto.UINT64, np.bool_: onnx.TensorProto.BOOL,
 }
 INTS = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32]
+BIT_INTS = INTS + [np.uint64]  # no TFLite arithmetic on uint64, but the bit ops reinterpret it
 
 
 def make(op, inputs, attrs=None, opset=22, out_type=None, consts=(), n_out=1):
@@ -382,10 +383,15 @@ def test_max_min_int(op, dtype):
     check(make(op, [("a", a), ("b", b)], opset=13), {"a": a, "b": b}, ort=dtype != np.uint16)
 
 
-def test_where_broadcast_int64():
+def test_where_broadcast():
     c = np.array([[True], [False]])
     a = np.array([2**40, -(2**40), 3], np.int64)
     b = np.array(-1, np.int64)
+    check(make("Where", [("c", c), ("a", a), ("b", b)], opset=16), {"c": c, "a": a, "b": b})
+    rng = np.random.default_rng(14)  # rank 6 (SELECT_V2 keeps op version 1)
+    c = rng.integers(0, 2, (2, 1, 3, 1, 2, 1)).astype(bool)
+    a = rng.standard_normal((1, 2, 1, 4, 2, 3)).astype(np.float32)
+    b = rng.standard_normal((2, 1, 1, 1, 1, 1)).astype(np.float32)
     check(make("Where", [("c", c), ("a", a), ("b", b)], opset=16), {"c": c, "a": a, "b": b})
 
 
@@ -399,7 +405,7 @@ def full_range(dtype, shape, seed):
 
 
 @pytest.mark.parametrize("op", ["BitwiseAnd", "BitwiseOr", "BitwiseXor"])
-@pytest.mark.parametrize("dtype", INTS)
+@pytest.mark.parametrize("dtype", BIT_INTS)
 def test_bitwise(op, dtype):
     a = full_range(dtype, (3, 4, 5), 9)
     b = full_range(dtype, (4, 1), 10)
@@ -409,7 +415,7 @@ def test_bitwise(op, dtype):
     check(make(op, [("a", a), ("b", b)], opset=18), {"a": a, "b": b})
 
 
-@pytest.mark.parametrize("dtype", INTS)
+@pytest.mark.parametrize("dtype", BIT_INTS)
 def test_bitwise_not(dtype):
     x = full_range(dtype, (2, 50), 11)
     check(make("BitwiseNot", [("x@N", x)], opset=18), {"x": x})
@@ -425,7 +431,7 @@ def test_bitshift_unsigned_opset11(direction, dtype):
 
 
 @pytest.mark.parametrize("direction", ["LEFT", "RIGHT"])
-@pytest.mark.parametrize("dtype", INTS)
+@pytest.mark.parametrize("dtype", BIT_INTS)
 def test_bitshift_opset28_out_of_range(direction, dtype):
     """Opset 28: signed types; shifts that are negative or at least the bit width give the sign
     fill (-1 for a right shift of a negative value, else 0)."""

@@ -87,7 +87,7 @@ static int64_t iop(lp_op op, int64_t a, int64_t b) {
     case LP_OP_Div: return b == 0 ? 0 : (a == INT64_MIN && b == -1) ? a : a / b;
     case LP_OP_Pow: {
         int64_t r = 1;
-        for (int64_t i = 0; i < b && i < 64; i++) r *= a;
+        for (int64_t i = 0; i < b && i < 64; i++) r = (int64_t)((uint64_t)r * (uint64_t)a); /* wraps */
         return r;
     }
     case LP_OP_Equal: return a == b;

@@ -309,10 +309,13 @@ static lp_status bitshift_lower(lp_ctx *c, const lp_node *n) {
      * for unsigned ones */
     int s = ew_bink(c, LP_TFL_MINIMUM, idx, bits - 1, -1);
     int r;
-    if (bits == 64) r = shift_right64(c, x, s, sign, dt, sign ? out : -1);
+    if (bits == 64) r = shift_right64(c, x, s, sign, LP_DT_I64, dt == LP_DT_I64 ? out : -1);
     else r = ew_bin(c, LP_TFL_RIGHT_SHIFT, x, ew_cast(c, s, dt, -1), sign ? out : -1);
     if (sign) return ew_done(c, r);
-    return ew_done(c, ew_sel(c, ew_bink(c, LP_TFL_EQUAL, idx, bits, -1), ew_ki(c, dt, 0), r, out));
+    /* (uint64 stays in its int64 view: no TFLite kernel but BITCAST takes uint64) */
+    lp_dtype vt = bits == 64 ? LP_DT_I64 : dt;
+    r = ew_sel(c, ew_bink(c, LP_TFL_EQUAL, idx, bits, -1), ew_ki(c, vt, 0), r, vt == dt ? out : -1);
+    return ew_done(c, vt == dt ? r : bitcast(c, r, dt, out));
 }
 
 static int64_t fi_shift(int64_t a, int64_t b, const lp_node *n, lp_dtype dt) {

@@ -37,7 +37,7 @@ static double apply(lp_op op, double x, const float *par) {
     case LP_OP_Floor: return floor(x);
     case LP_OP_Ceil: return ceil(x);
     case LP_OP_Reciprocal: return 1.0 / x;
-    case LP_OP_Clip: return x < par[0] ? par[0] : x > par[1] ? par[1] : x;
+    case LP_OP_Clip: { double v = x < par[0] ? par[0] : x; return v > par[1] ? par[1] : v; } /* min > max: max */
     default: return x;
     }
 }
@@ -61,7 +61,10 @@ static lp_status unary_eval(lp_ctx *c, const lp_node *n) {
             if (n->op == LP_OP_Neg) v = -v;
             else if (n->op == LP_OP_Abs) v = v < 0 ? -v : v;
             else if (n->op == LP_OP_Relu) v = v > 0 ? v : 0;
-            else if (n->op == LP_OP_Clip) v = v < par[0] ? (int64_t)par[0] : v > par[1] ? (int64_t)par[1] : v;
+            else if (n->op == LP_OP_Clip) {
+                if (v < par[0]) v = (int64_t)par[0];
+                if (v > par[1]) v = (int64_t)par[1];
+            }
             lp_set_i64(y->dtype, p, i, v);
         }
     } else {
