@@ -202,6 +202,18 @@ def test_prelu_rank5_runtime_slope():
     check(make("PRelu", [("x", x), ("s", s)], opset=16), {"x": x, "s": s})
 
 
+def test_prelu_opset6_channelwise():
+    """Before numpy broadcasting (opset 7) a slope of C values applies along axis 1."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    s = np.array([0.1, -0.5, 2.0], np.float32)
+    for consts in ((), ("s",)):
+        m = make("PRelu", [("x", x), ("s", s)], opset=6, consts=consts)
+        rep = liteport.convert(m.SerializeToString())
+        got = liteport.LiteRTModel(rep.tflite, rep)({"x": x} if consts else {"x": x, "s": s})["y0"]
+        np.testing.assert_allclose(got, np.where(x < 0, x * s.reshape(3, 1, 1), x), rtol=1e-7)
+
+
 @pytest.mark.parametrize("dtype", [np.int32, np.int64])
 def test_prelu_int(dtype):
     x = np.array([[-5, 3, 0, -2**20], [7, -1, 2, 9]], dtype)

@@ -452,12 +452,20 @@ const lp_op_impl lp_impl_Swish = {ew_float_infer, act_eval, swish_lower};
 
 /* ---------------- PRelu ---------------- */
 
+/* Before opset 7 (no numpy broadcasting), a 1-D slope of X's channel count applies per channel
+ * (axis 1), as PyTorch exported nn.PReLU(num_parameters=C). */
+static int prelu_channelwise(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]), *s = T(n->in[1]);
+    return n->opset < 7 && s->rank == 1 && x->rank >= 2 && s->dims[0] > 1 && s->dims[0] == x->dims[1];
+}
+
 /* slope broadcasts to X (unidirectionally); the output has X's shape */
 static lp_status prelu_infer(lp_ctx *c, const lp_node *n) {
     lp_tensor *x = T(n->in[0]), *s = T(n->in[1]);
     if (x->dtype != s->dtype)
         return lp_fail(c, LP_ERR_INVALID, "X and slope types differ (%s and %s)", lp_dtype_name(x->dtype),
                        lp_dtype_name(s->dtype));
+    if (prelu_channelwise(c, n)) return ew_same_infer(c, n);
     int rank;
     int64_t dims[LP_MAX_RANK];
     LP_TRY(lp_broadcast(c, x, s, &rank, dims));
@@ -469,6 +477,14 @@ static lp_status prelu_infer(lp_ctx *c, const lp_node *n) {
 
 static lp_status prelu_lower(lp_ctx *c, const lp_node *n) {
     int x = n->in[0], s = n->in[1], y = n->out[0];
+    if (prelu_channelwise(c, n)) { /* slope [C] -> [C, 1, ..., 1] */
+        int64_t dims[LP_MAX_RANK];
+        int rank = T(x)->rank - 1;
+        dims[0] = T(s)->dims[0];
+        for (int i = 1; i < rank; i++) dims[i] = 1;
+        s = lp_emit_reshape(c, s, rank, dims, -1);
+        if (s < 0) return c->err->code;
+    }
     /* TFLite's PRELU kernel broadcasts the slope up to 4-D and runs float32 (legalize casts) */
     if (lp_dtype_is_float(T(x)->dtype) && T(x)->rank <= 4 && T(x)->rank >= 1) {
         int in[2] = {x, s};
@@ -483,7 +499,18 @@ static int64_t fi_prelu(int64_t a, int64_t b, const lp_node *n, lp_dtype dt) {
     (void)n, (void)dt;
     return a < 0 ? (int64_t)((uint64_t)a * (uint64_t)b) : a;
 }
-static lp_status prelu_eval(lp_ctx *c, const lp_node *n) { return ew_eval_f2(c, n, fd_prelu, fi_prelu); }
+static lp_status prelu_eval(lp_ctx *c, const lp_node *n) {
+    if (!prelu_channelwise(c, n)) return ew_eval_f2(c, n, fd_prelu, fi_prelu);
+    lp_tensor *x = T(n->in[0]), *s = T(n->in[1]), *y = T(n->out[0]);
+    int64_t ne = lp_tensor_numel(y), inner = 1;
+    for (int i = 2; i < x->rank; i++) inner *= x->dims[i];
+    void *p = lp_out_data(c, n, 0);
+    for (int64_t i = 0; i < ne; i++) {
+        double v = lp_get_f64(x->dtype, x->data, i);
+        lp_set_f64(y->dtype, p, i, fd_prelu(v, lp_get_f64(s->dtype, s->data, (i / inner) % s->dims[0]), n));
+    }
+    return LP_OK;
+}
 
 const lp_op_impl lp_impl_PRelu = {prelu_infer, prelu_eval, prelu_lower};
 
