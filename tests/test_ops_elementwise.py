@@ -223,7 +223,8 @@ def test_prelu_int(dtype):
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.float16])
 def test_relu_types(dtype):
-    x = np.array([-128, -5, 0, 5, 127], dtype) if dtype == np.int8 else np.array([-(2**40), -5, 0, 5, 2**40]).astype(dtype)
+    big = 127 if dtype == np.int8 else 2**40
+    x = np.array([-big - (dtype == np.int8), -5, 0, 5, big]).astype(dtype)
     check(make("Relu", [("x", x)], opset=14), {"x": x}, ort=dtype != np.int64)
 
 
@@ -242,6 +243,12 @@ def test_sign_int(dtype):
     info = np.iinfo(dtype)
     x = np.array([v for v in [info.min, -2**40, -3, 0, 5, 2**40, info.max] if info.min <= v <= info.max], dtype)
     check(make("Sign", [("x", x)], opset=13), {"x": x})
+
+
+def test_sign_float64_beyond_float32():
+    """float64 SIGN runs in float64: 1e-300 would be 0 in float32"""
+    x = np.array([1e-300, -1e-300, 0.0, -0.0, np.nan, 5e300, -2.0], np.float64)
+    check(make("Sign", [("x", x)], opset=13), {"x": x}, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("dtype", [np.int32, np.uint8])

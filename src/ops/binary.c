@@ -174,7 +174,8 @@ static int div_int64(lp_ctx *c, int a, int b, int out, int is_signed) {
         q = step == 0 ? est : ew_bin(c, LP_TFL_ADD, q, est, last ? out : -1);
     }
     if (!is_signed) return q;
-    int signs = ew_bin(c, LP_TFL_NOT_EQUAL, ew_bink(c, LP_TFL_LESS, a, 0.0, -1), ew_bink(c, LP_TFL_LESS, b, 0.0, -1), -1);
+    int signs =
+        ew_bin(c, LP_TFL_NOT_EQUAL, ew_bink(c, LP_TFL_LESS, a, 0.0, -1), ew_bink(c, LP_TFL_LESS, b, 0.0, -1), -1);
     int adj = ew_bin(c, LP_TFL_LOGICAL_AND, ew_bink(c, LP_TFL_NOT_EQUAL, r, 0.0, -1), signs, -1);
     return ew_bin(c, LP_TFL_ADD, q, ew_cast(c, adj, LP_DT_I64, -1), out);
 }

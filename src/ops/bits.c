@@ -29,7 +29,9 @@ static lp_status logic_infer(lp_ctx *c, const lp_node *n) {
     return ew_binary_infer(c, n, LP_DT_BOOL);
 }
 
-static lp_status not_lower(lp_ctx *c, const lp_node *n) { return ew_done(c, ew_un(c, LP_TFL_LOGICAL_NOT, n->in[0], n->out[0])); }
+static lp_status not_lower(lp_ctx *c, const lp_node *n) {
+    return ew_done(c, ew_un(c, LP_TFL_LOGICAL_NOT, n->in[0], n->out[0]));
+}
 
 static lp_status logic_lower(lp_ctx *c, const lp_node *n) {
     lp_op op = n->op == LP_OP_And ? LP_TFL_LOGICAL_AND : n->op == LP_OP_Or ? LP_TFL_LOGICAL_OR : LP_TFL_NOT_EQUAL;
@@ -106,7 +108,8 @@ static int and32(lp_ctx *c, int a, int b, int out) {
     int s = ew_bin(c, LP_TFL_SUB, ew_bin(c, LP_TFL_ADD, a, b, -1), ew_bin(c, LP_TFL_BITWISE_XOR, a, b, -1), -1);
     int one = ew_ki(c, LP_DT_U32, 1);
     int h = bitcast(c, ew_bin(c, LP_TFL_RIGHT_SHIFT, bitcast(c, s, LP_DT_U32, -1), one, -1), LP_DT_I32, -1);
-    int both = ew_bin(c, LP_TFL_LOGICAL_AND, ew_bink(c, LP_TFL_LESS, a, 0.0, -1), ew_bink(c, LP_TFL_LESS, b, 0.0, -1), -1);
+    int both =
+        ew_bin(c, LP_TFL_LOGICAL_AND, ew_bink(c, LP_TFL_LESS, a, 0.0, -1), ew_bink(c, LP_TFL_LESS, b, 0.0, -1), -1);
     int top = ew_sel(c, both, ew_ki(c, LP_DT_I32, INT32_MIN), ew_ki(c, LP_DT_I32, 0), -1);
     return ew_bin(c, LP_TFL_ADD, h, top, out);
 }
@@ -344,7 +347,8 @@ static lp_status bitcast_infer(lp_ctx *c, const lp_node *n) {
     lp_tensor *x = T(n->in[0]);
     int64_t to = lp_attr_i(c, n, "to", LP_DT_UNDEF);
     if (c->err->code) return c->err->code;
-    if (to <= LP_DT_UNDEF || to >= LP_DT_COUNT) return lp_fail(c, LP_ERR_INVALID, "attribute 'to' is missing or invalid");
+    if (to <= LP_DT_UNDEF || to >= LP_DT_COUNT)
+        return lp_fail(c, LP_ERR_INVALID, "attribute 'to' is missing or invalid");
     if (lp_dtype_size((lp_dtype)to) != lp_dtype_size(x->dtype) || lp_dtype_size(x->dtype) == 0)
         return lp_fail(c, LP_ERR_INVALID, "BitCast from %s to %s: the bit widths differ", lp_dtype_name(x->dtype),
                        lp_dtype_name((lp_dtype)to));

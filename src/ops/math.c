@@ -108,7 +108,8 @@ static int chain_asinh(lp_ctx *c, const lp_node *n, int x, int out) {
     (void)n;
     int a = ew_un(c, LP_TFL_ABS, x, -1);
     int r = ew_kbin(c, LP_TFL_DIV, 1.0, a, -1);
-    int den = ew_bin(c, LP_TFL_ADD, r, ew_un(c, LP_TFL_SQRT, ew_bink(c, LP_TFL_ADD, ew_bin(c, LP_TFL_MUL, r, r, -1), 1.0, -1), -1), -1);
+    int root = ew_un(c, LP_TFL_SQRT, ew_bink(c, LP_TFL_ADD, ew_bin(c, LP_TFL_MUL, r, r, -1), 1.0, -1), -1);
+    int den = ew_bin(c, LP_TFL_ADD, r, root, -1);
     int v = ew_log1p(c, ew_bin(c, LP_TFL_ADD, a, ew_bin(c, LP_TFL_DIV, a, den, -1), -1), -1);
     int big = log_times2(c, a);
     v = ew_sel(c, ew_bink(c, LP_TFL_GREATER, a, 1e18, -1), big, v, -1);
@@ -120,7 +121,8 @@ static int chain_asinh(lp_ctx *c, const lp_node *n, int x, int out) {
 static int chain_acosh(lp_ctx *c, const lp_node *n, int x, int out) {
     (void)n;
     int t = ew_bink(c, LP_TFL_SUB, x, 1.0, -1);
-    int s = ew_bin(c, LP_TFL_MUL, ew_un(c, LP_TFL_SQRT, t, -1), ew_un(c, LP_TFL_SQRT, ew_bink(c, LP_TFL_ADD, t, 2.0, -1), -1), -1);
+    int s = ew_bin(c, LP_TFL_MUL, ew_un(c, LP_TFL_SQRT, t, -1),
+                   ew_un(c, LP_TFL_SQRT, ew_bink(c, LP_TFL_ADD, t, 2.0, -1), -1), -1);
     int v = ew_log1p(c, ew_bin(c, LP_TFL_ADD, t, s, -1), -1);
     int big = log_times2(c, x);
     return ew_sel(c, ew_bink(c, LP_TFL_GREATER, x, 1e18, -1), big, v, out);
@@ -237,7 +239,7 @@ static lp_status sign_lower(lp_ctx *c, const lp_node *n) {
     int x = n->in[0], y = n->out[0];
     lp_dtype dt = T(x)->dtype;
     if (lp_dtype_is_float(dt) || dt == LP_DT_I32 || dt == LP_DT_I8 || dt == LP_DT_I16)
-        return ew_done(c, ew_un(c, LP_TFL_SIGN, x, y)); /* float32/int32 kernel; legalize widens the rest */
+        return ew_done(c, ew_un(c, LP_TFL_SIGN, x, y)); /* float32/64, int32 kernel; legalize widens the rest */
     /* int64 and unsigned: SIGN has no kernel; (x > 0) - (x < 0), without narrowing */
     int pos = ew_cast(c, ew_bink(c, LP_TFL_GREATER, x, 0.0, -1), dt, is_unsigned(dt) ? y : -1);
     if (is_unsigned(dt)) return ew_done(c, pos);
@@ -270,9 +272,8 @@ static lp_status isinf_lower(lp_ctx *c, const lp_node *n) {
         int b = lp_emit_tensor(c, LP_DT_I64, T(x)->rank, T(x)->dims, "bits");
         if (b < 0 || lp_emit_op(c, LP_TFL_BITCAST, &x, 1, &b, 1) < 0) return c->err->code;
         int p = pos ? ew_bin(c, LP_TFL_EQUAL, b, ew_ki(c, LP_DT_I64, INT64_C(0x7FF0000000000000)), (neg ? -1 : y)) : -1;
-        int m = neg ? ew_bin(c, LP_TFL_EQUAL, b, ew_ki(c, LP_DT_I64, (int64_t)UINT64_C(0xFFF0000000000000)),
-                             (pos ? -1 : y))
-                    : -1;
+        int m = neg ? ew_bin(c, LP_TFL_EQUAL, b, ew_ki(c, LP_DT_I64, -INT64_C(0x0010000000000000)), (pos ? -1 : y))
+                    : -1; /* 0xFFF0000000000000 */
         if (pos && neg) return ew_done(c, ew_bin(c, LP_TFL_LOGICAL_OR, p, m, y));
         if (pos || neg) return ew_done(c, pos ? p : m);
     }
@@ -540,7 +541,8 @@ static lp_status mod_lower(lp_ctx *c, const lp_node *n) {
     /* integer fmod=1 (C's %, sign of A): the floor remainder r, minus B when r != 0 and its sign
      * differs from A's */
     int r = ew_bin(c, LP_TFL_FLOOR_MOD, a, b, -1);
-    int differ = ew_bin(c, LP_TFL_NOT_EQUAL, ew_bink(c, LP_TFL_LESS, r, 0.0, -1), ew_bink(c, LP_TFL_LESS, a, 0.0, -1), -1);
+    int differ =
+        ew_bin(c, LP_TFL_NOT_EQUAL, ew_bink(c, LP_TFL_LESS, r, 0.0, -1), ew_bink(c, LP_TFL_LESS, a, 0.0, -1), -1);
     int fix = ew_bin(c, LP_TFL_LOGICAL_AND, ew_bink(c, LP_TFL_NOT_EQUAL, r, 0.0, -1), differ, -1);
     return ew_done(c, ew_sel(c, fix, ew_bin(c, LP_TFL_SUB, r, b, -1), r, y));
 }

@@ -14,6 +14,7 @@
 
 #define B(t) (1u << (t))
 #define F32 B(LP_DT_F32)
+#define F64 B(LP_DT_F64)
 #define I32 B(LP_DT_I32)
 #define I64 B(LP_DT_I64)
 #define I16 B(LP_DT_I16)
@@ -50,7 +51,7 @@ static const kernel_types table[] = {
     {LP_TFL_GREATER_EQUAL, F32 | I32 | I64, 3, 0},
     {LP_TFL_NEG, F32 | I32 | I64, 1, 1},
     {LP_TFL_ABS, F32 | I32, 1, 1},
-    {LP_TFL_SIGN, F32 | I32, 1, 1},
+    {LP_TFL_SIGN, F32 | F64 | I32, 1, 1},
     {LP_TFL_ATAN2, F32, 3, 1},
     {LP_TFL_ZEROS_LIKE, F32 | I32 | I64, 1, 1},
     {LP_TFL_BITWISE_XOR, I8 | I16 | I32 | U8 | U16 | U32, 3, 1},
