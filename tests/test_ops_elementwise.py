@@ -402,6 +402,16 @@ def test_max_min_int(op, dtype):
     check(make(op, [("a", a), ("b", b)], opset=13), {"a": a, "b": b}, ort=dtype != np.uint16)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float16, np.uint16, np.uint32])
+def test_where_exact_types(dtype):
+    """SELECT_V2 moves any element type: float64 values are not rounded through float32"""
+    c = np.array([[True, False, True], [False, True, False]])
+    a = (np.arange(6).reshape(2, 3) * 1.1 + 0.123456789012345).astype(dtype)
+    b = np.array([7.000000001]).astype(dtype)
+    check(make("Where", [("c", c), ("a", a), ("b", b)], opset=16), {"c": c, "a": a, "b": b}, rtol=0, atol=0,
+          ort=dtype != np.uint16)
+
+
 def test_where_broadcast():
     c = np.array([[True], [False]])
     a = np.array([2**40, -(2**40), 3], np.int64)

@@ -97,7 +97,7 @@ static const kernel_types table[] = {
     {LP_TFL_L2_NORMALIZATION, F32, 1, 1},
     {LP_TFL_RESIZE_BILINEAR, F32, 1, 1},
     {LP_TFL_RESIZE_NEAREST_NEIGHBOR, F32 | I32 | I64 | I8 | U8 | I16, 1, 1},
-    {LP_TFL_SELECT_V2, MOVE, 6, 1},
+    {LP_TFL_SELECT_V2, MOVE | F64 | B(LP_DT_F16) | U16 | U32 | B(LP_DT_U64), 6, 1}, /* any element size */
     {LP_TFL_RESHAPE, MOVE, 1, 1},
     {LP_TFL_TRANSPOSE, MOVE, 1, 1},
     {LP_TFL_CONCATENATION, MOVE, 0xffff, 1},
