@@ -51,6 +51,13 @@ def test_every_expected_case_still_passes(results):
     print(f"{len(unsupported)} unsupported cases, each with its reason in docs/conformance.md")
 
 
+def test_deviations_are_still_deviations(results):
+    """Each listed deviation from the ONNX reference is still one (or the list is out of date)."""
+    by_name = {r["name"]: r for r in results}
+    stale = [n for n in conformance.DEVIATIONS if by_name.get(n, {}).get("outcome") != "deviation"]
+    assert not stale, f"listed in DEVIATIONS but now {[by_name.get(n, {}).get('outcome') for n in stale]}: {stale}"
+
+
 def test_node_suite_pass_rate(results):
     """Issue 4's bar: at least 90% of the applicable node cases pass."""
     c = conformance.summarize(results)["node"]

@@ -2,11 +2,14 @@
 #include <math.h>
 #include <string.h>
 
-#include "ops.h"
+#include "ew.h"
 
 #define T(id) lp_T(c, (id))
 
-static int is_compare(lp_op op) { return op == LP_OP_Equal || op == LP_OP_Less || op == LP_OP_Greater; }
+static int is_compare(lp_op op) {
+    return op == LP_OP_Equal || op == LP_OP_Less || op == LP_OP_Greater || op == LP_OP_GreaterOrEqual ||
+           op == LP_OP_LessOrEqual;
+}
 
 /* symbolic arithmetic on shape values: known op known is known, x*1, x+0, x-0, x/1 keep the symbol */
 static lp_status binary_sv(lp_ctx *c, const lp_node *n) {
@@ -68,6 +71,8 @@ static double fop(lp_op op, double a, double b) {
     case LP_OP_Equal: return a == b;
     case LP_OP_Less: return a < b;
     case LP_OP_Greater: return a > b;
+    case LP_OP_GreaterOrEqual: return a >= b;
+    case LP_OP_LessOrEqual: return a <= b;
     case LP_OP_Max: return a > b || a != a ? a : b;
     case LP_OP_Min: return a < b || a != a ? a : b;
     default: return 0;
@@ -82,12 +87,14 @@ static int64_t iop(lp_op op, int64_t a, int64_t b) {
     case LP_OP_Div: return b == 0 ? 0 : (a == INT64_MIN && b == -1) ? a : a / b;
     case LP_OP_Pow: {
         int64_t r = 1;
-        for (int64_t i = 0; i < b && i < 64; i++) r *= a;
+        for (int64_t i = 0; i < b && i < 64; i++) r = (int64_t)((uint64_t)r * (uint64_t)a); /* wraps */
         return r;
     }
     case LP_OP_Equal: return a == b;
     case LP_OP_Less: return a < b;
     case LP_OP_Greater: return a > b;
+    case LP_OP_GreaterOrEqual: return a >= b;
+    case LP_OP_LessOrEqual: return a <= b;
     case LP_OP_Max: return a > b ? a : b;
     case LP_OP_Min: return a < b ? a : b;
     default: return 0;
@@ -140,14 +147,55 @@ static lp_op tfl_of(lp_op op) {
     case LP_OP_Equal: return LP_TFL_EQUAL;
     case LP_OP_Less: return LP_TFL_LESS;
     case LP_OP_Greater: return LP_TFL_GREATER;
+    case LP_OP_GreaterOrEqual: return LP_TFL_GREATER_EQUAL;
+    case LP_OP_LessOrEqual: return LP_TFL_LESS_EQUAL;
     case LP_OP_Max: return LP_TFL_MAXIMUM;
     case LP_OP_Min: return LP_TFL_MINIMUM;
     default: return LP_OP_COUNT;
     }
 }
 
+/* Integer division of int64 (and uint32, uint64) values: TFLite's DIV and FLOOR_DIV run int32 at
+ * most, but FLOOR_MOD, MUL and SUB run int64. r = a mod b (floor) makes m = a - r an exact
+ * multiple of b; its quotient is estimated in float32 and corrected twice with the exact int64
+ * remainder (each estimate has a relative error below 2^-22, so the error falls from 2^41 to 2^19
+ * to below 1/8, and rounding is then exact). ONNX truncates toward zero: the floor quotient is 1
+ * too small when r != 0 and a, b have different signs. */
+static int div_int64(lp_ctx *c, int a, int b, int out, int is_signed) {
+    int r = ew_bin(c, LP_TFL_FLOOR_MOD, a, b, -1);
+    int m = ew_bin(c, LP_TFL_SUB, a, r, -1);
+    int bf = ew_cast(c, b, LP_DT_F32, -1);
+    int q = -1;
+    for (int step = 0; step < 3; step++) {
+        int d = step == 0 ? m : ew_bin(c, LP_TFL_SUB, m, ew_bin(c, LP_TFL_MUL, q, b, -1), -1);
+        int est = ew_un(c, LP_TFL_ROUND, ew_bin(c, LP_TFL_DIV, ew_cast(c, d, LP_DT_F32, -1), bf, -1), -1);
+        est = ew_cast(c, est, LP_DT_I64, -1);
+        int last = step == 2 && !is_signed;
+        q = step == 0 ? est : ew_bin(c, LP_TFL_ADD, q, est, last ? out : -1);
+    }
+    if (!is_signed) return q;
+    int signs =
+        ew_bin(c, LP_TFL_NOT_EQUAL, ew_bink(c, LP_TFL_LESS, a, 0.0, -1), ew_bink(c, LP_TFL_LESS, b, 0.0, -1), -1);
+    int adj = ew_bin(c, LP_TFL_LOGICAL_AND, ew_bink(c, LP_TFL_NOT_EQUAL, r, 0.0, -1), signs, -1);
+    return ew_bin(c, LP_TFL_ADD, q, ew_cast(c, adj, LP_DT_I64, -1), out);
+}
+
 static lp_status binary_lower(lp_ctx *c, const lp_node *n) {
     lp_tensor *b = T(n->in[1]);
+    lp_dtype at = T(n->in[0])->dtype;
+    if (n->op == LP_OP_Div && (at == LP_DT_I64 || at == LP_DT_U32 || at == LP_DT_U64)) {
+        /* uint32 fits int64 exactly; uint64 is reinterpreted (values below 2^63 divide right) */
+        int y = n->out[0], direct = at == LP_DT_I64 ? y : -1;
+        int a64 = ew_cast(c, n->in[0], LP_DT_I64, -1), b64 = ew_cast(c, n->in[1], LP_DT_I64, -1);
+        int q = div_int64(c, a64, b64, direct, at == LP_DT_I64);
+        return ew_done(c, q == y ? q : ew_cast(c, q, at, y));
+    }
+    if (n->op == LP_OP_Pow && lp_dtype_is_int(at) && lp_dtype_is_float(b->dtype)) {
+        /* an integer base with a float exponent: the power in float, truncated back (the reference
+         * computes np.power in float64 and casts) */
+        int p = ew_bin(c, LP_TFL_POW, ew_cast(c, n->in[0], LP_DT_F32, -1), ew_cast(c, n->in[1], LP_DT_F32, -1), -1);
+        return ew_done(c, ew_cast(c, p, at, n->out[0]));
+    }
     double e;
     if (n->op == LP_OP_Pow && lp_const_scalar(c, n->in[1], &e) && lp_dtype_is_float(T(n->in[0])->dtype) &&
         lp_dims_equal(T(n->in[0])->dims, T(n->out[0])->dims, T(n->out[0])->rank) && T(n->in[0])->rank == T(n->out[0])->rank) {
@@ -175,6 +223,8 @@ const lp_op_impl lp_impl_Pow = {binary_infer, binary_eval, binary_lower};
 const lp_op_impl lp_impl_Equal = {binary_infer, binary_eval, binary_lower};
 const lp_op_impl lp_impl_Less = {binary_infer, binary_eval, binary_lower};
 const lp_op_impl lp_impl_Greater = {binary_infer, binary_eval, binary_lower};
+const lp_op_impl lp_impl_GreaterOrEqual = {binary_infer, binary_eval, binary_lower};
+const lp_op_impl lp_impl_LessOrEqual = {binary_infer, binary_eval, binary_lower};
 
 /* ---------------- variadic Max / Min ---------------- */
 

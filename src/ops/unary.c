@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ops.h"
+#include "ew.h"
 
 #define T(id) lp_T(c, (id))
 
@@ -37,7 +37,7 @@ static double apply(lp_op op, double x, const float *par) {
     case LP_OP_Floor: return floor(x);
     case LP_OP_Ceil: return ceil(x);
     case LP_OP_Reciprocal: return 1.0 / x;
-    case LP_OP_Clip: return x < par[0] ? par[0] : x > par[1] ? par[1] : x;
+    case LP_OP_Clip: { double v = x < par[0] ? par[0] : x; return v > par[1] ? par[1] : v; } /* min > max: max */
     default: return x;
     }
 }
@@ -61,7 +61,10 @@ static lp_status unary_eval(lp_ctx *c, const lp_node *n) {
             if (n->op == LP_OP_Neg) v = -v;
             else if (n->op == LP_OP_Abs) v = v < 0 ? -v : v;
             else if (n->op == LP_OP_Relu) v = v > 0 ? v : 0;
-            else if (n->op == LP_OP_Clip) v = v < par[0] ? (int64_t)par[0] : v > par[1] ? (int64_t)par[1] : v;
+            else if (n->op == LP_OP_Clip) {
+                if (v < par[0]) v = (int64_t)par[0];
+                if (v > par[1]) v = (int64_t)par[1];
+            }
             lp_set_i64(y->dtype, p, i, v);
         }
     } else {
@@ -74,14 +77,43 @@ static lp_status emit1(lp_ctx *c, const lp_node *n, lp_op op) {
     return lp_emit_op(c, op, &n->in[0], 1, &n->out[0], 1) < 0 ? c->err->code : LP_OK;
 }
 
-static lp_status relu_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_RELU); }
+/* RELU is a float kernel; integer Relu (opset 14) is max(x, 0) */
+static lp_status relu_lower(lp_ctx *c, const lp_node *n) {
+    if (lp_dtype_is_int(T(n->in[0])->dtype)) return ew_done(c, ew_bink(c, LP_TFL_MAXIMUM, n->in[0], 0.0, n->out[0]));
+    return emit1(c, n, LP_TFL_RELU);
+}
 static lp_status sigmoid_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_LOGISTIC); }
 static lp_status tanh_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_TANH); }
 static lp_status exp_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_EXP); }
 static lp_status log_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_LOG); }
 static lp_status sqrt_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_SQRT); }
-static lp_status neg_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_NEG); }
-static lp_status abs_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_ABS); }
+/* float64 Abs and Neg act on the sign bit of the int64 view, exactly (TFLite has no float64
+ * ABS or NEG, and float32 would round the value): adding INT64_MIN flips bit 63 (wrapping) */
+static lp_status f64_sign_bit(lp_ctx *c, const lp_node *n, int abs) {
+    int x = n->in[0], y = n->out[0];
+    int b = lp_emit_tensor(c, LP_DT_I64, T(x)->rank, T(x)->dims, "bits");
+    if (b < 0 || lp_emit_op(c, LP_TFL_BITCAST, &x, 1, &b, 1) < 0) return c->err->code;
+    int flipped = ew_bin(c, LP_TFL_ADD, b, ew_ki(c, LP_DT_I64, INT64_MIN), -1);
+    int r = abs ? ew_sel(c, ew_bink(c, LP_TFL_LESS, b, 0.0, -1), flipped, b, -1) : flipped;
+    if (r < 0 || lp_emit_op(c, LP_TFL_BITCAST, &r, 1, &y, 1) < 0) return c->err->code;
+    return LP_OK;
+}
+
+static lp_status neg_lower(lp_ctx *c, const lp_node *n) {
+    if (T(n->in[0])->dtype == LP_DT_F64) return f64_sign_bit(c, n, 0);
+    return emit1(c, n, LP_TFL_NEG);
+}
+/* ABS runs float32 and int32 (legalize widens int8/int16, wrapping back like numpy); int64 would
+ * be narrowed, so it is max(x, -x); unsigned values are their own absolute value */
+static lp_status abs_lower(lp_ctx *c, const lp_node *n) {
+    lp_dtype dt = T(n->in[0])->dtype;
+    if (dt == LP_DT_U8 || dt == LP_DT_U16 || dt == LP_DT_U32 || dt == LP_DT_U64)
+        return ew_done(c, lp_emit_identity(c, n->in[0], n->out[0]));
+    if (dt == LP_DT_I64)
+        return ew_done(c, ew_bin(c, LP_TFL_MAXIMUM, n->in[0], ew_un(c, LP_TFL_NEG, n->in[0], -1), n->out[0]));
+    if (dt == LP_DT_F64) return f64_sign_bit(c, n, 1);
+    return emit1(c, n, LP_TFL_ABS);
+}
 static lp_status floor_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_FLOOR); }
 static lp_status ceil_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_CEIL); }
 static lp_status hardswish_lower(lp_ctx *c, const lp_node *n) { return emit1(c, n, LP_TFL_HARD_SWISH); }

@@ -14,11 +14,14 @@
 
 #define B(t) (1u << (t))
 #define F32 B(LP_DT_F32)
+#define F64 B(LP_DT_F64)
 #define I32 B(LP_DT_I32)
 #define I64 B(LP_DT_I64)
 #define I16 B(LP_DT_I16)
 #define I8 B(LP_DT_I8)
 #define U8 B(LP_DT_U8)
+#define U16 B(LP_DT_U16)
+#define U32 B(LP_DT_U32)
 #define BOOL B(LP_DT_BOOL)
 #define MOVE (F32 | I32 | I64 | I16 | I8 | U8 | BOOL) /* data movement kernels */
 
@@ -34,7 +37,7 @@ static const kernel_types table[] = {
     {LP_TFL_SUB, F32 | I32 | I64, 3, 1},
     {LP_TFL_MUL, F32 | I32 | I64, 3, 1},
     {LP_TFL_DIV, F32 | I32, 3, 1},
-    {LP_TFL_FLOOR_DIV, F32 | I32 | I64, 3, 1},
+    {LP_TFL_FLOOR_DIV, F32 | I32, 3, 1}, /* no int64 kernel */
     {LP_TFL_FLOOR_MOD, F32 | I32 | I64, 3, 1},
     {LP_TFL_POW, F32 | I32, 3, 1},
     {LP_TFL_SQUARED_DIFFERENCE, F32 | I32, 3, 1},
@@ -48,7 +51,11 @@ static const kernel_types table[] = {
     {LP_TFL_GREATER_EQUAL, F32 | I32 | I64, 3, 0},
     {LP_TFL_NEG, F32 | I32 | I64, 1, 1},
     {LP_TFL_ABS, F32 | I32, 1, 1},
-    {LP_TFL_SIGN, F32 | I32, 1, 1},
+    {LP_TFL_SIGN, F32 | F64 | I32, 1, 1},
+    {LP_TFL_ATAN2, F32, 3, 1},
+    {LP_TFL_ZEROS_LIKE, F32 | I32 | I64, 1, 1},
+    {LP_TFL_BITWISE_XOR, I8 | I16 | I32 | U8 | U16 | U32, 3, 1},
+    {LP_TFL_RIGHT_SHIFT, I8 | I16 | I32 | U8 | U16 | U32, 3, 1},
     {LP_TFL_EXP, F32, 1, 1},
     {LP_TFL_LOG, F32, 1, 1},
     {LP_TFL_SQRT, F32, 1, 1},
@@ -97,7 +104,7 @@ static const kernel_types table[] = {
     {LP_TFL_L2_POOL_2D, F32, 1, 1},
     {LP_TFL_RESIZE_BILINEAR, F32, 1, 1},
     {LP_TFL_RESIZE_NEAREST_NEIGHBOR, F32 | I32 | I64 | I8 | U8 | I16, 1, 1},
-    {LP_TFL_SELECT_V2, MOVE, 6, 1},
+    {LP_TFL_SELECT_V2, MOVE | F64 | B(LP_DT_F16) | U16 | U32 | B(LP_DT_U64), 6, 1}, /* any element size */
     {LP_TFL_RESHAPE, MOVE, 1, 1},
     {LP_TFL_TRANSPOSE, MOVE, 1, 1},
     {LP_TFL_CONCATENATION, MOVE, 0xffff, 1},

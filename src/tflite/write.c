@@ -91,6 +91,7 @@ int lp_tfl_op_version(const lp_graph *g, const lp_node *n) {
         return 1;
     }
     case LP_TFL_BROADCAST_TO: return 2;
+    case LP_TFL_SIGN: return in_dt == LP_DT_I32 ? 2 : 1;
     case LP_TFL_SUB: return rank > 4 ? 3 : 1;
     case LP_TFL_DIV: return rank > 4 ? 2 : 1;
     case LP_TFL_MAXIMUM:
@@ -130,6 +131,7 @@ static const struct {
     {LP_TFL_SCATTER_ND, 1, "2.1.0"},        {LP_TFL_ROUND, 1, "1.14.0"},
     {LP_TFL_CAST, 2, "2.7.0"},              {LP_TFL_CAST, 3, "2.8.0"},
     {LP_TFL_CAST, 4, "2.9.0"},              {LP_TFL_CAST, 5, "2.12.0"},
+    {LP_TFL_ATAN2, 1, "2.10.0"},
 };
 
 static int version_less(const char *a, const char *b) {
