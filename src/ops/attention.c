@@ -319,3 +319,225 @@ static lp_status attention_lower(lp_ctx *c, const lp_node *n) {
 }
 
 const lp_op_impl lp_impl_Attention = {attention_infer, NULL, attention_lower};
+
+/* ---------------- LinearAttention (27) ----------------
+ * The recurrence of the spec, unrolled over the (static) sequence length T in float32, as the
+ * reference does: per step t, with the state S [B, Hkv, dk, dv],
+ *   gated:  S = exp(g_t) * S                       (g per key dim [.., dk, 1] or per head [.., 1, 1])
+ *   delta:  v_t = beta_t * (v_t - S^T k_t)         (BATCH_MATMUL of the key row and S)
+ *   write:  S = S + k_t (x) v_t                    (broadcast MUL: an exact outer product)
+ *   read:   o_t = scale * q_t S, the q heads of one kv head stacked as rows ([B, Hkv, reps, dk]),
+ *           which is the interleaved head repetition of the reference.
+ * Chunk-parallel forms give the same values but are not needed for correctness; T is capped so
+ * the unrolled graph stays reasonable. */
+
+#define LA_MAX_T 512
+
+typedef struct la_spec {
+    int64_t b, t, hq, hkv, dk, dv;
+    int gating, delta;
+    int decay_per_head, beta_heads; /* decay last dim == Hkv; beta last dim (Hkv or 1) */
+    double scale;
+} la_spec;
+
+static lp_status la_spec_get(lp_ctx *c, const lp_node *n, la_spec *s) {
+    memset(s, 0, sizeof *s);
+    lp_tensor *q = T(n->in[0]), *k = T(n->in[1]), *v = T(n->in[2]);
+    for (int i = 0; i < 3; i++) {
+        lp_tensor *x = T(n->in[i]);
+        LP_TRY(lp_need_rank(c, x, "input"));
+        if (x->rank != 3) return lp_fail(c, LP_ERR_INVALID, "input %d must be 3-D (B, T, H*D)", i);
+        if (!lp_cx_float_ok(x->dtype)) return lp_fail(c, LP_ERR_INVALID, "input %d has type %s", i, lp_dtype_name(x->dtype));
+        if (x->dims[2] < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "the hidden size of input %d must be static", i);
+    }
+    const char *rule = lp_attr_s(c, n, "update_rule", "gated_delta");
+    s->hq = lp_attr_i(c, n, "q_num_heads", 0);
+    s->hkv = lp_attr_i(c, n, "kv_num_heads", 0);
+    if (c->err->code) return c->err->code;
+    if (s->hq <= 0 || s->hkv <= 0 || s->hq % s->hkv)
+        return lp_fail(c, LP_ERR_INVALID, "q_num_heads (%lld) must be a positive multiple of kv_num_heads (%lld)",
+                       (long long)s->hq, (long long)s->hkv);
+    if (strcmp(rule, "linear") == 0) s->gating = 0, s->delta = 0;
+    else if (strcmp(rule, "gated") == 0) s->gating = 1, s->delta = 0;
+    else if (strcmp(rule, "delta") == 0) s->gating = 0, s->delta = 1;
+    else if (strcmp(rule, "gated_delta") == 0) s->gating = 1, s->delta = 1;
+    else return lp_fail(c, LP_ERR_INVALID, "attribute 'update_rule'='%s' is not linear, gated, delta or gated_delta", rule);
+    if (s->gating != lp_has_in(n, 4))
+        return lp_fail(c, LP_ERR_INVALID, "update_rule '%s' %s the decay input", rule, s->gating ? "requires" : "forbids");
+    if (s->delta != lp_has_in(n, 5))
+        return lp_fail(c, LP_ERR_INVALID, "update_rule '%s' %s the beta input", rule, s->delta ? "requires" : "forbids");
+    s->b = q->dims[0];
+    s->t = q->dims[1];
+    if (q->dims[2] % s->hq || k->dims[2] % s->hkv || v->dims[2] % s->hkv)
+        return lp_fail(c, LP_ERR_INVALID, "hidden sizes are not multiples of the head counts");
+    s->dk = q->dims[2] / s->hq;
+    s->dv = v->dims[2] / s->hkv;
+    if (k->dims[2] != s->hkv * s->dk) return lp_fail(c, LP_ERR_INVALID, "key hidden size must be kv_num_heads * d_k");
+    if (s->gating) {
+        lp_tensor *g = T(n->in[4]);
+        if (g->rank != 3 || (g->dims[2] != s->hkv && g->dims[2] != s->hkv * s->dk))
+            return lp_fail(c, LP_ERR_INVALID, "decay must be (B, T, kv_num_heads) or (B, T, kv_num_heads * d_k)");
+        s->decay_per_head = g->dims[2] == s->hkv;
+    }
+    if (s->delta) {
+        lp_tensor *be = T(n->in[5]);
+        if (be->rank != 3 || (be->dims[2] != s->hkv && be->dims[2] != 1))
+            return lp_fail(c, LP_ERR_INVALID, "beta must be (B, T, kv_num_heads) or (B, T, 1)");
+        s->beta_heads = (int)be->dims[2];
+    }
+    if (lp_has_in(n, 3)) {
+        lp_tensor *ps = T(n->in[3]);
+        if (ps->rank != 4 || ps->dims[1] != s->hkv || ps->dims[2] != s->dk || ps->dims[3] != s->dv)
+            return lp_fail(c, LP_ERR_INVALID, "past_state must be (B, %lld, %lld, %lld)", (long long)s->hkv,
+                           (long long)s->dk, (long long)s->dv);
+        if (!lp_cx_float_ok(ps->dtype)) return lp_fail(c, LP_ERR_INVALID, "past_state has type %s", lp_dtype_name(ps->dtype));
+    }
+    float sc = lp_attr_f(c, n, "scale", 0.0f);
+    s->scale = sc == 0.0f ? 1.0 / sqrt((double)s->dk) : (double)sc;
+    return c->err->code;
+}
+
+static lp_status la_infer(lp_ctx *c, const lp_node *n) {
+    la_spec s;
+    LP_TRY(la_spec_get(c, n, &s));
+    lp_dtype dt = T(n->in[0])->dtype;
+    int64_t o[3] = {s.b, s.t, s.hq * s.dv}, st[4] = {s.b, s.hkv, s.dk, s.dv};
+    lp_set_out(c, n, 0, dt, 3, o);
+    lp_set_out(c, n, 1, lp_has_in(n, 3) ? T(n->in[3])->dtype : dt, 4, st);
+    return LP_OK;
+}
+
+static lp_status la_lower(lp_ctx *c, const lp_node *n) {
+    la_spec s;
+    LP_TRY(la_spec_get(c, n, &s));
+    if (s.t < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "LinearAttention needs a static sequence length (it is unrolled)");
+    if (s.t > LA_MAX_T)
+        return lp_fail(c, LP_ERR_LIMIT, "sequence length %lld: the recurrence is unrolled up to %d steps", (long long)s.t,
+                       LA_MAX_T);
+    const lp_dtype f = LP_DT_F32;
+    int64_t reps = s.hq / s.hkv, T_ = s.t;
+    /* every input split into its T steps */
+    int qs[LA_MAX_T], ks[LA_MAX_T], vs[LA_MAX_T], gs[LA_MAX_T], bs[LA_MAX_T];
+    int src[5] = {lp_cx_cast(c, n->in[0], f), lp_cx_cast(c, n->in[1], f), lp_cx_cast(c, n->in[2], f), -1, -1};
+    if (s.gating) src[3] = lp_cx_un(c, LP_TFL_EXP, lp_cx_cast(c, n->in[4], f));
+    if (s.delta) src[4] = lp_cx_cast(c, n->in[5], f);
+    int *dst[5] = {qs, ks, vs, gs, bs};
+    for (int i = 0; i < 5; i++) {
+        if (i == 3 && !s.gating) continue;
+        if (i == 4 && !s.delta) continue;
+        if (T_ == 1) {
+            lp_tensor *X = T(src[i]);
+            int64_t d2[2] = {X->dims[0], X->dims[2]};
+            dst[i][0] = lp_cx_reshape(c, src[i], 2, d2);
+        } else if (lp_cx_unpack(c, src[i], 1, dst[i]) < 0) {
+            return c->err->code;
+        }
+    }
+    if (c->err->code) return c->err->code;
+    int S = lp_has_in(n, 3) ? lp_cx_cast(c, n->in[3], f) : -2; /* -2: the zero state */
+    int64_t kcol[4] = {s.b, s.hkv, s.dk, 1}, krow[4] = {s.b, s.hkv, 1, s.dk}, vrow[4] = {s.b, s.hkv, 1, s.dv};
+    int64_t qg[4] = {s.b, s.hkv, reps, s.dk}, oh[3] = {s.b, s.hq, s.dv};
+    int64_t gd[4] = {s.b, s.hkv, s.decay_per_head ? 1 : s.dk, 1}, bd[4] = {s.b, s.beta_heads, 1, 1};
+    int outs[LA_MAX_T];
+    for (int64_t t = 0; t < T_; t++) {
+        int k_c = lp_cx_reshape(c, ks[t], 4, kcol);
+        int v_r = lp_cx_reshape(c, vs[t], 4, vrow);
+        if (s.gating && S != -2) S = lp_cx_bin(c, LP_TFL_MUL, S, lp_cx_reshape(c, gs[t], 4, gd));
+        if (s.delta) {
+            if (S != -2) v_r = lp_cx_bin(c, LP_TFL_SUB, v_r, lp_cx_matmul(c, lp_cx_reshape(c, ks[t], 4, krow), S, 0, 0));
+            v_r = lp_cx_bin(c, LP_TFL_MUL, lp_cx_reshape(c, bs[t], 4, bd), v_r);
+        }
+        int kv = lp_cx_bin(c, LP_TFL_MUL, k_c, v_r);
+        S = S == -2 ? kv : lp_cx_bin(c, LP_TFL_ADD, S, kv);
+        int o = lp_cx_matmul(c, lp_cx_reshape(c, qs[t], 4, qg), S, 0, 0);
+        outs[t] = lp_cx_reshape(c, o, 3, oh);
+        if (c->err->code) return c->err->code;
+    }
+    int all = T_ == 1 ? lp_cx_reshape(c, outs[0], 4, (int64_t[4]){s.b, 1, s.hq, s.dv}) : lp_cx_pack(c, outs, (int)T_, 1);
+    int y = lp_cx_bin(c, LP_TFL_MUL, all, lp_cx_scalar(c, f, s.scale));
+    y = lp_cx_reshape(c, y, 3, T(n->out[0])->dims);
+    if (c->err->code) return c->err->code;
+    if (n->n_out > 1 && n->out[1] >= 0) LP_TRY(lp_cx_bind(c, S, n->out[1]));
+    return lp_cx_bind(c, y, n->out[0]);
+}
+
+const lp_op_impl lp_impl_LinearAttention = {la_infer, NULL, la_lower};
+
+/* ---------------- CausalConvWithState (27) ----------------
+ * padded = concat(past_state or zeros, input) on the time axis; a valid depthwise convolution of
+ * it (DEPTHWISE_CONV_2D on [B, 1, L+k-1, C] with the filter [1, 1, k, C]); optional SiLU
+ * (x * sigmoid(x)); present_state = the last k-1 steps of padded. */
+
+static lp_status ccs_check(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]), *w = T(n->in[1]);
+    LP_TRY(lp_need_rank(c, x, "input"));
+    LP_TRY(lp_need_rank(c, w, "weight"));
+    if (x->rank != 3 || w->rank != 3) return lp_fail(c, LP_ERR_INVALID, "input and weight must be 3-D");
+    if (!lp_cx_float_ok(x->dtype)) return lp_fail(c, LP_ERR_INVALID, "input type %s", lp_dtype_name(x->dtype));
+    if (w->dims[2] < 1) return lp_fail(c, LP_ERR_UNSUPPORTED, "the kernel size must be static");
+    if (w->dims[1] != 1 || (x->dims[1] >= 0 && w->dims[0] >= 0 && w->dims[0] != x->dims[1]))
+        return lp_fail(c, LP_ERR_INVALID, "weight must be (channels, 1, k)");
+    if (x->dims[1] < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "the channel count must be static");
+    const char *act = lp_attr_s(c, n, "activation", "none");
+    if (c->err->code) return c->err->code;
+    if (strcmp(act, "none") && strcmp(act, "silu") && strcmp(act, "swish"))
+        return lp_fail(c, LP_ERR_INVALID, "attribute 'activation'='%s' is not none, silu or swish", act);
+    return LP_OK;
+}
+
+static lp_status ccs_infer(lp_ctx *c, const lp_node *n) {
+    LP_TRY(ccs_check(c, n));
+    lp_tensor *x = T(n->in[0]);
+    int64_t st[3] = {x->dims[0], x->dims[1], T(n->in[1])->dims[2] - 1};
+    lp_set_out(c, n, 0, x->dtype, 3, x->dims);
+    lp_set_out(c, n, 1, x->dtype, 3, st);
+    return LP_OK;
+}
+
+static lp_status ccs_lower(lp_ctx *c, const lp_node *n) {
+    LP_TRY(ccs_check(c, n));
+    const lp_dtype f = LP_DT_F32;
+    lp_tensor *X = T(n->in[0]);
+    int64_t B = X->dims[0], C = X->dims[1], L = X->dims[2], K = T(n->in[1])->dims[2];
+    int x = lp_cx_cast(c, n->in[0], f), padded;
+    if (lp_has_in(n, 3)) {
+        int parts[2] = {lp_cx_cast(c, n->in[3], f), x};
+        padded = K > 1 ? lp_cx_concat(c, parts, 2, 2) : x;
+    } else {
+        int64_t pads[6] = {0, 0, 0, 0, K - 1, 0};
+        padded = lp_cx_pad(c, x, pads, 0.0);
+    }
+    int64_t Lp = T(padded)->dims[2];
+    /* [B, C, Lp] -> [B, 1, Lp, C] */
+    int perm[3] = {0, 2, 1};
+    int64_t nhwc[4] = {B, 1, Lp, C}, fd[4] = {1, 1, K, C}, yd[4] = {B, 1, L, C};
+    int xin = lp_cx_reshape(c, lp_cx_transpose(c, padded, perm), 4, nhwc);
+    int w = lp_cx_reshape(c, lp_cx_transpose(c, lp_cx_reshape(c, lp_cx_cast(c, n->in[1], f), 2, (int64_t[2]){C, K}),
+                                             (int[2]){1, 0}), 4, fd);
+    /* a zero bias when there is none: the kernel wants one when the filter is not a constant */
+    float *zb = lp_arena_alloc(&c->g->arena, sizeof(float) * (size_t)C);
+    if (!zb) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    memset(zb, 0, sizeof(float) * (size_t)C);
+    int bias = lp_has_in(n, 2) ? lp_cx_cast(c, n->in[2], f) : lp_cx_f32s(c, 1, &C, zb);
+    if (c->err->code) return c->err->code;
+    int yc = lp_emit_tensor(c, f, 4, yd, "conv");
+    int in[3] = {xin, w, bias};
+    int id = yc < 0 ? -1 : lp_emit_op(c, LP_TFL_DEPTHWISE_CONV_2D, in, 3, &yc, 1);
+    if (id < 0) return c->err->code;
+    lp_tfl_params *p = lp_emit_params(c, id);
+    p->padding = 1; /* VALID */
+    p->stride_w = p->stride_h = 1;
+    p->dil_w = p->dil_h = 1;
+    p->depth_mult = 1;
+    int y = lp_cx_transpose(c, lp_cx_reshape(c, yc, 3, (int64_t[3]){B, L, C}), perm);
+    if (strcmp(lp_attr_s(c, n, "activation", "none"), "none") != 0)
+        y = lp_cx_bin(c, LP_TFL_MUL, y, lp_cx_un(c, LP_TFL_LOGISTIC, y));
+    if (c->err->code) return c->err->code;
+    if (n->n_out > 1 && n->out[1] >= 0) {
+        int st = lp_cx_slice(c, padded, (int64_t[3]){0, 0, Lp - (K - 1)}, (int64_t[3]){-1, -1, K - 1});
+        LP_TRY(lp_cx_bind(c, st, n->out[1]));
+    }
+    return lp_cx_bind(c, y, n->out[0]);
+}
+
+const lp_op_impl lp_impl_CausalConvWithState = {ccs_infer, NULL, ccs_lower};

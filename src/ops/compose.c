@@ -220,6 +220,43 @@ int lp_cx_gather_nd(lp_ctx *c, int x, int idx) {
     return op1(c, LP_TFL_GATHER_ND, in, 2, X->dtype, r, dims, "gather_nd", NULL);
 }
 
+int lp_cx_pack(lp_ctx *c, const int *xs, int n, int axis) {
+    for (int i = 0; i < n; i++)
+        if (xs[i] < 0) return -1;
+    lp_tensor *X = T(xs[0]);
+    if (X->rank + 1 > LP_MAX_RANK) {
+        lp_fail(c, LP_ERR_LIMIT, "PACK of rank %d", X->rank + 1);
+        return -1;
+    }
+    int64_t dims[LP_MAX_RANK];
+    for (int d = 0, k = 0; d <= X->rank; d++) dims[d] = d == axis ? n : X->dims[k++];
+    int node;
+    int y = op1(c, LP_TFL_PACK, xs, n, X->dtype, X->rank + 1, dims, "pack", &node);
+    if (y >= 0) {
+        lp_emit_params(c, node)->num = n;
+        lp_emit_params(c, node)->axis = axis;
+    }
+    return y;
+}
+
+int lp_cx_unpack(lp_ctx *c, int x, int axis, int *outs) {
+    if (x < 0) return -1;
+    lp_tensor *X = T(x);
+    int n = (int)X->dims[axis];
+    int64_t dims[LP_MAX_RANK];
+    for (int d = 0, k = 0; d < X->rank; d++)
+        if (d != axis) dims[k++] = X->dims[d];
+    for (int i = 0; i < n; i++) {
+        outs[i] = lp_emit_tensor(c, X->dtype, X->rank - 1, dims, "unpacked");
+        if (outs[i] < 0) return -1;
+    }
+    int node = lp_emit_op(c, LP_TFL_UNPACK, &x, 1, outs, n);
+    if (node < 0) return -1;
+    lp_emit_params(c, node)->num = n;
+    lp_emit_params(c, node)->axis = axis;
+    return n;
+}
+
 int lp_cx_pad(lp_ctx *c, int x, const int64_t *pads, double value) {
     if (x < 0) return -1;
     lp_tensor *X = T(x);
