@@ -541,3 +541,130 @@ static lp_status ccs_lower(lp_ctx *c, const lp_node *n) {
 }
 
 const lp_op_impl lp_impl_CausalConvWithState = {ccs_infer, NULL, ccs_lower};
+
+/* ---------------- RotaryEmbedding (23) ----------------
+ * x viewed as [B, H, S, D] (4-D input) or [B, S, H, D] (3-D input split into num_heads); cos and
+ * sin ([B, S, rot/2], gathered by position_ids from a [max_pos, rot/2] cache when given) get a
+ * unit head axis so that they broadcast. With x1, x2 the two halves of the first rot channels
+ * (or its even and odd channels when interleaved): [cos*x1 - sin*x2, sin*x1 + cos*x2, rest].
+ * The interleaved form permutes the channels with a constant GATHER, rotates as halves and
+ * permutes back. */
+
+static lp_status rope_check(lp_ctx *c, const lp_node *n, int64_t *rot) {
+    lp_tensor *x = T(n->in[0]), *cc = T(n->in[1]), *sc = T(n->in[2]);
+    LP_TRY(lp_need_rank(c, x, "input"));
+    LP_TRY(lp_need_rank(c, cc, "cos_cache"));
+    if (x->rank != 3 && x->rank != 4) return lp_fail(c, LP_ERR_INVALID, "input must be 3-D or 4-D");
+    if (!lp_cx_float_ok(x->dtype)) return lp_fail(c, LP_ERR_INVALID, "input type %s", lp_dtype_name(x->dtype));
+    if (x->dims[x->rank - 1] < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "the hidden size must be static");
+    int64_t head = x->dims[x->rank - 1];
+    if (x->rank == 3) {
+        int64_t h = lp_attr_i(c, n, "num_heads", 0);
+        if (h <= 0 || head % h) return lp_fail(c, LP_ERR_INVALID, "3-D input needs num_heads dividing the hidden size");
+        head /= h;
+    }
+    *rot = lp_attr_i(c, n, "rotary_embedding_dim", 0);
+    if (*rot == 0) *rot = head;
+    if (*rot < 0 || *rot > head || *rot % 2) return lp_fail(c, LP_ERR_INVALID, "rotary_embedding_dim %lld", (long long)*rot);
+    int want = lp_has_in(n, 3) ? 2 : 3;
+    if (cc->rank != want || sc->rank != want)
+        return lp_fail(c, LP_ERR_INVALID, "cos_cache and sin_cache must be %d-D %s position_ids", want,
+                       lp_has_in(n, 3) ? "with" : "without");
+    if (cc->dims[want - 1] != *rot / 2)
+        return lp_fail(c, LP_ERR_INVALID, "the last dimension of cos_cache must be rotary_embedding_dim/2 = %lld",
+                       (long long)(*rot / 2));
+    return c->err->code;
+}
+
+static lp_status rope_infer(lp_ctx *c, const lp_node *n) {
+    int64_t rot;
+    LP_TRY(rope_check(c, n, &rot));
+    lp_tensor *x = T(n->in[0]);
+    lp_set_out(c, n, 0, x->dtype, x->rank, x->dims);
+    return LP_OK;
+}
+
+static lp_status rope_lower(lp_ctx *c, const lp_node *n) {
+    int64_t rot;
+    LP_TRY(rope_check(c, n, &rot));
+    const lp_dtype f = LP_DT_F32;
+    lp_tensor *X = T(n->in[0]);
+    int64_t half = rot / 2;
+    int x = lp_cx_cast(c, n->in[0], f);
+    int64_t D = X->dims[X->rank - 1];
+    if (X->rank == 3) {
+        int64_t h = lp_attr_i(c, n, "num_heads", 0);
+        D /= h;
+        x = lp_cx_reshape(c, x, 4, (int64_t[4]){X->dims[0], X->dims[1], h, D});
+    }
+    int cs[2];
+    for (int i = 0; i < 2; i++) {
+        int t = lp_cx_cast(c, n->in[1 + i], f);
+        if (lp_has_in(n, 3)) t = lp_cx_gather(c, t, lp_cx_cast(c, n->in[3], LP_DT_I32), 0, 0);
+        /* [B, S, half] -> [B, S, 1, half] (3-D input) or [B, 1, S, half] */
+        if (t < 0) return c->err->code;
+        int64_t d4[4] = {T(t)->dims[0], 1, 1, half};
+        d4[X->rank == 3 ? 1 : 2] = T(t)->dims[1];
+        cs[i] = lp_cx_reshape(c, t, 4, d4);
+    }
+    int interleaved = (int)lp_attr_i(c, n, "interleaved", 0);
+    int32_t *perm = NULL, *inv = NULL;
+    if (interleaved) {
+        perm = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)D);
+        inv = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)D);
+        if (!perm || !inv) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; i < D; i++) perm[i] = (int32_t)i;
+        for (int64_t i = 0; i < half; i++) {
+            perm[i] = (int32_t)(2 * i);
+            perm[half + i] = (int32_t)(2 * i + 1);
+        }
+        for (int64_t i = 0; i < D; i++) inv[perm[i]] = (int32_t)i;
+        x = lp_cx_gather(c, x, lp_cx_i32s(c, perm, (int)D), 3, 0);
+    }
+    if (x < 0) return c->err->code;
+    int64_t xd[4];
+    memcpy(xd, T(x)->dims, sizeof xd);
+    int64_t sz[4] = {-1, -1, -1, half};
+    int x1 = lp_cx_slice(c, x, (int64_t[4]){0, 0, 0, 0}, sz);
+    int x2 = lp_cx_slice(c, x, (int64_t[4]){0, 0, 0, half}, sz);
+    int real = lp_cx_bin(c, LP_TFL_SUB, lp_cx_bin(c, LP_TFL_MUL, cs[0], x1), lp_cx_bin(c, LP_TFL_MUL, cs[1], x2));
+    int imag = lp_cx_bin(c, LP_TFL_ADD, lp_cx_bin(c, LP_TFL_MUL, cs[1], x1), lp_cx_bin(c, LP_TFL_MUL, cs[0], x2));
+    int parts[3] = {real, imag, -1}, np = 2;
+    if (rot < D) parts[np++] = lp_cx_slice(c, x, (int64_t[4]){0, 0, 0, rot}, (int64_t[4]){-1, -1, -1, -1});
+    int y = lp_cx_concat(c, parts, np, 3);
+    if (y >= 0) {
+        /* the broadcast may have picked the cache's dims: keep x's */
+        memcpy(T(y)->dims, xd, sizeof xd);
+    }
+    if (interleaved) y = lp_cx_gather(c, y, lp_cx_i32s(c, inv, (int)D), 3, 0);
+    if (X->rank == 3) y = lp_cx_reshape(c, y, 3, X->dims);
+    return lp_cx_bind(c, y, n->out[0]);
+}
+
+const lp_op_impl lp_impl_RotaryEmbedding = {rope_infer, NULL, rope_lower};
+
+/* ---------------- SwiGLU (28) ----------------
+ * Y = A * sigmoid(alpha * A) * B, no broadcasting (the shapes are equal). */
+
+static lp_status swiglu_infer(lp_ctx *c, const lp_node *n) {
+    lp_tensor *a = T(n->in[0]), *b = T(n->in[1]);
+    LP_TRY(lp_need_rank(c, a, "A"));
+    if (a->dtype != b->dtype || a->rank != b->rank) return lp_fail(c, LP_ERR_INVALID, "A and B must have one type and shape");
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] >= 0 && b->dims[i] >= 0 && a->dims[i] != b->dims[i])
+            return lp_fail(c, LP_ERR_INVALID, "A and B shapes differ (SwiGLU does not broadcast)");
+    if (!lp_cx_float_ok(a->dtype)) return lp_fail(c, LP_ERR_INVALID, "input type %s", lp_dtype_name(a->dtype));
+    lp_set_out(c, n, 0, a->dtype, a->rank, a->dims);
+    return LP_OK;
+}
+
+static lp_status swiglu_lower(lp_ctx *c, const lp_node *n) {
+    const lp_dtype f = LP_DT_F32;
+    float alpha = lp_attr_f(c, n, "alpha", 1.0f);
+    int a = lp_cx_cast(c, n->in[0], f), b = lp_cx_cast(c, n->in[1], f);
+    int g = alpha == 1.0f ? a : lp_cx_bin(c, LP_TFL_MUL, a, lp_cx_scalar(c, f, alpha));
+    int y = lp_cx_bin(c, LP_TFL_MUL, lp_cx_bin(c, LP_TFL_MUL, a, lp_cx_un(c, LP_TFL_LOGISTIC, g)), b);
+    return lp_cx_bind(c, y, n->out[0]);
+}
+
+const lp_op_impl lp_impl_SwiGLU = {swiglu_infer, NULL, swiglu_lower};
