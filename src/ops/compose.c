@@ -304,6 +304,19 @@ int lp_cx_matmul(lp_ctx *c, int a, int b, int adj_x, int adj_y) {
     return y;
 }
 
+int lp_cx_fc(lp_ctx *c, int x, int w, int bias) {
+    if (x < 0 || w < 0 || bias < -1) return -1;
+    lp_tensor *X = T(x);
+    int64_t dims[LP_MAX_RANK];
+    memcpy(dims, X->dims, sizeof dims);
+    dims[X->rank - 1] = T(w)->dims[0];
+    int node;
+    int in[3] = {x, w, bias};
+    int y = op1(c, LP_TFL_FULLY_CONNECTED, in, 3, X->dtype, X->rank, dims, "fc", &node);
+    if (y >= 0 && X->rank > 2) lp_emit_params(c, node)->keep_num_dims = 1;
+    return y;
+}
+
 int lp_cx_reduce(lp_ctx *c, lp_op op, int x, const int *axes, int n_axes, int keep) {
     if (x < 0) return -1;
     lp_tensor *X = T(x);

@@ -40,6 +40,8 @@ int lp_cx_pad(lp_ctx *c, int x, const int64_t *pads, double value);
 
 /* math */
 int lp_cx_matmul(lp_ctx *c, int a, int b, int adj_x, int adj_y); /* BATCH_MATMUL, float32 */
+/* FULLY_CONNECTED over the last axis of x with weights [units, in] (bias -1: none) */
+int lp_cx_fc(lp_ctx *c, int x, int w, int bias);
 int lp_cx_reduce(lp_ctx *c, lp_op op, int x, const int *axes, int n_axes, int keep);
 int lp_cx_softmax(lp_ctx *c, int x, int log);                  /* over the last axis */
 
