@@ -1,0 +1,355 @@
+/* Sampling: GridSample (16, 20, 22), AffineGrid (20), RoiAlign (10, 16, 22), NonMaxSuppression.
+ *
+ * GridSample computes, for every output location and spatial axis, the sample coordinate from
+ * the grid (elementwise ops on [N, out...]), the integer taps and their weights, and gathers the
+ * taps from X viewed as [N, H*W, C] with one GATHER (batch_dims 1) per tap combination. */
+#include <math.h>
+#include <string.h>
+
+#include "compose.h"
+
+#define T(id) lp_T(c, (id))
+
+/* ---------------- GridSample ---------------- */
+
+typedef enum { GS_NEAREST, GS_LINEAR, GS_CUBIC } gs_mode;
+typedef enum { GS_ZEROS, GS_BORDER, GS_REFLECTION } gs_pad;
+
+typedef struct gs_spec {
+    int nd;                      /* spatial dims */
+    gs_mode mode;
+    gs_pad pad;
+    int align;
+} gs_spec;
+
+static lp_status gs_spec_get(lp_ctx *c, const lp_node *n, gs_spec *s) {
+    lp_tensor *x = T(n->in[0]), *g = T(n->in[1]);
+    LP_TRY(lp_need_rank(c, x, "X"));
+    LP_TRY(lp_need_rank(c, g, "grid"));
+    if (!lp_cx_float_ok(x->dtype) || !lp_cx_float_ok(g->dtype))
+        return lp_fail(c, LP_ERR_INVALID, "X and grid must be float tensors");
+    s->nd = x->rank - 2;
+    if (s->nd < 1 || g->rank != x->rank || g->dims[g->rank - 1] != s->nd)
+        return lp_fail(c, LP_ERR_INVALID, "grid must be [N, out..., %d] for a %d-D X", s->nd, x->rank);
+    if (n->opset < 20 && s->nd != 2) return lp_fail(c, LP_ERR_INVALID, "GridSample-%d takes 4-D inputs", n->opset);
+    const char *m = lp_attr_s(c, n, "mode", n->opset < 20 ? "bilinear" : "linear");
+    const char *p = lp_attr_s(c, n, "padding_mode", "zeros");
+    s->align = (int)lp_attr_i(c, n, "align_corners", 0);
+    if (c->err->code) return c->err->code;
+    if (strcmp(m, "nearest") == 0) s->mode = GS_NEAREST;
+    else if (strcmp(m, "linear") == 0 || strcmp(m, "bilinear") == 0) s->mode = GS_LINEAR;
+    else if (strcmp(m, "cubic") == 0 || strcmp(m, "bicubic") == 0) s->mode = GS_CUBIC;
+    else return lp_fail(c, LP_ERR_INVALID, "attribute 'mode'='%s' is not supported", m);
+    if (strcmp(p, "zeros") == 0) s->pad = GS_ZEROS;
+    else if (strcmp(p, "border") == 0) s->pad = GS_BORDER;
+    else if (strcmp(p, "reflection") == 0) s->pad = GS_REFLECTION;
+    else return lp_fail(c, LP_ERR_INVALID, "attribute 'padding_mode'='%s' is not supported", p);
+    if (s->mode == GS_CUBIC && s->nd != 2)
+        return lp_fail(c, LP_ERR_UNSUPPORTED, "cubic mode is defined for 2-D sampling only");
+    return LP_OK;
+}
+
+static lp_status gs_infer(lp_ctx *c, const lp_node *n) {
+    gs_spec s;
+    LP_TRY(gs_spec_get(c, n, &s));
+    lp_tensor *x = T(n->in[0]), *g = T(n->in[1]);
+    int64_t dims[LP_MAX_RANK];
+    dims[0] = x->dims[0];
+    dims[1] = x->dims[1];
+    for (int i = 0; i < s.nd; i++) dims[2 + i] = g->dims[1 + i];
+    lp_set_out(c, n, 0, x->dtype, x->rank, dims);
+    return LP_OK;
+}
+
+/* reflect v into [lo, hi] by folding at the borders (the reference's _gs_reflect) */
+static int gs_reflect(lp_ctx *c, int v, double lo, double hi) {
+    const lp_dtype f = LP_DT_F32;
+    double rng = hi - lo;
+    int vlo = lp_cx_scalar(c, f, lo), vhi = lp_cx_scalar(c, f, hi), vr = lp_cx_scalar(c, f, rng);
+    int two = lp_cx_scalar(c, f, 2.0), zero = lp_cx_scalar(c, f, 0.0);
+    /* below: dx = lo - v, n = floor(dx / rng), r = dx - n rng, even n -> lo + r, odd -> hi - r */
+    int out = v;
+    for (int side = 0; side < 2; side++) {
+        int dx = side == 0 ? lp_cx_bin(c, LP_TFL_SUB, vlo, v) : lp_cx_bin(c, LP_TFL_SUB, v, vhi);
+        int k = lp_cx_un(c, LP_TFL_FLOOR, lp_cx_bin(c, LP_TFL_DIV, dx, vr));
+        int r = lp_cx_bin(c, LP_TFL_SUB, dx, lp_cx_bin(c, LP_TFL_MUL, k, vr));
+        int even = lp_cx_bin(c, LP_TFL_EQUAL, lp_cx_bin(c, LP_TFL_FLOOR_MOD, k, two), zero);
+        int near = side == 0 ? lp_cx_bin(c, LP_TFL_ADD, vlo, r) : lp_cx_bin(c, LP_TFL_SUB, vhi, r);
+        int far = side == 0 ? lp_cx_bin(c, LP_TFL_SUB, vhi, r) : lp_cx_bin(c, LP_TFL_ADD, vlo, r);
+        int cond = side == 0 ? lp_cx_bin(c, LP_TFL_LESS, v, vlo) : lp_cx_bin(c, LP_TFL_GREATER, v, vhi);
+        out = lp_cx_select(c, cond, lp_cx_select(c, even, near, far), out);
+    }
+    return out;
+}
+
+/* the integer tap i (float tensor holding an integer) of an axis of length d, as an int32 index
+ * that is always in range, and (zeros padding) whether it was in range */
+static int gs_tap_index(lp_ctx *c, const gs_spec *s, int i, int64_t d, double lo, double hi, int *valid) {
+    const lp_dtype f = LP_DT_F32;
+    *valid = -1;
+    int fmax = lp_cx_scalar(c, f, (double)(d - 1)), fzero = lp_cx_scalar(c, f, 0.0);
+    if (s->pad == GS_ZEROS) {
+        *valid = lp_cx_bin(c, LP_TFL_LOGICAL_AND, lp_cx_bin(c, LP_TFL_GREATER_EQUAL, i, fzero),
+                           lp_cx_bin(c, LP_TFL_LESS_EQUAL, i, fmax));
+    } else if (s->pad == GS_REFLECTION) {
+        i = gs_reflect(c, i, lo, hi); /* then int(): truncation, which CAST does */
+        i = lp_cx_cast(c, lp_cx_cast(c, i, LP_DT_I32), f);
+    }
+    /* clamp (border padding, and keeps every gather in range) */
+    i = lp_cx_bin(c, LP_TFL_MINIMUM, lp_cx_bin(c, LP_TFL_MAXIMUM, i, fzero), fmax);
+    return lp_cx_cast(c, i, LP_DT_I32);
+}
+
+/* Keys cubic convolution coefficients (A = -0.75) of the fraction t for the taps -1, 0, 1, 2 */
+static void gs_cubic_coeffs(lp_ctx *c, int t, int *w) {
+    const lp_dtype f = LP_DT_F32;
+    const double A = -0.75;
+#define S(v) lp_cx_scalar(c, f, (v))
+#define ADD(a, b) lp_cx_bin(c, LP_TFL_ADD, a, b)
+#define SUB(a, b) lp_cx_bin(c, LP_TFL_SUB, a, b)
+#define MUL(a, b) lp_cx_bin(c, LP_TFL_MUL, a, b)
+    int t1 = ADD(t, S(1.0)), u = SUB(S(1.0), t), u1 = SUB(S(2.0), t);
+    /* ((A x - 5A) x + 8A) x - 4A for x = t + 1 and x = 2 - t */
+    w[0] = SUB(MUL(ADD(MUL(SUB(MUL(S(A), t1), S(5 * A)), t1), S(8 * A)), t1), S(4 * A));
+    w[3] = SUB(MUL(ADD(MUL(SUB(MUL(S(A), u1), S(5 * A)), u1), S(8 * A)), u1), S(4 * A));
+    /* ((A + 2) x - (A + 3)) x x + 1 for x = t and x = 1 - t */
+    w[1] = ADD(MUL(MUL(SUB(MUL(S(A + 2), t), S(A + 3)), t), t), S(1.0));
+    w[2] = ADD(MUL(MUL(SUB(MUL(S(A + 2), u), S(A + 3)), u), u), S(1.0));
+#undef S
+#undef ADD
+#undef SUB
+#undef MUL
+}
+
+static lp_status gs_lower(lp_ctx *c, const lp_node *n) {
+    gs_spec s;
+    LP_TRY(gs_spec_get(c, n, &s));
+    const lp_dtype f = LP_DT_F32;
+    lp_tensor *X = T(n->in[0]), *G = T(n->in[1]), *Y = T(n->out[0]);
+    int nd = s.nd, r = X->rank;
+    int64_t N = X->dims[0], C = X->dims[1], P = 1, Q = 1;
+    for (int i = 0; i < nd; i++) {
+        if (X->dims[2 + i] < 0 || G->dims[1 + i] < 0)
+            return lp_fail(c, LP_ERR_UNSUPPORTED, "spatial dimensions must be static");
+        P *= X->dims[2 + i];
+        Q *= G->dims[1 + i];
+    }
+    if (C < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "the channel count must be static");
+    /* X as [N, P, C] */
+    int perm[LP_MAX_RANK];
+    lp_perm_to_last(r, perm);
+    int xs = lp_cx_reshape(c, lp_cx_transpose(c, lp_cx_cast(c, n->in[0], f), perm), 3, (int64_t[3]){N, P, C});
+    /* grid coordinates, one [N, Q] tensor per spatial axis (the grid lists them last axis first) */
+    int gq = lp_cx_reshape(c, lp_cx_cast(c, n->in[1], f), 3, (int64_t[3]){N, Q, nd});
+    int coord[LP_MAX_RANK];
+    if (gq < 0) return c->err->code;
+    int comps[LP_MAX_RANK];
+    if (nd == 1) comps[0] = lp_cx_reshape(c, gq, 2, (int64_t[2]){N, Q});
+    else if (lp_cx_unpack(c, gq, 2, comps) < 0) return c->err->code;
+    int ntap = s.mode == GS_NEAREST ? 1 : s.mode == GS_LINEAR ? 2 : 4;
+    int idx[LP_MAX_RANK][4], val[LP_MAX_RANK][4], wt[LP_MAX_RANK][4];
+    int64_t stride = 1;
+    int64_t strides[LP_MAX_RANK];
+    for (int d = nd - 1; d >= 0; d--) {
+        strides[d] = stride;
+        stride *= X->dims[2 + d];
+    }
+    for (int d = 0; d < nd; d++) {
+        int64_t len = X->dims[2 + d];
+        double lo = s.align ? 0.0 : -0.5, hi = s.align ? (double)(len - 1) : (double)len - 0.5;
+        int g = comps[nd - 1 - d];
+        /* denormalize: align ? (g + 1) / 2 * (len - 1) : ((g + 1) * len - 1) / 2 */
+        int g1 = lp_cx_bin(c, LP_TFL_ADD, g, lp_cx_scalar(c, f, 1.0));
+        int v = s.align ? lp_cx_bin(c, LP_TFL_MUL, lp_cx_bin(c, LP_TFL_DIV, g1, lp_cx_scalar(c, f, 2.0)),
+                                    lp_cx_scalar(c, f, (double)(len - 1)))
+                        : lp_cx_bin(c, LP_TFL_DIV,
+                                    lp_cx_bin(c, LP_TFL_SUB, lp_cx_bin(c, LP_TFL_MUL, g1, lp_cx_scalar(c, f, (double)len)),
+                                              lp_cx_scalar(c, f, 1.0)),
+                                    lp_cx_scalar(c, f, 2.0));
+        if (s.mode == GS_NEAREST) v = lp_cx_un(c, LP_TFL_ROUND, v); /* half to even, as np.rint */
+        /* a coordinate outside [lo, hi] is clamped (border) or reflected (reflection) */
+        if (s.pad == GS_BORDER) {
+            int outside = lp_cx_bin(c, LP_TFL_LOGICAL_OR, lp_cx_bin(c, LP_TFL_LESS, v, lp_cx_scalar(c, f, lo)),
+                                    lp_cx_bin(c, LP_TFL_GREATER, v, lp_cx_scalar(c, f, hi)));
+            int cl = lp_cx_bin(c, LP_TFL_MINIMUM, lp_cx_bin(c, LP_TFL_MAXIMUM, v, lp_cx_scalar(c, f, 0.0)),
+                               lp_cx_scalar(c, f, (double)(len - 1)));
+            v = lp_cx_select(c, outside, cl, v);
+        } else if (s.pad == GS_REFLECTION) {
+            v = gs_reflect(c, v, lo, hi);
+        }
+        coord[d] = v;
+        if (s.mode == GS_NEAREST) {
+            /* astype(int32) truncates */
+            int i = lp_cx_cast(c, lp_cx_cast(c, v, LP_DT_I32), f);
+            idx[d][0] = gs_tap_index(c, &s, i, len, lo, hi, &val[d][0]);
+            wt[d][0] = -1;
+            continue;
+        }
+        int x0 = lp_cx_un(c, LP_TFL_FLOOR, v);
+        int t = lp_cx_bin(c, LP_TFL_SUB, v, x0);
+        if (s.mode == GS_LINEAR) {
+            wt[d][0] = lp_cx_bin(c, LP_TFL_SUB, lp_cx_scalar(c, f, 1.0), t);
+            wt[d][1] = t;
+        } else {
+            gs_cubic_coeffs(c, t, wt[d]);
+        }
+        int first = s.mode == GS_LINEAR ? 0 : -1;
+        for (int k = 0; k < ntap; k++) {
+            int i = lp_cx_bin(c, LP_TFL_ADD, x0, lp_cx_scalar(c, f, (double)(first + k)));
+            idx[d][k] = gs_tap_index(c, &s, i, len, lo, hi, &val[d][k]);
+        }
+        if (c->err->code) return c->err->code;
+    }
+    (void)coord;
+    /* every tap combination: y += prod(w) * (valid ? X[n, lin] : 0) */
+    int total = 1;
+    for (int d = 0; d < nd; d++) total *= ntap;
+    int acc = -1;
+    for (int combo = 0; combo < total; combo++) {
+        int lin = -1, w = -1, ok = -1, rem = combo;
+        for (int d = nd - 1; d >= 0; d--) {
+            int k = rem % ntap;
+            rem /= ntap;
+            int term = strides[d] == 1 ? idx[d][k]
+                                       : lp_cx_bin(c, LP_TFL_MUL, idx[d][k], lp_cx_scalar(c, LP_DT_I32, (double)strides[d]));
+            lin = lin < 0 ? term : lp_cx_bin(c, LP_TFL_ADD, lin, term);
+            if (wt[d][0] >= 0) w = w < 0 ? wt[d][k] : lp_cx_bin(c, LP_TFL_MUL, wt[d][k], w);
+            if (val[d][k] >= 0) ok = ok < 0 ? val[d][k] : lp_cx_bin(c, LP_TFL_LOGICAL_AND, ok, val[d][k]);
+        }
+        int px = lp_cx_gather(c, xs, lin, 1, 1); /* [N, Q, C] */
+        int64_t col[3] = {N, Q, 1};
+        if (ok >= 0) px = lp_cx_select(c, lp_cx_reshape(c, ok, 3, col), px, lp_cx_scalar(c, f, 0.0));
+        if (w >= 0) px = lp_cx_bin(c, LP_TFL_MUL, lp_cx_reshape(c, w, 3, col), px);
+        acc = acc < 0 ? px : lp_cx_bin(c, LP_TFL_ADD, acc, px);
+        if (c->err->code) return c->err->code;
+    }
+    /* [N, Q, C] -> [N, out..., C] -> [N, C, out...] */
+    int64_t od[LP_MAX_RANK];
+    od[0] = N;
+    for (int i = 0; i < nd; i++) od[1 + i] = Y->dims[2 + i];
+    od[nd + 1] = C;
+    int first[LP_MAX_RANK];
+    lp_perm_to_first(r, first);
+    return lp_cx_bind(c, lp_cx_transpose(c, lp_cx_reshape(c, acc, r, od), first), n->out[0]);
+}
+
+const lp_op_impl lp_impl_GridSample = {gs_infer, NULL, gs_lower};
+
+/* ---------------- AffineGrid (20) ----------------
+ * grid[n, ..., j] = sum_k theta[n, j, k] * base[..., k] where base holds the normalized positions
+ * (x, y[, z], 1) of every output location: align_corners -> -1 + i * 2/(L-1), else
+ * -1 + 1/L + i * 2/L. With a constant size the base is a constant; with a run-time size it is
+ * built with RANGE. One BATCH_MATMUL with broadcast batch axes gives [N, (D,) H, W, nd]. */
+
+static lp_status ag_check(lp_ctx *c, const lp_node *n, int *nd) {
+    lp_tensor *th = T(n->in[0]), *sz = T(n->in[1]);
+    LP_TRY(lp_need_rank(c, th, "theta"));
+    if (th->rank != 3 || (th->dims[1] != 2 && th->dims[1] != 3) || th->dims[2] != th->dims[1] + 1)
+        return lp_fail(c, LP_ERR_INVALID, "theta must be [N, 2, 3] or [N, 3, 4]");
+    if (!lp_cx_float_ok(th->dtype)) return lp_fail(c, LP_ERR_INVALID, "theta type %s", lp_dtype_name(th->dtype));
+    *nd = (int)th->dims[1];
+    if (sz->rank != 1 || sz->dims[0] != *nd + 2)
+        return lp_fail(c, LP_ERR_INVALID, "size must hold %d values for theta of %d rows", *nd + 2, *nd);
+    return LP_OK;
+}
+
+static lp_status ag_infer(lp_ctx *c, const lp_node *n) {
+    int nd;
+    LP_TRY(ag_check(c, n, &nd));
+    lp_tensor *th = T(n->in[0]);
+    int64_t sz[5], dims[LP_MAX_RANK];
+    int known = lp_known_ints(c, n, 1, sz, 5) == nd + 2;
+    dims[0] = th->dims[0];
+    for (int i = 0; i < nd; i++) dims[1 + i] = known ? sz[2 + i] : lp_graph_new_sym(c->g, NULL);
+    dims[nd + 1] = nd;
+    lp_set_out(c, n, 0, th->dtype, nd + 2, dims);
+    return LP_OK;
+}
+
+static lp_status ag_lower(lp_ctx *c, const lp_node *n) {
+    int nd;
+    LP_TRY(ag_check(c, n, &nd));
+    const lp_dtype f = LP_DT_F32;
+    int align = (int)lp_attr_i(c, n, "align_corners", 0);
+    lp_tensor *Y = T(n->out[0]);
+    int64_t sz[5];
+    int known = lp_known_ints(c, n, 1, sz, 5) == nd + 2;
+    int base;
+    int64_t bd[5] = {1, 1, 1, 1, nd + 1};
+    if (known) {
+        int64_t cnt = 1;
+        for (int i = 0; i < nd; i++) {
+            if (sz[2 + i] < 1) return lp_fail(c, LP_ERR_INVALID, "size %lld", (long long)sz[2 + i]);
+            cnt *= sz[2 + i];
+            bd[1 + i] = sz[2 + i];
+        }
+        if (cnt * (nd + 1) > LP_MAX_FOLD_ELEMENTS) return lp_fail(c, LP_ERR_LIMIT, "a grid of %lld points", (long long)cnt);
+        float *b = lp_arena_alloc(&c->g->arena, sizeof(float) * (size_t)(cnt * (nd + 1)));
+        if (!b) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+        for (int64_t p = 0; p < cnt; p++) {
+            int64_t rem = p;
+            for (int d = nd - 1; d >= 0; d--) {
+                int64_t L = sz[2 + d], i = rem % L;
+                rem /= L;
+                double v = align ? -1.0 + (double)i * (2.0 / (double)(L - 1)) : -1.0 + 1.0 / (double)L + (double)i * (2.0 / (double)L);
+                if (align && L == 1) v = -1.0;
+                b[p * (nd + 1) + (nd - 1 - d)] = (float)v; /* x first: the last spatial axis */
+            }
+            b[p * (nd + 1) + nd] = 1.0f;
+        }
+        base = lp_cx_f32s(c, nd + 2, bd, b);
+    } else {
+        /* per axis: RANGE(0, L) scaled, broadcast against the other axes through zero vectors */
+        int s32 = lp_cx_cast(c, n->in[1], LP_DT_I32);
+        int comp[3], zero[3];
+        for (int d = 0; d < nd; d++) {
+            int32_t at = 2 + d;
+            int L = lp_cx_reshape(c, lp_cx_gather(c, s32, lp_cx_i32s(c, &at, 1), 0, 0), 0, NULL);
+            int64_t len = Y->dims[1 + d];
+            int r = lp_emit_tensor(c, LP_DT_I32, 1, &len, "range");
+            int in[3] = {lp_cx_scalar(c, LP_DT_I32, 0), L, lp_cx_scalar(c, LP_DT_I32, 1)};
+            if (L < 0 || r < 0 || lp_emit_op(c, LP_TFL_RANGE, in, 3, &r, 1) < 0) return c->err->code;
+            int Lf = lp_cx_cast(c, L, f), i = lp_cx_cast(c, r, f), v;
+            if (align) {
+                int step = lp_cx_bin(c, LP_TFL_DIV, lp_cx_scalar(c, f, 2.0), lp_cx_bin(c, LP_TFL_SUB, Lf, lp_cx_scalar(c, f, 1.0)));
+                v = lp_cx_bin(c, LP_TFL_ADD, lp_cx_scalar(c, f, -1.0), lp_cx_bin(c, LP_TFL_MUL, i, step));
+            } else {
+                int step = lp_cx_bin(c, LP_TFL_DIV, lp_cx_scalar(c, f, 2.0), Lf);
+                int start = lp_cx_bin(c, LP_TFL_ADD, lp_cx_scalar(c, f, -1.0), lp_cx_bin(c, LP_TFL_DIV, step, lp_cx_scalar(c, f, 2.0)));
+                v = lp_cx_bin(c, LP_TFL_ADD, start, lp_cx_bin(c, LP_TFL_MUL, i, step));
+            }
+            int64_t vd[4] = {1, 1, 1, 1};
+            vd[d] = len;
+            comp[d] = lp_cx_reshape(c, v, nd + 1, vd);
+            zero[d] = lp_cx_bin(c, LP_TFL_MUL, comp[d], lp_cx_scalar(c, f, 0.0));
+        }
+        /* every component broadcast to the full grid [.., 1] by adding the others' zeros */
+        int parts[4];
+        for (int d = 0; d < nd; d++) {
+            int t = comp[d];
+            for (int e = 0; e < nd; e++)
+                if (e != d) t = lp_cx_bin(c, LP_TFL_ADD, t, zero[e]);
+            parts[nd - 1 - d] = t;
+        }
+        int ones = lp_cx_bin(c, LP_TFL_ADD, parts[0], lp_cx_scalar(c, f, 0.0));
+        ones = lp_cx_bin(c, LP_TFL_ADD, lp_cx_bin(c, LP_TFL_MUL, ones, lp_cx_scalar(c, f, 0.0)), lp_cx_scalar(c, f, 1.0));
+        parts[nd] = ones;
+        int g = lp_cx_concat(c, parts, nd + 1, nd);
+        int64_t gd[5];
+        gd[0] = 1;
+        if (g >= 0)
+            for (int i = 0; i <= nd; i++) gd[1 + i] = T(g)->dims[i];
+        base = lp_cx_reshape(c, g, nd + 2, gd);
+    }
+    /* base [1, (D,) H, W, nd+1] x theta [N, 1, (1,) nd, nd+1]^T -> [N, (D,) H, W, nd] */
+    lp_tensor *TH = T(n->in[0]);
+    int64_t td[5] = {TH->dims[0], 1, 1, 1, 1};
+    td[nd] = nd;
+    td[nd + 1] = nd + 1;
+    int th = lp_cx_reshape(c, lp_cx_cast(c, n->in[0], f), nd + 2, td);
+    int y = lp_cx_matmul(c, base, th, 0, 1);
+    if (y >= 0) memcpy(T(y)->dims, Y->dims, sizeof(int64_t) * (size_t)Y->rank);
+    return lp_cx_bind(c, y, n->out[0]);
+}
+
+const lp_op_impl lp_impl_AffineGrid = {ag_infer, NULL, ag_lower};
