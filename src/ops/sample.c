@@ -141,7 +141,6 @@ static lp_status gs_lower(lp_ctx *c, const lp_node *n) {
     int xs = lp_cx_reshape(c, lp_cx_transpose(c, lp_cx_cast(c, n->in[0], f), perm), 3, (int64_t[3]){N, P, C});
     /* grid coordinates, one [N, Q] tensor per spatial axis (the grid lists them last axis first) */
     int gq = lp_cx_reshape(c, lp_cx_cast(c, n->in[1], f), 3, (int64_t[3]){N, Q, nd});
-    int coord[LP_MAX_RANK];
     if (gq < 0) return c->err->code;
     int comps[LP_MAX_RANK];
     if (nd == 1) comps[0] = lp_cx_reshape(c, gq, 2, (int64_t[2]){N, Q});
@@ -177,7 +176,6 @@ static lp_status gs_lower(lp_ctx *c, const lp_node *n) {
         } else if (s.pad == GS_REFLECTION) {
             v = gs_reflect(c, v, lo, hi);
         }
-        coord[d] = v;
         if (s.mode == GS_NEAREST) {
             /* astype(int32) truncates */
             int i = lp_cx_cast(c, lp_cx_cast(c, v, LP_DT_I32), f);
@@ -200,7 +198,6 @@ static lp_status gs_lower(lp_ctx *c, const lp_node *n) {
         }
         if (c->err->code) return c->err->code;
     }
-    (void)coord;
     /* every tap combination: y += prod(w) * (valid ? X[n, lin] : 0) */
     int total = 1;
     for (int d = 0; d < nd; d++) total *= ntap;
@@ -353,3 +350,151 @@ static lp_status ag_lower(lp_ctx *c, const lp_node *n) {
 }
 
 const lp_op_impl lp_impl_AffineGrid = {ag_infer, NULL, ag_lower};
+
+/* ---------------- RoiAlign (10, 16, 22) ----------------
+ * For ROI r, bin (ph, pw) and sample (iy, ix) of an S x S grid (S = sampling_ratio) the reference
+ * samples y = start_h + ph * bin_h + (iy + 0.5) * bin_h / S (likewise x), drops samples outside
+ * [-1, H] x [-1, W], clamps to the map and interpolates bilinearly; 'avg' averages the S*S samples,
+ * 'max' takes the largest of the four weighted corner terms over all samples. The sample
+ * coordinates are separable, so the y and x parts are [R, OH*S] and [R, OW*S] tensors, and
+ * each corner is one GATHER from X viewed as [N*H*W, C]. sampling_ratio 0 (an adaptive grid,
+ * ceil(roi_size / output_size) samples per bin) depends on the ROI values: not supported. */
+
+typedef struct ra_axis {
+    int lo, hi;     /* int32 [R, O*S] indices into the axis */
+    int wl, wh;     /* float weights of lo and hi (zero for dropped samples) */
+} ra_axis;
+
+static lp_status ra_spec(lp_ctx *c, const lp_node *n, int *half, int *avg, int64_t *oh, int64_t *ow, int64_t *sr) {
+    lp_tensor *x = T(n->in[0]), *r = T(n->in[1]), *b = T(n->in[2]);
+    LP_TRY(lp_need_rank(c, x, "X"));
+    if (x->rank != 4) return lp_fail(c, LP_ERR_INVALID, "X must be 4-D");
+    if (r->rank != 2 || r->dims[1] != 4) return lp_fail(c, LP_ERR_INVALID, "rois must be [num_rois, 4]");
+    if (b->rank != 1 || !lp_dtype_is_int(b->dtype)) return lp_fail(c, LP_ERR_INVALID, "batch_indices must be an integer vector");
+    if (!lp_cx_float_ok(x->dtype)) return lp_fail(c, LP_ERR_INVALID, "X type %s", lp_dtype_name(x->dtype));
+    const char *ctm = lp_attr_s(c, n, "coordinate_transformation_mode", n->opset >= 16 ? "half_pixel" : "output_half_pixel");
+    const char *m = lp_attr_s(c, n, "mode", "avg");
+    *oh = lp_attr_i(c, n, "output_height", 1);
+    *ow = lp_attr_i(c, n, "output_width", 1);
+    *sr = lp_attr_i(c, n, "sampling_ratio", 0);
+    if (c->err->code) return c->err->code;
+    if (strcmp(ctm, "half_pixel") == 0) *half = 1;
+    else if (strcmp(ctm, "output_half_pixel") == 0) *half = 0;
+    else return lp_fail(c, LP_ERR_INVALID, "attribute 'coordinate_transformation_mode'='%s'", ctm);
+    if (strcmp(m, "avg") == 0) *avg = 1;
+    else if (strcmp(m, "max") == 0) *avg = 0;
+    else return lp_fail(c, LP_ERR_INVALID, "attribute 'mode'='%s' is not avg or max", m);
+    if (*oh < 1 || *ow < 1 || *sr < 0) return lp_fail(c, LP_ERR_INVALID, "output size or sampling_ratio out of range");
+    return LP_OK;
+}
+
+static lp_status ra_infer(lp_ctx *c, const lp_node *n) {
+    int half, avg;
+    int64_t oh, ow, sr;
+    LP_TRY(ra_spec(c, n, &half, &avg, &oh, &ow, &sr));
+    lp_tensor *x = T(n->in[0]);
+    int64_t d[4] = {T(n->in[1])->dims[0], x->dims[1], oh, ow};
+    if (d[0] < 0) d[0] = T(n->in[2])->dims[0];
+    lp_set_out(c, n, 0, x->dtype, 4, d);
+    return LP_OK;
+}
+
+/* sample positions and corner weights along one axis of length L (column k of rois: start, k+2: end) */
+static ra_axis ra_axis_of(lp_ctx *c, int rois, int k, int64_t L, int64_t O, int64_t S, int half, float scale) {
+    const lp_dtype f = LP_DT_F32;
+    ra_axis a;
+    int32_t ks = k, ke = k + 2;
+    int r0 = lp_cx_gather(c, rois, lp_cx_i32s(c, &ks, 1), 1, 0); /* [R, 1] */
+    int r1 = lp_cx_gather(c, rois, lp_cx_i32s(c, &ke, 1), 1, 0);
+    int sc = lp_cx_scalar(c, f, scale), off = lp_cx_scalar(c, f, half ? 0.5 : 0.0);
+    int start = lp_cx_bin(c, LP_TFL_SUB, lp_cx_bin(c, LP_TFL_MUL, r0, sc), off);
+    int end = lp_cx_bin(c, LP_TFL_SUB, lp_cx_bin(c, LP_TFL_MUL, r1, sc), off);
+    int size = lp_cx_bin(c, LP_TFL_SUB, end, start);
+    if (!half) size = lp_cx_bin(c, LP_TFL_MAXIMUM, size, lp_cx_scalar(c, f, 1.0)); /* malformed ROIs become 1x1 */
+    int bin = lp_cx_bin(c, LP_TFL_DIV, size, lp_cx_scalar(c, f, (double)O));
+    float *pv = lp_arena_alloc(&c->g->arena, sizeof(float) * (size_t)(O * S));
+    float *iv = lp_arena_alloc(&c->g->arena, sizeof(float) * (size_t)(O * S));
+    a.lo = a.hi = a.wl = a.wh = -1;
+    if (!pv || !iv) {
+        lp_fail(c, LP_ERR_NOMEM, "out of memory");
+        return a;
+    }
+    for (int64_t p = 0; p < O; p++)
+        for (int64_t i = 0; i < S; i++) {
+            pv[p * S + i] = (float)p;
+            iv[p * S + i] = (float)i + 0.5f;
+        }
+    int64_t vd[2] = {1, O * S};
+    /* (start + p * bin) + ((i + 0.5) * bin) / S, in the reference's order */
+    int pos = lp_cx_bin(c, LP_TFL_ADD, lp_cx_bin(c, LP_TFL_ADD, start, lp_cx_bin(c, LP_TFL_MUL, lp_cx_f32s(c, 2, vd, pv), bin)),
+                        lp_cx_bin(c, LP_TFL_DIV, lp_cx_bin(c, LP_TFL_MUL, lp_cx_f32s(c, 2, vd, iv), bin),
+                                  lp_cx_scalar(c, f, (double)S)));
+    int valid = lp_cx_bin(c, LP_TFL_LOGICAL_AND, lp_cx_bin(c, LP_TFL_GREATER_EQUAL, pos, lp_cx_scalar(c, f, -1.0)),
+                          lp_cx_bin(c, LP_TFL_LESS_EQUAL, pos, lp_cx_scalar(c, f, (double)L)));
+    int p = lp_cx_bin(c, LP_TFL_MAXIMUM, pos, lp_cx_scalar(c, f, 0.0));
+    int low = lp_cx_un(c, LP_TFL_FLOOR, p);
+    int last = lp_cx_scalar(c, f, (double)(L - 1));
+    int at_end = lp_cx_bin(c, LP_TFL_GREATER_EQUAL, low, last);
+    low = lp_cx_select(c, at_end, last, low);
+    p = lp_cx_select(c, at_end, last, p);
+    int high = lp_cx_select(c, at_end, last, lp_cx_bin(c, LP_TFL_ADD, low, lp_cx_scalar(c, f, 1.0)));
+    int l = lp_cx_bin(c, LP_TFL_SUB, p, low);
+    int h = lp_cx_bin(c, LP_TFL_SUB, lp_cx_scalar(c, f, 1.0), l);
+    int vf = lp_cx_cast(c, valid, f);
+    a.wl = lp_cx_bin(c, LP_TFL_MUL, h, vf);
+    a.wh = lp_cx_bin(c, LP_TFL_MUL, l, vf);
+    a.lo = lp_cx_cast(c, low, LP_DT_I32);
+    a.hi = lp_cx_cast(c, high, LP_DT_I32);
+    return a;
+}
+
+static lp_status ra_lower(lp_ctx *c, const lp_node *n) {
+    int half, avg;
+    int64_t oh, ow, S;
+    LP_TRY(ra_spec(c, n, &half, &avg, &oh, &ow, &S));
+    if (S == 0)
+        return lp_fail(c, LP_ERR_UNSUPPORTED,
+                       "sampling_ratio 0 (an adaptive sampling grid that depends on the ROI values) is not supported");
+    const lp_dtype f = LP_DT_F32;
+    lp_tensor *X = T(n->in[0]), *Y = T(n->out[0]);
+    int64_t N = X->dims[0], C = X->dims[1], H = X->dims[2], W = X->dims[3], R = Y->dims[0];
+    if (C < 0 || H < 0 || W < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "channels and spatial dimensions must be static");
+    float scale = lp_attr_f(c, n, "spatial_scale", 1.0f);
+    int perm[4] = {0, 2, 3, 1};
+    int xs = lp_cx_reshape(c, lp_cx_transpose(c, lp_cx_cast(c, n->in[0], f), perm), 2,
+                           (int64_t[2]){N < 0 ? N : N * H * W, C});
+    int rois = lp_cx_cast(c, n->in[1], f);
+    ra_axis ay = ra_axis_of(c, rois, 1, H, oh, S, half, scale), ax = ra_axis_of(c, rois, 0, W, ow, S, half, scale);
+    if (c->err->code) return c->err->code;
+    int64_t ycol[3] = {R, oh * S, 1}, xrow[3] = {R, 1, ow * S}, bd[3] = {R, 1, 1};
+    int boff = lp_cx_reshape(c, lp_cx_bin(c, LP_TFL_MUL, lp_cx_cast(c, n->in[2], LP_DT_I32), lp_cx_scalar(c, LP_DT_I32, (double)(H * W))), 3, bd);
+    int yrow[2], xcol[2], wy[2], wx[2];
+    int iw = lp_cx_scalar(c, LP_DT_I32, (double)W);
+    yrow[0] = lp_cx_bin(c, LP_TFL_ADD, boff, lp_cx_reshape(c, lp_cx_bin(c, LP_TFL_MUL, ay.lo, iw), 3, ycol));
+    yrow[1] = lp_cx_bin(c, LP_TFL_ADD, boff, lp_cx_reshape(c, lp_cx_bin(c, LP_TFL_MUL, ay.hi, iw), 3, ycol));
+    xcol[0] = lp_cx_reshape(c, ax.lo, 3, xrow);
+    xcol[1] = lp_cx_reshape(c, ax.hi, 3, xrow);
+    int64_t ycol4[4] = {R, oh * S, 1, 1}, xrow4[4] = {R, 1, ow * S, 1};
+    wy[0] = lp_cx_reshape(c, ay.wl, 4, ycol4);
+    wy[1] = lp_cx_reshape(c, ay.wh, 4, ycol4);
+    wx[0] = lp_cx_reshape(c, ax.wl, 4, xrow4);
+    wx[1] = lp_cx_reshape(c, ax.wh, 4, xrow4);
+    int acc = -1;
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) {
+            int px = lp_cx_gather(c, xs, lp_cx_bin(c, LP_TFL_ADD, yrow[i], xcol[j]), 0, 0); /* [R, OH*S, OW*S, C] */
+            int term = lp_cx_bin(c, LP_TFL_MUL, lp_cx_bin(c, LP_TFL_MUL, wy[i], wx[j]), px);
+            acc = acc < 0 ? term : lp_cx_bin(c, avg ? LP_TFL_ADD : LP_TFL_MAXIMUM, acc, term);
+        }
+    /* [R*OH, S, OW, S, C] reduced over the samples */
+    int64_t r5[5] = {R < 0 ? R : R * oh, S, ow, S, C};
+    if (R < 0) r5[0] = lp_graph_new_sym(c->g, NULL);
+    int axes[2] = {1, 3};
+    int red = lp_cx_reduce(c, avg ? LP_TFL_SUM : LP_TFL_REDUCE_MAX, lp_cx_reshape(c, acc, 5, r5), axes, 2, 0);
+    if (avg) red = lp_cx_bin(c, LP_TFL_DIV, red, lp_cx_scalar(c, f, (double)(S * S)));
+    int y = lp_cx_reshape(c, red, 4, (int64_t[4]){R, oh, ow, C});
+    int back[4] = {0, 3, 1, 2};
+    return lp_cx_bind(c, lp_cx_transpose(c, y, back), n->out[0]);
+}
+
+const lp_op_impl lp_impl_RoiAlign = {ra_infer, NULL, ra_lower};
