@@ -220,6 +220,12 @@ int lp_cx_gather_nd(lp_ctx *c, int x, int idx) {
     return op1(c, LP_TFL_GATHER_ND, in, 2, X->dtype, r, dims, "gather_nd", NULL);
 }
 
+int lp_cx_iota(lp_ctx *c, int limit, int64_t len) {
+    if (limit < 0) return -1;
+    int in[3] = {lp_cx_scalar(c, LP_DT_I32, 0), limit, lp_cx_scalar(c, LP_DT_I32, 1)};
+    return op1(c, LP_TFL_RANGE, in, 3, LP_DT_I32, 1, &len, "range", NULL);
+}
+
 int lp_cx_pack(lp_ctx *c, const int *xs, int n, int axis) {
     for (int i = 0; i < n; i++)
         if (xs[i] < 0) return -1;

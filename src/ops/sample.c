@@ -3,6 +3,7 @@
  * GridSample computes, for every output location and spatial axis, the sample coordinate from
  * the grid (elementwise ops on [N, out...]), the integer taps and their weights, and gathers the
  * taps from X viewed as [N, H*W, C] with one GATHER (batch_dims 1) per tap combination. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -498,3 +499,152 @@ static lp_status ra_lower(lp_ctx *c, const lp_node *n) {
 }
 
 const lp_op_impl lp_impl_RoiAlign = {ra_infer, NULL, ra_lower};
+
+/* ---------------- NonMaxSuppression (10, 11) ----------------
+ * One TFLite NON_MAX_SUPPRESSION_V4 per (batch, class), made to follow ONNX exactly:
+ *   - ONNX suppresses when IoU > iou_threshold, the kernel when IoU >= its threshold: it gets the
+ *     next float above iou_threshold (for a run-time threshold t: t + t * (2^-24 + 2^-47), which
+ *     rounds to that next float, and at least the smallest normal float, so that IoU 0 never
+ *     suppresses); its IoU arithmetic is ONNX's term for term once corners are ordered
+ *     (min/max of the two corners, or center +- size/2 for center_point_box);
+ *   - ONNX takes equal scores in index order; the kernel's queue does not promise that, so the
+ *     boxes are first sorted by TOPK_V2 (ties: lower index first) and the kernel gets strictly
+ *     decreasing stand-in scores, -1 for boxes at or below score_threshold (threshold 0);
+ *   - at most max_output_boxes_per_class (no input: 0) boxes per class, capped at the box count.
+ * The (batch, class, box) rows of every class are concatenated and the valid ones kept with
+ * WHERE and GATHER: the output has a run-time length. A negative iou_threshold (outside the
+ * spec's [0, 1]) would differ for boxes that do not overlap. */
+
+static lp_status nms_check(lp_ctx *c, const lp_node *n) {
+    lp_tensor *b = T(n->in[0]), *s = T(n->in[1]);
+    LP_TRY(lp_need_rank(c, b, "boxes"));
+    LP_TRY(lp_need_rank(c, s, "scores"));
+    if (b->rank != 3 || b->dims[2] != 4) return lp_fail(c, LP_ERR_INVALID, "boxes must be [batches, boxes, 4]");
+    if (s->rank != 3) return lp_fail(c, LP_ERR_INVALID, "scores must be [batches, classes, boxes]");
+    if (!lp_cx_float_ok(b->dtype) || !lp_cx_float_ok(s->dtype)) return lp_fail(c, LP_ERR_INVALID, "boxes and scores must be float");
+    return LP_OK;
+}
+
+static lp_status nms_infer(lp_ctx *c, const lp_node *n) {
+    LP_TRY(nms_check(c, n));
+    int64_t d[2] = {lp_graph_new_sym(c->g, NULL), 3};
+    lp_set_out(c, n, 0, LP_DT_I64, 2, d);
+    return LP_OK;
+}
+
+/* a scalar float input (shape [] or [1]) as a float32 scalar tensor */
+static int nms_scalar_in(lp_ctx *c, const lp_node *n, int k) {
+    return lp_cx_reshape(c, lp_cx_cast(c, n->in[k], LP_DT_F32), 0, NULL);
+}
+
+static lp_status nms_lower(lp_ctx *c, const lp_node *n) {
+    LP_TRY(nms_check(c, n));
+    const lp_dtype f = LP_DT_F32;
+    lp_tensor *B = T(n->in[0]), *S = T(n->in[1]);
+    int64_t nb = B->dims[0], nbox = B->dims[1], ncls = S->dims[1];
+    if (nb < 0 || nbox < 0 || ncls < 0)
+        return lp_fail(c, LP_ERR_UNSUPPORTED, "batch, class and box counts must be static (one kernel per batch and class)");
+    if (nb * ncls > 4096) return lp_fail(c, LP_ERR_LIMIT, "%lld batch-class pairs (one kernel each)", (long long)(nb * ncls));
+    int center = (int)lp_attr_i(c, n, "center_point_box", 0);
+    if (center != 0 && center != 1) return lp_fail(c, LP_ERR_INVALID, "attribute 'center_point_box'=%d", center);
+    if (!lp_has_in(n, 2)) {
+        /* no max_output_boxes_per_class: nothing is selected */
+        int64_t d0[2] = {0, 3};
+        return lp_cx_bind(c, lp_cx_const(c, LP_DT_I64, 2, d0, NULL), n->out[0]);
+    }
+    /* per-class cap: min(max_output_boxes_per_class, boxes), int32 scalar */
+    int64_t mv;
+    int64_t M;
+    int mx;
+    if (lp_known_ints(c, n, 2, &mv, 1) == 1) {
+        M = mv < 0 ? 0 : mv > nbox ? nbox : mv;
+        mx = lp_cx_scalar(c, LP_DT_I32, (double)M);
+    } else {
+        int m64 = lp_cx_reshape(c, lp_cx_cast(c, n->in[2], LP_DT_I64), 0, NULL);
+        m64 = lp_cx_bin(c, LP_TFL_MAXIMUM, lp_cx_bin(c, LP_TFL_MINIMUM, m64, lp_cx_scalar(c, LP_DT_I64, (double)nbox)),
+                        lp_cx_scalar(c, LP_DT_I64, 0));
+        mx = lp_cx_cast(c, m64, LP_DT_I32);
+        M = lp_graph_new_sym(c->g, NULL);
+    }
+    /* the kernel's IoU threshold: the next float above ONNX's */
+    int iou;
+    double tv;
+    if (!lp_has_in(n, 3)) {
+        iou = lp_cx_scalar(c, f, FLT_MIN);
+    } else if (lp_const_scalar(c, n->in[3], &tv)) {
+        float t = (float)tv, t1 = nextafterf(t, INFINITY);
+        iou = lp_cx_scalar(c, f, t1 > FLT_MIN || t < 0 ? t1 : FLT_MIN);
+    } else {
+        int t = nms_scalar_in(c, n, 3);
+        const double bump = ldexp(1.0, -24) + ldexp(1.0, -47);
+        iou = lp_cx_bin(c, LP_TFL_MAXIMUM, lp_cx_bin(c, LP_TFL_ADD, t, lp_cx_bin(c, LP_TFL_MUL, t, lp_cx_scalar(c, f, bump))),
+                        lp_cx_scalar(c, f, FLT_MIN));
+    }
+    int sthr = lp_has_in(n, 4) ? nms_scalar_in(c, n, 4) : -1;
+    /* corners [ymin, xmin, ymax, xmax] of every box: [nb, nbox, 4] */
+    int boxes = lp_cx_cast(c, n->in[0], f), comp[4];
+    if (lp_cx_unpack(c, boxes, 2, comp) < 0) return c->err->code;
+    int ymin, xmin, ymax, xmax;
+    if (center) {
+        /* [x_center, y_center, width, height] */
+        int two = lp_cx_scalar(c, f, 2.0);
+        int hw = lp_cx_bin(c, LP_TFL_DIV, comp[2], two), hh = lp_cx_bin(c, LP_TFL_DIV, comp[3], two);
+        xmin = lp_cx_bin(c, LP_TFL_SUB, comp[0], hw);
+        xmax = lp_cx_bin(c, LP_TFL_ADD, comp[0], hw);
+        ymin = lp_cx_bin(c, LP_TFL_SUB, comp[1], hh);
+        ymax = lp_cx_bin(c, LP_TFL_ADD, comp[1], hh);
+    } else {
+        ymin = lp_cx_bin(c, LP_TFL_MINIMUM, comp[0], comp[2]);
+        ymax = lp_cx_bin(c, LP_TFL_MAXIMUM, comp[0], comp[2]);
+        xmin = lp_cx_bin(c, LP_TFL_MINIMUM, comp[1], comp[3]);
+        xmax = lp_cx_bin(c, LP_TFL_MAXIMUM, comp[1], comp[3]);
+    }
+    int corners[4] = {ymin, xmin, ymax, xmax};
+    boxes = lp_cx_pack(c, corners, 4, 2);
+    int scores = lp_cx_cast(c, n->in[1], f);
+    float *rank = lp_arena_alloc(&c->g->arena, sizeof(float) * (size_t)(nbox ? nbox : 1));
+    if (!rank) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < nbox; i++) rank[i] = (float)(nbox - i);
+    int rankc = lp_cx_f32s(c, 1, &nbox, rank);
+    int kbox = lp_cx_scalar(c, LP_DT_I32, (double)nbox);
+    int rows[4096], masks[4096], nr = 0;
+    for (int64_t b = 0; b < nb; b++) {
+        int bx = lp_cx_reshape(c, lp_cx_slice(c, boxes, (int64_t[3]){b, 0, 0}, (int64_t[3]){1, -1, -1}), 2,
+                               (int64_t[2]){nbox, 4});
+        for (int64_t k = 0; k < ncls; k++) {
+            int sc = lp_cx_reshape(c, lp_cx_slice(c, scores, (int64_t[3]){b, k, 0}, (int64_t[3]){1, 1, -1}), 1, &nbox);
+            /* sorted by score, ties by index */
+            int sv = lp_emit_tensor(c, f, 1, &nbox, "sorted"), si = lp_emit_tensor(c, LP_DT_I32, 1, &nbox, "order");
+            int tin[2] = {sc, kbox}, tout[2] = {sv, si};
+            if (sc < 0 || sv < 0 || si < 0 || lp_emit_op(c, LP_TFL_TOPK_V2, tin, 2, tout, 2) < 0) return c->err->code;
+            int stand = rankc;
+            if (sthr >= 0)
+                stand = lp_cx_select(c, lp_cx_bin(c, LP_TFL_GREATER, sv, sthr), rankc, lp_cx_scalar(c, f, -1.0));
+            int sorted_boxes = lp_cx_gather(c, bx, si, 0, 0);
+            int sel = lp_emit_tensor(c, LP_DT_I32, 1, &M, "selected"), cnt = lp_emit_tensor(c, LP_DT_I32, 0, NULL, "count");
+            int nin[5] = {sorted_boxes, stand, mx, iou, lp_cx_scalar(c, f, 0.0)}, nout[2] = {sel, cnt};
+            for (int i = 0; i < 5; i++)
+                if (nin[i] < 0) return c->err->code;
+            if (sel < 0 || cnt < 0 || lp_emit_op(c, LP_TFL_NON_MAX_SUPPRESSION_V4, nin, 5, nout, 2) < 0) return c->err->code;
+            /* rows (b, k, box) and which of them are real */
+            int box = lp_cx_gather(c, si, sel, 0, 0);
+            int zero = lp_cx_bin(c, LP_TFL_MUL, box, lp_cx_scalar(c, LP_DT_I32, 0));
+            int cols[3] = {lp_cx_bin(c, LP_TFL_ADD, zero, lp_cx_scalar(c, LP_DT_I32, (double)b)),
+                           lp_cx_bin(c, LP_TFL_ADD, zero, lp_cx_scalar(c, LP_DT_I32, (double)k)), box};
+            rows[nr] = lp_cx_pack(c, cols, 3, 1);
+            masks[nr] = lp_cx_bin(c, LP_TFL_LESS, lp_cx_iota(c, mx, M), cnt);
+            nr++;
+            if (c->err->code) return c->err->code;
+        }
+    }
+    int all = lp_cx_concat(c, rows, nr, 0), ok = lp_cx_concat(c, masks, nr, 0);
+    if (all < 0 || ok < 0) return c->err->code;
+    /* WHERE gives the [K, 1] positions of the real rows */
+    int64_t wd[2] = {lp_graph_new_sym(c->g, NULL), 1};
+    int pos = lp_emit_tensor(c, LP_DT_I64, 2, wd, "where");
+    if (pos < 0 || lp_emit_op(c, LP_TFL_WHERE, &ok, 1, &pos, 1) < 0) return c->err->code;
+    int idx = lp_cx_reshape(c, pos, 1, (int64_t[1]){wd[0]});
+    return lp_cx_bind(c, lp_cx_cast(c, lp_cx_gather(c, all, idx, 0, 0), LP_DT_I64), n->out[0]);
+}
+
+const lp_op_impl lp_impl_NonMaxSuppression = {nms_infer, NULL, nms_lower};
