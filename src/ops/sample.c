@@ -237,7 +237,7 @@ const lp_op_impl lp_impl_GridSample = {gs_infer, NULL, gs_lower};
  * grid[n, ..., j] = sum_k theta[n, j, k] * base[..., k] where base holds the normalized positions
  * (x, y[, z], 1) of every output location: align_corners -> -1 + i * 2/(L-1), else
  * -1 + 1/L + i * 2/L. With a constant size the base is a constant; with a run-time size it is
- * built with RANGE. One BATCH_MATMUL with broadcast batch axes gives [N, (D,) H, W, nd]. */
+ * built with RANGE. */
 
 static lp_status ag_check(lp_ctx *c, const lp_node *n, int *nd) {
     lp_tensor *th = T(n->in[0]), *sz = T(n->in[1]);
@@ -273,7 +273,8 @@ static lp_status ag_lower(lp_ctx *c, const lp_node *n) {
     int64_t sz[5];
     int known = lp_known_ints(c, n, 1, sz, 5) == nd + 2;
     int base;
-    int64_t bd[5] = {1, 1, 1, 1, nd + 1};
+    int64_t bd[5] = {1, 1, 1, 1, 1};
+    bd[nd + 1] = nd + 1;
     if (known) {
         int64_t cnt = 1;
         for (int i = 0; i < nd; i++) {
@@ -339,13 +340,20 @@ static lp_status ag_lower(lp_ctx *c, const lp_node *n) {
             for (int i = 0; i <= nd; i++) gd[1 + i] = T(g)->dims[i];
         base = lp_cx_reshape(c, g, nd + 2, gd);
     }
-    /* base [1, (D,) H, W, nd+1] x theta [N, 1, (1,) nd, nd+1]^T -> [N, (D,) H, W, nd] */
+    /* base [1, (D,) H, W, 1, nd+1] * theta [N, 1, (1,) 1, nd, nd+1], summed over the last axis:
+     * [N, (D,) H, W, nd]. (A BATCH_MATMUL with a broadcast constant operand is refused by XNNPACK
+     * when the batch is dynamic; three products and a sum are as exact.) */
     lp_tensor *TH = T(n->in[0]);
-    int64_t td[5] = {TH->dims[0], 1, 1, 1, 1};
-    td[nd] = nd;
-    td[nd + 1] = nd + 1;
-    int th = lp_cx_reshape(c, lp_cx_cast(c, n->in[0], f), nd + 2, td);
-    int y = lp_cx_matmul(c, base, th, 0, 1);
+    int64_t td[6] = {TH->dims[0], 1, 1, 1, 1, 1}, b6[6];
+    td[nd + 1] = nd;
+    td[nd + 2] = nd + 1;
+    if (base < 0) return c->err->code;
+    memcpy(b6, T(base)->dims, sizeof(int64_t) * (size_t)(nd + 1));
+    b6[nd + 1] = 1;
+    b6[nd + 2] = nd + 1;
+    int th = lp_cx_reshape(c, lp_cx_cast(c, n->in[0], f), nd + 3, td);
+    int ax = nd + 2;
+    int y = lp_cx_reduce(c, LP_TFL_SUM, lp_cx_bin(c, LP_TFL_MUL, lp_cx_reshape(c, base, nd + 3, b6), th), &ax, 1, 0);
     if (y >= 0) memcpy(T(y)->dims, Y->dims, sizeof(int64_t) * (size_t)Y->rank);
     return lp_cx_bind(c, y, n->out[0]);
 }
@@ -504,16 +512,21 @@ const lp_op_impl lp_impl_RoiAlign = {ra_infer, NULL, ra_lower};
  * One TFLite NON_MAX_SUPPRESSION_V4 per (batch, class), made to follow ONNX exactly:
  *   - ONNX suppresses when IoU > iou_threshold, the kernel when IoU >= its threshold: it gets the
  *     next float above iou_threshold (for a run-time threshold t: t + t * (2^-24 + 2^-47), which
- *     rounds to that next float, and at least the smallest normal float, so that IoU 0 never
- *     suppresses); its IoU arithmetic is ONNX's term for term once corners are ordered
- *     (min/max of the two corners, or center +- size/2 for center_point_box);
+ *     rounds to that next float), at least the smallest normal float (IoU 0, boxes that do not
+ *     overlap, never suppresses in ONNX); its IoU arithmetic is ONNX's term for term once the
+ *     corners are ordered (min/max of the two corners, or center -+ size/2 for center_point_box);
  *   - ONNX takes equal scores in index order; the kernel's queue does not promise that, so the
  *     boxes are first sorted by TOPK_V2 (ties: lower index first) and the kernel gets strictly
- *     decreasing stand-in scores, -1 for boxes at or below score_threshold (threshold 0);
- *   - at most max_output_boxes_per_class (no input: 0) boxes per class, capped at the box count.
- * The (batch, class, box) rows of every class are concatenated and the valid ones kept with
- * WHERE and GATHER: the output has a run-time length. A negative iou_threshold (outside the
- * spec's [0, 1]) would differ for boxes that do not overlap. */
+ *     decreasing stand-in scores, -1 for boxes it must not consider (threshold 0);
+ *   - boxes of zero area never suppress and are never suppressed in ONNX, and with
+ *     iou_threshold >= 1 nothing is suppressed. The kernel re-queues a selected box and drops it
+ *     only through its IoU with itself, which is 0 for such a box (or below a threshold above
+ *     1), so it would select it again and again: these boxes bypass the kernel and are merged
+ *     with its selection (SCATTER_ND) in score order;
+ *   - at most max_output_boxes_per_class (no input: 0) boxes per class: the first ones in score
+ *     order (CUMSUM).
+ * The (batch, class, box) rows of every class are concatenated and the selected ones kept with
+ * WHERE and GATHER: the output has a run-time length. */
 
 static lp_status nms_check(lp_ctx *c, const lp_node *n) {
     lp_tensor *b = T(n->in[0]), *s = T(n->in[1]);
@@ -537,53 +550,54 @@ static int nms_scalar_in(lp_ctx *c, const lp_node *n, int k) {
     return lp_cx_reshape(c, lp_cx_cast(c, n->in[k], LP_DT_F32), 0, NULL);
 }
 
+#define NMS_MAX_PAIRS 4096
+
 static lp_status nms_lower(lp_ctx *c, const lp_node *n) {
     LP_TRY(nms_check(c, n));
-    const lp_dtype f = LP_DT_F32;
+    const lp_dtype f = LP_DT_F32, i32 = LP_DT_I32;
     lp_tensor *B = T(n->in[0]), *S = T(n->in[1]);
     int64_t nb = B->dims[0], nbox = B->dims[1], ncls = S->dims[1];
     if (nb < 0 || nbox < 0 || ncls < 0)
         return lp_fail(c, LP_ERR_UNSUPPORTED, "batch, class and box counts must be static (one kernel per batch and class)");
-    if (nb * ncls > 4096) return lp_fail(c, LP_ERR_LIMIT, "%lld batch-class pairs (one kernel each)", (long long)(nb * ncls));
+    if (nb * ncls > NMS_MAX_PAIRS)
+        return lp_fail(c, LP_ERR_LIMIT, "%lld batch-class pairs (one kernel each, at most %d)", (long long)(nb * ncls),
+                       NMS_MAX_PAIRS);
     int center = (int)lp_attr_i(c, n, "center_point_box", 0);
     if (center != 0 && center != 1) return lp_fail(c, LP_ERR_INVALID, "attribute 'center_point_box'=%d", center);
+    int64_t M, mv;
+    int mx; /* min(max_output_boxes_per_class, boxes), int32 scalar */
     if (!lp_has_in(n, 2)) {
-        /* no max_output_boxes_per_class: nothing is selected */
-        int64_t d0[2] = {0, 3};
-        return lp_cx_bind(c, lp_cx_const(c, LP_DT_I64, 2, d0, NULL), n->out[0]);
-    }
-    /* per-class cap: min(max_output_boxes_per_class, boxes), int32 scalar */
-    int64_t mv;
-    int64_t M;
-    int mx;
-    if (lp_known_ints(c, n, 2, &mv, 1) == 1) {
+        M = 0;
+        mx = lp_cx_scalar(c, i32, 0);
+    } else if (lp_known_ints(c, n, 2, &mv, 1) == 1) {
         M = mv < 0 ? 0 : mv > nbox ? nbox : mv;
-        mx = lp_cx_scalar(c, LP_DT_I32, (double)M);
+        mx = lp_cx_scalar(c, i32, (double)M);
     } else {
         int m64 = lp_cx_reshape(c, lp_cx_cast(c, n->in[2], LP_DT_I64), 0, NULL);
         m64 = lp_cx_bin(c, LP_TFL_MAXIMUM, lp_cx_bin(c, LP_TFL_MINIMUM, m64, lp_cx_scalar(c, LP_DT_I64, (double)nbox)),
                         lp_cx_scalar(c, LP_DT_I64, 0));
-        mx = lp_cx_cast(c, m64, LP_DT_I32);
+        mx = lp_cx_cast(c, m64, i32);
         M = lp_graph_new_sym(c->g, NULL);
     }
-    /* the kernel's IoU threshold: the next float above ONNX's */
-    int iou;
-    double tv;
-    if (!lp_has_in(n, 3)) {
-        iou = lp_cx_scalar(c, f, FLT_MIN);
-    } else if (lp_const_scalar(c, n->in[3], &tv)) {
+    /* the kernel's IoU threshold, and whether nothing is suppressed at all (t >= 1) */
+    int iou, no_supp = -1;
+    int all_free = 0;
+    double tv = 0;
+    if (!lp_has_in(n, 3) || lp_const_scalar(c, n->in[3], &tv)) {
         float t = (float)tv, t1 = nextafterf(t, INFINITY);
-        iou = lp_cx_scalar(c, f, t1 > FLT_MIN || t < 0 ? t1 : FLT_MIN);
+        iou = lp_cx_scalar(c, f, t1 > FLT_MIN ? t1 : FLT_MIN);
+        all_free = t >= 1.0f;
     } else {
         int t = nms_scalar_in(c, n, 3);
         const double bump = ldexp(1.0, -24) + ldexp(1.0, -47);
         iou = lp_cx_bin(c, LP_TFL_MAXIMUM, lp_cx_bin(c, LP_TFL_ADD, t, lp_cx_bin(c, LP_TFL_MUL, t, lp_cx_scalar(c, f, bump))),
                         lp_cx_scalar(c, f, FLT_MIN));
+        no_supp = lp_cx_bin(c, LP_TFL_GREATER_EQUAL, t, lp_cx_scalar(c, f, 1.0));
     }
     int sthr = lp_has_in(n, 4) ? nms_scalar_in(c, n, 4) : -1;
-    /* corners [ymin, xmin, ymax, xmax] of every box: [nb, nbox, 4] */
-    int boxes = lp_cx_cast(c, n->in[0], f), comp[4];
-    if (lp_cx_unpack(c, boxes, 2, comp) < 0) return c->err->code;
+    /* corners [ymin, xmin, ymax, xmax] of every box: [nb, nbox, 4], and areas [nb, nbox] */
+    int comp[4];
+    if (lp_cx_unpack(c, lp_cx_cast(c, n->in[0], f), 2, comp) < 0) return c->err->code;
     int ymin, xmin, ymax, xmax;
     if (center) {
         /* [x_center, y_center, width, height] */
@@ -600,46 +614,77 @@ static lp_status nms_lower(lp_ctx *c, const lp_node *n) {
         xmax = lp_cx_bin(c, LP_TFL_MAXIMUM, comp[1], comp[3]);
     }
     int corners[4] = {ymin, xmin, ymax, xmax};
-    boxes = lp_cx_pack(c, corners, 4, 2);
+    int boxes = lp_cx_pack(c, corners, 4, 2);
+    int area = lp_cx_bin(c, LP_TFL_MUL, lp_cx_bin(c, LP_TFL_SUB, ymax, ymin), lp_cx_bin(c, LP_TFL_SUB, xmax, xmin));
+    int flat = lp_cx_bin(c, LP_TFL_LESS_EQUAL, area, lp_cx_scalar(c, f, 0.0)); /* [nb, nbox] */
+    if (no_supp >= 0) flat = lp_cx_bin(c, LP_TFL_LOGICAL_OR, flat, no_supp);
     int scores = lp_cx_cast(c, n->in[1], f);
     float *rank = lp_arena_alloc(&c->g->arena, sizeof(float) * (size_t)(nbox ? nbox : 1));
     if (!rank) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < nbox; i++) rank[i] = (float)(nbox - i);
-    int rankc = lp_cx_f32s(c, 1, &nbox, rank);
-    int kbox = lp_cx_scalar(c, LP_DT_I32, (double)nbox);
-    int rows[4096], masks[4096], nr = 0;
-    for (int64_t b = 0; b < nb; b++) {
+    int rankc = lp_cx_f32s(c, 1, &nbox, rank), kbox = lp_cx_scalar(c, i32, (double)nbox);
+    int32_t ax0 = 0;
+    int axis0 = lp_emit_const(c, i32, 0, NULL, &ax0, "axis"), shp = lp_cx_i32s(c, (int32_t[1]){(int32_t)nbox}, 1);
+    int64_t m1[2] = {M, 1};
+    int *rows = lp_arena_alloc(&c->g->arena, sizeof(int) * (size_t)(nb * ncls + 1));
+    int *masks = lp_arena_alloc(&c->g->arena, sizeof(int) * (size_t)(nb * ncls + 1));
+    if (!rows || !masks) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    int nr = 0;
+    for (int64_t b = 0; b < nb && M != 0; b++) {
         int bx = lp_cx_reshape(c, lp_cx_slice(c, boxes, (int64_t[3]){b, 0, 0}, (int64_t[3]){1, -1, -1}), 2,
                                (int64_t[2]){nbox, 4});
+        int bflat = lp_cx_reshape(c, lp_cx_slice(c, flat, (int64_t[2]){b, 0}, (int64_t[2]){1, -1}), 1, &nbox);
         for (int64_t k = 0; k < ncls; k++) {
             int sc = lp_cx_reshape(c, lp_cx_slice(c, scores, (int64_t[3]){b, k, 0}, (int64_t[3]){1, 1, -1}), 1, &nbox);
             /* sorted by score, ties by index */
-            int sv = lp_emit_tensor(c, f, 1, &nbox, "sorted"), si = lp_emit_tensor(c, LP_DT_I32, 1, &nbox, "order");
+            int sv = lp_emit_tensor(c, f, 1, &nbox, "sorted"), si = lp_emit_tensor(c, i32, 1, &nbox, "order");
             int tin[2] = {sc, kbox}, tout[2] = {sv, si};
             if (sc < 0 || sv < 0 || si < 0 || lp_emit_op(c, LP_TFL_TOPK_V2, tin, 2, tout, 2) < 0) return c->err->code;
-            int stand = rankc;
-            if (sthr >= 0)
-                stand = lp_cx_select(c, lp_cx_bin(c, LP_TFL_GREATER, sv, sthr), rankc, lp_cx_scalar(c, f, -1.0));
-            int sorted_boxes = lp_cx_gather(c, bx, si, 0, 0);
-            int sel = lp_emit_tensor(c, LP_DT_I32, 1, &M, "selected"), cnt = lp_emit_tensor(c, LP_DT_I32, 0, NULL, "count");
-            int nin[5] = {sorted_boxes, stand, mx, iou, lp_cx_scalar(c, f, 0.0)}, nout[2] = {sel, cnt};
-            for (int i = 0; i < 5; i++)
-                if (nin[i] < 0) return c->err->code;
-            if (sel < 0 || cnt < 0 || lp_emit_op(c, LP_TFL_NON_MAX_SUPPRESSION_V4, nin, 5, nout, 2) < 0) return c->err->code;
-            /* rows (b, k, box) and which of them are real */
-            int box = lp_cx_gather(c, si, sel, 0, 0);
-            int zero = lp_cx_bin(c, LP_TFL_MUL, box, lp_cx_scalar(c, LP_DT_I32, 0));
-            int cols[3] = {lp_cx_bin(c, LP_TFL_ADD, zero, lp_cx_scalar(c, LP_DT_I32, (double)b)),
-                           lp_cx_bin(c, LP_TFL_ADD, zero, lp_cx_scalar(c, LP_DT_I32, (double)k)), box};
-            rows[nr] = lp_cx_pack(c, cols, 3, 1);
-            masks[nr] = lp_cx_bin(c, LP_TFL_LESS, lp_cx_iota(c, mx, M), cnt);
-            nr++;
+            int valid = sthr >= 0 ? lp_cx_bin(c, LP_TFL_GREATER, sv, sthr) : -1;
+            int bypass = all_free ? valid : lp_cx_gather(c, bflat, si, 0, 0);
+            if (!all_free && valid >= 0) bypass = lp_cx_bin(c, LP_TFL_LOGICAL_AND, bypass, valid);
+            int chosen; /* bool [nbox] in sorted order */
+            if (all_free) {
+                chosen = valid >= 0 ? valid : lp_cx_bin(c, LP_TFL_EQUAL, si, si);
+            } else {
+                int to_kernel = lp_cx_un(c, LP_TFL_LOGICAL_NOT, bypass);
+                if (valid >= 0) to_kernel = lp_cx_bin(c, LP_TFL_LOGICAL_AND, to_kernel, valid);
+                int stand = lp_cx_select(c, to_kernel, rankc, lp_cx_scalar(c, f, -1.0));
+                int sorted_boxes = lp_cx_gather(c, bx, si, 0, 0);
+                int sel = lp_emit_tensor(c, i32, 1, &M, "selected"), cnt = lp_emit_tensor(c, i32, 0, NULL, "count");
+                int nin[5] = {sorted_boxes, stand, mx, iou, lp_cx_scalar(c, f, 0.0)}, nout[2] = {sel, cnt};
+                for (int i = 0; i < 5; i++)
+                    if (nin[i] < 0) return c->err->code;
+                if (sel < 0 || cnt < 0 || lp_emit_op(c, LP_TFL_NON_MAX_SUPPRESSION_V4, nin, 5, nout, 2) < 0)
+                    return c->err->code;
+                /* the kernel's picks (the first cnt entries) as a mask over the sorted boxes */
+                int real = lp_cx_cast(c, lp_cx_bin(c, LP_TFL_LESS, lp_cx_iota(c, mx, M), cnt), i32);
+                int hit = lp_emit_tensor(c, i32, 1, &nbox, "picked");
+                int sin_[3] = {lp_cx_reshape(c, sel, 2, m1), real, shp};
+                if (hit < 0 || sin_[0] < 0 || sin_[1] < 0 || lp_emit_op(c, LP_TFL_SCATTER_ND, sin_, 3, &hit, 1) < 0)
+                    return c->err->code;
+                chosen = lp_cx_bin(c, LP_TFL_LOGICAL_OR, lp_cx_bin(c, LP_TFL_GREATER, hit, lp_cx_scalar(c, i32, 0)), bypass);
+            }
+            /* the first max_output of them */
+            int csum = lp_emit_tensor(c, i32, 1, &nbox, "rank");
+            int cin[2] = {lp_cx_cast(c, chosen, i32), axis0};
+            if (csum < 0 || cin[0] < 0 || lp_emit_op(c, LP_TFL_CUMSUM, cin, 2, &csum, 1) < 0) return c->err->code;
+            masks[nr] = lp_cx_bin(c, LP_TFL_LOGICAL_AND, chosen, lp_cx_bin(c, LP_TFL_LESS_EQUAL, csum, mx));
+            int zero = lp_cx_bin(c, LP_TFL_MUL, si, lp_cx_scalar(c, i32, 0));
+            int cols[3] = {lp_cx_bin(c, LP_TFL_ADD, zero, lp_cx_scalar(c, i32, (double)b)),
+                           lp_cx_bin(c, LP_TFL_ADD, zero, lp_cx_scalar(c, i32, (double)k)), si};
+            rows[nr++] = lp_cx_pack(c, cols, 3, 1);
             if (c->err->code) return c->err->code;
         }
     }
+    if (nr == 0) {
+        /* nothing can be selected */
+        int64_t d0[2] = {0, 3};
+        return lp_cx_bind(c, lp_cx_const(c, LP_DT_I64, 2, d0, NULL), n->out[0]);
+    }
     int all = lp_cx_concat(c, rows, nr, 0), ok = lp_cx_concat(c, masks, nr, 0);
     if (all < 0 || ok < 0) return c->err->code;
-    /* WHERE gives the [K, 1] positions of the real rows */
+    /* WHERE gives the [K, 1] positions of the selected rows */
     int64_t wd[2] = {lp_graph_new_sym(c->g, NULL), 1};
     int pos = lp_emit_tensor(c, LP_DT_I64, 2, wd, "where");
     if (pos < 0 || lp_emit_op(c, LP_TFL_WHERE, &ok, 1, &pos, 1) < 0) return c->err->code;
