@@ -95,9 +95,16 @@ def test_stft_with_window(constant_window):
     check(m, *feeds)
 
 
-def test_stft_run_time_step_is_refused_cleanly():
-    m = make_model("STFT", [("x", TP.FLOAT, [1, 40, 1]), ("step", TP.INT64, []), ("w", TP.FLOAT, [10])], ["y"],
-                   opset=17)
+def test_stft_run_time_step():
+    m = make_model("STFT", [("x", TP.FLOAT, [1, 40, 2]), ("step", TP.INT64, []), ("w", TP.FLOAT, [10])], ["y"],
+                   {"onesided": 0}, opset=17)
+    x, w = RNG.standard_normal((1, 40, 2)).astype(np.float32), np.hamming(10).astype(np.float32)
+    check(m, {"x": x, "step": np.array(4), "w": w}, {"x": x, "step": np.array(7), "w": w})
+
+
+def test_stft_run_time_frame_length_without_window_is_refused_cleanly():
+    m = make_model("STFT", [("x", TP.FLOAT, [1, 40, 1]), ("step", TP.INT64, []), ("", None, None),
+                            ("len", TP.INT64, [])], ["y"], opset=17)
     with pytest.raises(liteport.ConversionError) as e:
         liteport.convert(m)
-    assert e.value.status == "unsupported" and "frame_step" in e.value.message
+    assert e.value.status == "unsupported" and "frame_length" in e.value.message

@@ -455,24 +455,30 @@ static lp_status stft_spec_get(lp_ctx *c, const lp_node *n, dft_spec *d, stft_sp
     if (!lp_cx_float_ok(x->dtype)) return lp_fail(c, LP_ERR_INVALID, "signal type %s", lp_dtype_name(x->dtype));
     s->len = x->dims[1];
     if (s->len < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "the signal length must be static");
-    if (lp_known_ints(c, n, 1, &s->step, 1) != 1)
-        return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'frame_step' must be a constant (it sets the number of frames)");
+    if (lp_known_ints(c, n, 1, &s->step, 1) != 1) s->step = -1; /* a run-time step: a run-time frame count */
     s->flen = -1;
-    if (lp_has_in(n, 3) && lp_known_ints(c, n, 3, &s->flen, 1) != 1)
-        return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'frame_length' must be a constant (it sets the output shape)");
     if (lp_has_in(n, 2)) {
         lp_tensor *w = T(n->in[2]);
         if (w->rank != 1 || w->dims[0] < 0) return lp_fail(c, LP_ERR_INVALID, "window must be a 1-D tensor of static length");
-        if (s->flen >= 0 && s->flen != w->dims[0])
-            return lp_fail(c, LP_ERR_INVALID, "window length %lld differs from frame_length %lld", (long long)w->dims[0],
-                           (long long)s->flen);
         s->flen = w->dims[0];
     }
+    int64_t fl;
+    if (lp_has_in(n, 3)) {
+        if (lp_known_ints(c, n, 3, &fl, 1) == 1) {
+            if (s->flen >= 0 && s->flen != fl)
+                return lp_fail(c, LP_ERR_INVALID, "window length %lld differs from frame_length %lld", (long long)s->flen,
+                               (long long)fl);
+            s->flen = fl;
+        } else if (s->flen < 0) {
+            /* (with a window, frame_length must equal its length) */
+            return lp_fail(c, LP_ERR_UNSUPPORTED, "input 'frame_length' must be a constant (it sets the DFT size)");
+        }
+    }
     if (s->flen < 0) s->flen = s->len;
-    if (s->step < 1 || s->flen < 1 || s->flen > s->len)
+    if (s->step == 0 || s->step < -1 || s->flen < 1 || s->flen > s->len)
         return lp_fail(c, LP_ERR_INVALID, "frame_step %lld, frame_length %lld for a signal of %lld", (long long)s->step,
                        (long long)s->flen, (long long)s->len);
-    s->frames = 1 + (s->len - s->flen) / s->step;
+    s->frames = s->step > 0 ? 1 + (s->len - s->flen) / s->step : lp_graph_new_sym(c->g, NULL);
     memset(d, 0, sizeof *d);
     d->rank = 4;
     d->axis = 2;
@@ -498,14 +504,29 @@ static lp_status stft_lower(lp_ctx *c, const lp_node *n) {
     stft_spec s;
     LP_TRY(stft_spec_get(c, n, &d, &s));
     const lp_dtype f = LP_DT_F32;
-    int64_t ne = s.frames * s.flen;
-    int32_t *idx = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)ne);
-    if (!idx) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < s.frames; i++)
-        for (int64_t j = 0; j < s.flen; j++) idx[i * s.flen + j] = (int32_t)(i * s.step + j);
-    int64_t id[2] = {s.frames, s.flen};
+    int idxt;
+    if (s.step > 0) {
+        int64_t ne = s.frames * s.flen;
+        int32_t *idx = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)(ne ? ne : 1));
+        if (!idx) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; i < s.frames; i++)
+            for (int64_t j = 0; j < s.flen; j++) idx[i * s.flen + j] = (int32_t)(i * s.step + j);
+        int64_t id[2] = {s.frames, s.flen};
+        idxt = lp_cx_const(c, LP_DT_I32, 2, id, idx);
+    } else {
+        /* frames = (L - flen) // step + 1; index [f, j] = f * step + j */
+        int st = lp_cx_reshape(c, lp_cx_cast(c, n->in[1], LP_DT_I32), 0, NULL);
+        int nf = lp_cx_bin(c, LP_TFL_ADD, lp_cx_bin(c, LP_TFL_FLOOR_DIV, lp_cx_scalar(c, LP_DT_I32, (double)(s.len - s.flen)), st),
+                           lp_cx_scalar(c, LP_DT_I32, 1));
+        int32_t *j = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)s.flen);
+        if (!j) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; i < s.flen; i++) j[i] = (int32_t)i;
+        int64_t col[2] = {s.frames, 1}, row[2] = {1, s.flen};
+        int start = lp_cx_bin(c, LP_TFL_MUL, lp_cx_reshape(c, lp_cx_iota(c, nf, s.frames), 2, col), st);
+        idxt = lp_cx_bin(c, LP_TFL_ADD, start, lp_cx_const(c, LP_DT_I32, 2, row, j));
+    }
     /* [B, L, c] -> [B, frames, flen, c] */
-    int fr = lp_cx_gather(c, lp_cx_cast(c, n->in[0], f), lp_cx_const(c, LP_DT_I32, 2, id, idx), 1, 0);
+    int fr = lp_cx_gather(c, lp_cx_cast(c, n->in[0], f), idxt, 1, 0);
     if (lp_has_in(n, 2)) {
         int64_t wd[2] = {s.flen, 1};
         fr = lp_cx_bin(c, LP_TFL_MUL, fr, lp_cx_reshape(c, lp_cx_cast(c, n->in[2], f), 2, wd));
