@@ -41,6 +41,16 @@ def test_mel_weight_matrix_folded():
     check(m, {})
 
 
+def test_mel_weight_matrix_run_time_inputs():
+    ins = [("bins", TP.INT64, []), ("dft", TP.INT64, []), ("rate", TP.INT64, []), ("lo", TP.FLOAT, []),
+           ("hi", TP.FLOAT, [])]
+    m = make_model("MelWeightMatrix", ins, ["y"], opset=17)
+    check(m, {"bins": np.array(10), "dft": np.array(128), "rate": np.array(16000), "lo": np.array(20.0, np.float32),
+              "hi": np.array(7600.0, np.float32)},
+          {"bins": np.array(6), "dft": np.array(31), "rate": np.array(8000), "lo": np.array(0.0, np.float32),
+           "hi": np.array(3500.0, np.float32)})
+
+
 CASES = [
     # (input shape, attrs, dft_length, axis)
     ((2, 8, 1), {}, None, 1),                         # real -> complex

@@ -179,10 +179,47 @@ static lp_status mel_eval(lp_ctx *c, const lp_node *n) {
     return LP_OK;
 }
 
+/* Run-time inputs (the usual case is a constant, folded by eval): the same formulas in float32
+ * over j = 0..dft/2 (rows) and i = 0..bins-1 (columns), with band edges l, c, h = the floored
+ * bins i, i+1, i+2: rising (j - l) / (c - l) on [l, c] (1 at c when c == l), then falling
+ * (h - j) / (h - c) on [c, h), which the reference writes last. */
 static lp_status mel_lower(lp_ctx *c, const lp_node *n) {
-    (void)n;
-    return lp_fail(c, LP_ERR_UNSUPPORTED,
-                   "MelWeightMatrix needs constant inputs (its shape and integer band edges are fixed at conversion)");
+    const lp_dtype f = LP_DT_F32, i32 = LP_DT_I32;
+    lp_tensor *Y = T(n->out[0]);
+    int nm = lp_cx_reshape(c, lp_cx_cast(c, n->in[0], i32), 0, NULL);
+    int dl = lp_cx_reshape(c, lp_cx_cast(c, n->in[1], i32), 0, NULL);
+    int rate = lp_cx_cast(c, lp_cx_reshape(c, n->in[2], 0, NULL), f);
+    int lo = lp_cx_reshape(c, lp_cx_cast(c, n->in[3], f), 0, NULL), hi = lp_cx_reshape(c, lp_cx_cast(c, n->in[4], f), 0, NULL);
+    const double ln10 = log(10.0);
+#define S(v) lp_cx_scalar(c, f, (v))
+#define B(op, a, b) lp_cx_bin(c, LP_TFL_##op, a, b)
+    /* mel(f) = 2595 * log(1 + f / 700) / ln 10 */
+    int lo_mel = B(DIV, B(MUL, S(2595.0), lp_cx_un(c, LP_TFL_LOG, B(ADD, S(1.0), B(DIV, lo, S(700.0))))), S(ln10));
+    int hi_mel = B(DIV, B(MUL, S(2595.0), lp_cx_un(c, LP_TFL_LOG, B(ADD, S(1.0), B(DIV, hi, S(700.0))))), S(ln10));
+    int np2 = lp_cx_bin(c, LP_TFL_ADD, nm, lp_cx_scalar(c, i32, 2));
+    int step = B(DIV, B(SUB, hi_mel, lo_mel), lp_cx_cast(c, np2, f));
+    int64_t n2 = lp_graph_new_sym(c->g, NULL);
+    int mel = B(ADD, B(MUL, lp_cx_cast(c, lp_cx_iota(c, np2, n2), f), step), lo_mel);
+    int hz = B(MUL, S(700.0), B(SUB, lp_cx_un(c, LP_TFL_EXP, B(MUL, B(DIV, mel, S(2595.0)), S(ln10))), S(1.0)));
+    int d1 = lp_cx_cast(c, lp_cx_bin(c, LP_TFL_ADD, dl, lp_cx_scalar(c, i32, 1)), f);
+    int bins = lp_cx_un(c, LP_TFL_FLOOR, B(DIV, B(MUL, d1, hz), rate));
+    /* l, c, h as [1, M] rows; j as a [J, 1] column */
+    int im = lp_cx_iota(c, nm, Y->dims[1]);
+    int64_t row[2] = {1, Y->dims[1]}, col[2] = {Y->dims[0], 1};
+    int el = lp_cx_reshape(c, lp_cx_gather(c, bins, im, 0, 0), 2, row);
+    int ec = lp_cx_reshape(c, lp_cx_gather(c, bins, lp_cx_bin(c, LP_TFL_ADD, im, lp_cx_scalar(c, i32, 1)), 0, 0), 2, row);
+    int eh = lp_cx_reshape(c, lp_cx_gather(c, bins, lp_cx_bin(c, LP_TFL_ADD, im, lp_cx_scalar(c, i32, 2)), 0, 0), 2, row);
+    int nj = lp_cx_bin(c, LP_TFL_ADD, lp_cx_bin(c, LP_TFL_FLOOR_DIV, dl, lp_cx_scalar(c, i32, 2)), lp_cx_scalar(c, i32, 1));
+    int j = lp_cx_reshape(c, lp_cx_cast(c, lp_cx_iota(c, nj, Y->dims[0]), f), 2, col);
+    int rising = lp_cx_select(c, B(EQUAL, ec, el), S(1.0), B(DIV, B(SUB, j, el), B(SUB, ec, el)));
+    int in_rise = B(LOGICAL_AND, B(GREATER_EQUAL, j, el), B(LESS_EQUAL, j, ec));
+    int falling = B(DIV, B(SUB, eh, j), B(SUB, eh, ec));
+    int in_fall = B(LOGICAL_AND, B(GREATER_EQUAL, j, ec), B(LESS, j, eh));
+    int y = lp_cx_select(c, in_fall, falling, lp_cx_select(c, in_rise, rising, S(0.0)));
+#undef S
+#undef B
+    if (y >= 0) memcpy(T(y)->dims, Y->dims, sizeof(int64_t) * 2);
+    return lp_cx_bind(c, y, n->out[0]);
 }
 
 const lp_op_impl lp_impl_MelWeightMatrix = {mel_infer, mel_eval, mel_lower};
