@@ -138,12 +138,27 @@ def test_attention_dynamic_sequence_without_mask():
           {"Q": rand(1, 4, 16), "K": rand(1, 2, 16), "V": rand(1, 2, 16)})
 
 
-def test_attention_causal_dynamic_sequence_is_refused_cleanly():
-    m = make_model("Attention", [("Q", TP.FLOAT, [1, 2, "S", 4]), ("K", TP.FLOAT, [1, 2, "S", 4]),
-                                 ("V", TP.FLOAT, [1, 2, "S", 4])], ["Y"], {"is_causal": 1})
-    with pytest.raises(liteport.ConversionError) as e:
-        liteport.convert(m)
-    assert e.value.status == "unsupported" and "static sequence lengths" in e.value.message
+def test_attention_causal_gqa_dynamic_sequence_and_cache():
+    # the causal frontier is built at run time from the sequence lengths (RANGE), the query
+    # heads of a kv head become a batch axis of a rank-5 product
+    m = make_model("Attention", [("Q", TP.FLOAT, ["B", 4, "S", 8]), ("K", TP.FLOAT, ["B", 2, "S", 8]),
+                                 ("V", TP.FLOAT, ["B", 2, "S", 8]), ("", None, None),
+                                 ("pk", TP.FLOAT, ["B", 2, "P", 8]), ("pv", TP.FLOAT, ["B", 2, "P", 8])],
+                   ["Y", "present_key", "present_value"], {"is_causal": 1})
+    feeds = [{"Q": rand(b, 4, s, 8), "K": rand(b, 2, s, 8), "V": rand(b, 2, s, 8), "pk": rand(b, 2, p, 8),
+              "pv": rand(b, 2, p, 8)} for b, s, p in ((1, 3, 2), (2, 1, 5), (1, 4, 0))]
+    check(m, *feeds)
+
+
+def test_attention_dynamic_window_3d():
+    m = make_model("Attention", [("Q", TP.FLOAT, [1, "S", 8]), ("K", TP.FLOAT, [1, "S", 8]),
+                                 ("V", TP.FLOAT, [1, "S", 8])], ["Y"],
+                   {"q_num_heads": 2, "kv_num_heads": 2, "left_window_size": 1, "right_window_size": 2}, opset=25)
+    for s in (3, 6):
+        feed = {"Q": rand(1, s, 8), "K": rand(1, s, 8), "V": rand(1, s, 8)}
+        rep = liteport.convert(m)
+        y = liteport.LiteRTModel(rep.tflite, rep)(feed)["Y"]
+        assert np.allclose(reference(m, feed)[0], y, rtol=1e-4, atol=1e-5)
 
 
 # ---------------- RotaryEmbedding ----------------

@@ -146,13 +146,31 @@ static int split_heads(lp_ctx *c, int x, int64_t h) {
 
 /* The structural part of the bias that is known at conversion time (causal frontier and window
  * with a static offset): a [Sq, total] constant of 0 / -inf, or -1 when there is none. */
+/* The same [Sq, total] bias when a sequence length is known only at run time: query i (offset
+ * by the past length) and key j from RANGE, compared as above. */
+static int runtime_bias(lp_ctx *c, const att_spec *s, int q4, int k4, int past_key) {
+    const lp_dtype i32 = LP_DT_I32;
+    int off = past_key >= 0 ? lp_cx_dim(c, past_key, 2) : lp_cx_scalar(c, i32, 0);
+    int64_t col[2] = {s->sq, 1}, row[2] = {1, s->total};
+    int i = lp_cx_reshape(c, lp_cx_iota(c, lp_cx_dim(c, q4, 2), s->sq), 2, col);
+    int j = lp_cx_reshape(c, lp_cx_iota(c, lp_cx_dim(c, k4, 2), s->total), 2, row);
+    int diff = lp_cx_bin(c, LP_TFL_SUB, lp_cx_bin(c, LP_TFL_ADD, i, off), j); /* query minus key position */
+    int ok = -1;
+    if (s->causal) ok = lp_cx_bin(c, LP_TFL_GREATER_EQUAL, diff, lp_cx_scalar(c, i32, 0));
+    if (s->left >= 0) {
+        int w = lp_cx_bin(c, LP_TFL_LESS_EQUAL, diff, lp_cx_scalar(c, i32, (double)s->left));
+        ok = ok < 0 ? w : lp_cx_bin(c, LP_TFL_LOGICAL_AND, ok, w);
+    }
+    if (s->right >= 0) {
+        int w = lp_cx_bin(c, LP_TFL_GREATER_EQUAL, diff, lp_cx_scalar(c, i32, (double)-s->right));
+        ok = ok < 0 ? w : lp_cx_bin(c, LP_TFL_LOGICAL_AND, ok, w);
+    }
+    return lp_cx_select(c, ok, lp_cx_scalar(c, LP_DT_F32, 0.0), lp_cx_scalar(c, LP_DT_F32, -INFINITY));
+}
+
 static int static_bias(lp_ctx *c, const att_spec *s, int *any_full_row) {
     *any_full_row = 0;
     if (s->has_nonpad || (!s->causal && s->left < 0 && s->right < 0)) return -1; /* see nonpad_bias */
-    if (s->sq < 0 || s->total < 0 || s->past < 0) {
-        lp_fail(c, LP_ERR_UNSUPPORTED, "causal or windowed attention needs static sequence lengths");
-        return -1;
-    }
     int64_t ne = s->sq * s->total;
     if (ne > LP_MAX_FOLD_ELEMENTS) {
         lp_fail(c, LP_ERR_LIMIT, "a causal mask of %lld elements", (long long)ne);
@@ -264,13 +282,19 @@ static lp_status attention_lower(lp_ctx *c, const lp_node *n) {
     q = lp_cx_bin(c, LP_TFL_MUL, q, scv);
     k = lp_cx_bin(c, LP_TFL_MUL, k, scv);
 
+    int q4 = q, k4 = k;
+    if (k >= 0) s.total = T(k)->dims[2];
     int64_t reps = s.hq / s.hkv;
-    int64_t grouped[4] = {s.b, s.hkv, reps * s.sq, s.dk};
-    if (reps > 1 && s.sq < 0)
-        return lp_fail(c, LP_ERR_UNSUPPORTED, "grouped-query attention with a dynamic query length");
-    if (reps > 1) q = lp_cx_reshape(c, q, 4, grouped);
-    int qk = lp_cx_matmul(c, q, k, 0, 1);
+    /* grouped-query attention: the reps query heads of a kv head as more rows ([B, Hkv, reps*Sq, D]),
+     * or, when Sq is dynamic, as a batch axis of a rank-5 product */
+    int g5 = reps > 1 && s.sq < 0;
     int64_t qkd[4] = {s.b, s.hq, s.sq, s.total};
+    if (reps > 1 && !g5) q = lp_cx_reshape(c, q, 4, (int64_t[4]){s.b, s.hkv, reps * s.sq, s.dk});
+    if (g5) {
+        q = lp_cx_reshape(c, q, 5, (int64_t[5]){s.b, s.hkv, reps, s.sq, s.dk});
+        k = lp_cx_reshape(c, k, 5, (int64_t[5]){s.b, s.hkv, 1, s.total, s.dk});
+    }
+    int qk = lp_cx_matmul(c, q, k, 0, 1);
     if (reps > 1) qk = lp_cx_reshape(c, qk, 4, qkd);
     int qkc = qk;
     if (s.softcap > 0) {
@@ -279,10 +303,17 @@ static lp_status attention_lower(lp_ctx *c, const lp_node *n) {
     }
 
     /* the additive bias and the fully-masked-row guard */
-    int full_rows = 0;
-    int sb = static_bias(c, &s, &full_rows);
+    int full_rows = 0, runtime = 0;
+    int structural = s.causal || s.left >= 0 || s.right >= 0;
+    int sb;
+    if (structural && !s.has_nonpad && (s.sq < 0 || s.total < 0 || s.past < 0)) {
+        sb = runtime_bias(c, &s, q4, k4, s.has_past ? lp_cx_cast(c, n->in[4], f) : -1);
+        runtime = 1;
+    } else {
+        sb = static_bias(c, &s, &full_rows);
+    }
     if (c->err->code) return c->err->code;
-    int bias = -1, runtime = 0;
+    int bias = -1;
     if (s.has_mask) {
         bias = mask_bias(c, n, &s);
         runtime = 1;
@@ -301,7 +332,12 @@ static lp_status attention_lower(lp_ctx *c, const lp_node *n) {
         int dead = lp_cx_bin(c, LP_TFL_EQUAL, mx, lp_cx_scalar(c, f, -INFINITY));
         p = lp_cx_select(c, dead, lp_cx_scalar(c, f, 0.0), p);
     }
-    int pg = reps > 1 ? lp_cx_reshape(c, p, 4, (int64_t[4]){s.b, s.hkv, reps * s.sq, s.total}) : p;
+    int pg = p;
+    if (reps > 1 && !g5) pg = lp_cx_reshape(c, p, 4, (int64_t[4]){s.b, s.hkv, reps * s.sq, s.total});
+    if (g5) {
+        pg = lp_cx_reshape(c, p, 5, (int64_t[5]){s.b, s.hkv, reps, s.sq, s.total});
+        v = lp_cx_reshape(c, v, 5, (int64_t[5]){s.b, s.hkv, 1, s.total, s.dv});
+    }
     int y = lp_cx_matmul(c, pg, v, 0, 0);
     if (reps > 1) y = lp_cx_reshape(c, y, 4, (int64_t[4]){s.b, s.hq, s.sq, s.dv});
     if (s.rank == 3) {

@@ -220,6 +220,19 @@ int lp_cx_gather_nd(lp_ctx *c, int x, int idx) {
     return op1(c, LP_TFL_GATHER_ND, in, 2, X->dtype, r, dims, "gather_nd", NULL);
 }
 
+int lp_cx_dim(lp_ctx *c, int x, int axis) {
+    if (x < 0) return -1;
+    int64_t r = T(x)->rank;
+    if (T(x)->dims[axis] >= 0) return lp_cx_scalar(c, LP_DT_I32, (double)T(x)->dims[axis]);
+    int node;
+    int shp = op1(c, LP_TFL_SHAPE, &x, 1, LP_DT_I32, 1, &r, "shape", &node);
+    if (shp < 0) return -1;
+    lp_emit_params(c, node)->out_type = LP_DT_I32;
+    int32_t a = axis;
+    int at = lp_emit_const(c, LP_DT_I32, 0, NULL, &a, "axis");
+    return lp_cx_gather(c, shp, at, 0, 0);
+}
+
 int lp_cx_iota(lp_ctx *c, int limit, int64_t len) {
     if (limit < 0) return -1;
     int in[3] = {lp_cx_scalar(c, LP_DT_I32, 0), limit, lp_cx_scalar(c, LP_DT_I32, 1)};

@@ -32,6 +32,8 @@ int lp_cx_concat(lp_ctx *c, const int *xs, int n, int axis);
 int lp_cx_slice(lp_ctx *c, int x, const int64_t *begin, const int64_t *size);
 int lp_cx_gather(lp_ctx *c, int x, int idx, int axis, int batch_dims);
 int lp_cx_gather_nd(lp_ctx *c, int x, int idx);
+/* the run-time size of axis `axis` of x as an int32 scalar (SHAPE and GATHER) */
+int lp_cx_dim(lp_ctx *c, int x, int axis);
 /* RANGE(0, limit, 1) in int32 for an int32 scalar limit; len is the result's (symbolic) length */
 int lp_cx_iota(lp_ctx *c, int limit, int64_t len);
 /* PACK n tensors of one shape along a new axis; UNPACK x along axis into n = dims[axis] tensors */
