@@ -80,11 +80,8 @@ int lp_cx_cast(lp_ctx *c, int x, lp_dtype to) {
 int lp_cx_reshape(lp_ctx *c, int x, int rank, const int64_t *dims) {
     if (x < 0) return -1;
     lp_tensor *X = T(x);
-    if (X->rank == rank && lp_dims_equal(X->dims, dims, rank) && rank > 0) {
-        int n_dyn = 0;
-        for (int i = 0; i < rank; i++) n_dyn += dims[i] < 0;
-        if (n_dyn == 0) return x;
-    }
+    /* the same dims (equal symbols are equal sizes): nothing to do */
+    if (X->rank == rank && lp_dims_equal(X->dims, dims, rank)) return x;
     int n_dyn = 0, n_unknown = 0;
     int src[LP_MAX_RANK];
     for (int i = 0; i < rank; i++) {
