@@ -204,6 +204,14 @@ def test_linear_attention_gqa_with_state(rule):
     check(m, *feeds)
 
 
+def test_linear_attention_long_sequence():
+    # more steps than one TFLite op may have outputs: the split and the stack go in groups
+    m = make_model("LinearAttention", [("q", TP.FLOAT, [1, 70, 8]), ("k", TP.FLOAT, [1, 70, 8]),
+                                       ("v", TP.FLOAT, [1, 70, 8]), ("", None, None), ("g", TP.FLOAT, [1, 70, 8])],
+                   ["y", "state"], {"q_num_heads": 2, "kv_num_heads": 2, "update_rule": "gated"}, opset=27)
+    check(m, {"q": rand(1, 70, 8), "k": rand(1, 70, 8) * 0.3, "v": rand(1, 70, 8), "g": -np.abs(rand(1, 70, 8))})
+
+
 def test_causal_conv_silu_constant_weights_dynamic_batch():
     w = helper.make_tensor("w", TP.FLOAT, [3, 1, 4], rand(3, 1, 4).ravel())
     b = helper.make_tensor("b", TP.FLOAT, [3], rand(3))

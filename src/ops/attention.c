@@ -232,7 +232,7 @@ static int nonpad_bias(lp_ctx *c, const lp_node *n, const att_spec *s) {
 /* the user's mask as an additive float bias with the last axis padded to `total` */
 static int mask_bias(lp_ctx *c, const lp_node *n, const att_spec *s) {
     int m = n->in[3];
-    lp_tensor *M = T(m);
+    const lp_tensor Mv = *T(m), *M = &Mv; /* a copy: emitting may move the tensor array */
     if (M->rank < 1 || M->rank > 4) {
         lp_fail(c, LP_ERR_INVALID, "attn_mask of rank %d", M->rank);
         return -1;
@@ -624,7 +624,7 @@ static lp_status rope_lower(lp_ctx *c, const lp_node *n) {
     int64_t rot;
     LP_TRY(rope_check(c, n, &rot));
     const lp_dtype f = LP_DT_F32;
-    lp_tensor *X = T(n->in[0]);
+    const lp_tensor Xv = *T(n->in[0]), *X = &Xv; /* a copy: emitting may move the tensor array */
     int64_t half = rot / 2;
     int x = lp_cx_cast(c, n->in[0], f);
     int64_t D = X->dims[X->rank - 1];

@@ -77,9 +77,14 @@ int lp_cx_cast(lp_ctx *c, int x, lp_dtype to) {
 
 /* ---------------- data movement ---------------- */
 
+/* Helpers never keep an lp_tensor pointer across an emission: a lowering may add more tensors
+ * than the driver reserved, and the tensor array then moves. */
+
 int lp_cx_reshape(lp_ctx *c, int x, int rank, const int64_t *dims) {
     if (x < 0) return -1;
     lp_tensor *X = T(x);
+    const lp_dtype dt = X->dtype;
+    const int xrank = X->rank;
     /* the same dims (equal symbols are equal sizes): nothing to do */
     if (X->rank == rank && lp_dims_equal(X->dims, dims, rank)) return x;
     int n_dyn = 0, n_unknown = 0;
@@ -106,10 +111,10 @@ int lp_cx_reshape(lp_ctx *c, int x, int rank, const int64_t *dims) {
             pick[i] = src[i];
         } else {
             known[nk] = dims[i] < 0 ? -1 : (int32_t)dims[i];
-            pick[i] = X->rank + nk++;
+            pick[i] = xrank + nk++;
         }
     }
-    int64_t xr = X->rank;
+    int64_t xr = xrank;
     int shp = lp_emit_tensor(c, LP_DT_I32, 1, &xr, "shape");
     int id = shp < 0 ? -1 : lp_emit_op(c, LP_TFL_SHAPE, &x, 1, &shp, 1);
     if (id < 0) return -1;
@@ -121,7 +126,7 @@ int lp_cx_reshape(lp_ctx *c, int x, int rank, const int64_t *dims) {
     }
     int sh = lp_cx_gather(c, all, lp_cx_i32s(c, pick, rank), 0, 0);
     if (sh < 0) return -1;
-    int y = lp_emit_tensor(c, X->dtype, rank, dims, "reshaped");
+    int y = lp_emit_tensor(c, dt, rank, dims, "reshaped");
     int in[2] = {x, sh};
     if (y < 0 || lp_emit_op(c, LP_TFL_RESHAPE, in, 2, &y, 1) < 0) return -1;
     return y;
@@ -135,11 +140,26 @@ int lp_cx_transpose(lp_ctx *c, int x, const int *perm) {
     return lp_emit_transpose(c, x, perm, -1);
 }
 
+/* the flatbuffer writer takes at most this many inputs or outputs per op */
+#define CX_MAX_IO 64
+
 int lp_cx_concat(lp_ctx *c, const int *xs, int n, int axis) {
     if (n < 1) return -1;
     for (int i = 0; i < n; i++)
         if (xs[i] < 0) return -1;
     if (n == 1) return xs[0];
+    if (n > CX_MAX_IO) {
+        /* in groups, then the groups */
+        int parts[CX_MAX_IO], np = 0;
+        for (int i = 0; i < n; i += CX_MAX_IO) {
+            if (np == CX_MAX_IO) {
+                lp_fail(c, LP_ERR_LIMIT, "a concatenation of %d tensors", n);
+                return -1;
+            }
+            parts[np++] = lp_cx_concat(c, xs + i, n - i < CX_MAX_IO ? n - i : CX_MAX_IO, axis);
+        }
+        return lp_cx_concat(c, parts, np, axis);
+    }
     lp_tensor *X = T(xs[0]);
     int64_t dims[LP_MAX_RANK];
     memcpy(dims, X->dims, sizeof dims);
@@ -173,8 +193,9 @@ int lp_cx_slice(lp_ctx *c, int x, const int64_t *begin, const int64_t *size) {
         whole &= begin[d] == 0 && dims[d] == X->dims[d];
     }
     if (whole) return x;
+    const lp_dtype dt = X->dtype;
     int in[3] = {x, lp_cx_i32s(c, b, r), lp_cx_i32s(c, s, r)};
-    return op1(c, LP_TFL_SLICE, in, 3, X->dtype, r, dims, "slice", NULL);
+    return op1(c, LP_TFL_SLICE, in, 3, dt, r, dims, "slice", NULL);
 }
 
 int lp_cx_gather(lp_ctx *c, int x, int idx, int axis, int batch_dims) {
@@ -246,6 +267,20 @@ int lp_cx_pack(lp_ctx *c, const int *xs, int n, int axis) {
     }
     int64_t dims[LP_MAX_RANK];
     for (int d = 0, k = 0; d <= X->rank; d++) dims[d] = d == axis ? n : X->dims[k++];
+    if (n > CX_MAX_IO) {
+        /* each gets the new unit axis, then one (grouped) concatenation */
+        int64_t one[LP_MAX_RANK];
+        const int r = X->rank;
+        memcpy(one, dims, sizeof one);
+        one[axis] = 1;
+        int *ys = lp_arena_alloc(&c->g->arena, sizeof(int) * (size_t)n);
+        if (!ys) {
+            lp_fail(c, LP_ERR_NOMEM, "out of memory");
+            return -1;
+        }
+        for (int i = 0; i < n; i++) ys[i] = lp_cx_reshape(c, xs[i], r + 1, one);
+        return lp_cx_concat(c, ys, n, axis);
+    }
     int node;
     int y = op1(c, LP_TFL_PACK, xs, n, X->dtype, X->rank + 1, dims, "pack", &node);
     if (y >= 0) {
@@ -258,12 +293,25 @@ int lp_cx_pack(lp_ctx *c, const int *xs, int n, int axis) {
 int lp_cx_unpack(lp_ctx *c, int x, int axis, int *outs) {
     if (x < 0) return -1;
     lp_tensor *X = T(x);
-    int n = (int)X->dims[axis];
+    int n = (int)X->dims[axis], r = X->rank;
+    const lp_dtype dt = X->dtype;
     int64_t dims[LP_MAX_RANK];
-    for (int d = 0, k = 0; d < X->rank; d++)
+    for (int d = 0, k = 0; d < r; d++)
         if (d != axis) dims[k++] = X->dims[d];
+    if (n > CX_MAX_IO) {
+        /* one SLICE (and RESHAPE) per part */
+        int64_t beg[LP_MAX_RANK] = {0}, size[LP_MAX_RANK];
+        for (int d = 0; d < r; d++) size[d] = -1;
+        size[axis] = 1;
+        for (int i = 0; i < n; i++) {
+            beg[axis] = i;
+            outs[i] = lp_cx_reshape(c, lp_cx_slice(c, x, beg, size), r - 1, dims);
+            if (outs[i] < 0) return -1;
+        }
+        return n;
+    }
     for (int i = 0; i < n; i++) {
-        outs[i] = lp_emit_tensor(c, X->dtype, X->rank - 1, dims, "unpacked");
+        outs[i] = lp_emit_tensor(c, dt, r - 1, dims, "unpacked");
         if (outs[i] < 0) return -1;
     }
     int node = lp_emit_op(c, LP_TFL_UNPACK, &x, 1, outs, n);
@@ -288,8 +336,9 @@ int lp_cx_pad(lp_ctx *c, int x, const int64_t *pads, double value) {
     }
     if (!any) return x;
     int64_t pd[2] = {r, 2};
-    int in[3] = {x, lp_emit_const(c, LP_DT_I32, 2, pd, p, "paddings"), lp_cx_scalar(c, X->dtype, value)};
-    return op1(c, LP_TFL_PADV2, in, 3, X->dtype, r, dims, "padded", NULL);
+    const lp_dtype dt = X->dtype;
+    int in[3] = {x, lp_emit_const(c, LP_DT_I32, 2, pd, p, "paddings"), lp_cx_scalar(c, dt, value)};
+    return op1(c, LP_TFL_PADV2, in, 3, dt, r, dims, "padded", NULL);
 }
 
 /* ---------------- math ---------------- */
@@ -349,8 +398,9 @@ int lp_cx_reduce(lp_ctx *c, lp_op op, int x, const int *axes, int n_axes, int ke
         else if (keep) dims[r++] = 1;
     }
     int node;
+    const lp_dtype dt = op == LP_TFL_REDUCE_ALL ? LP_DT_BOOL : X->dtype;
     int in[2] = {x, lp_cx_i32s(c, ax, n_axes)};
-    int y = op1(c, op, in, 2, op == LP_TFL_REDUCE_ALL ? LP_DT_BOOL : X->dtype, r, dims, "reduced", &node);
+    int y = op1(c, op, in, 2, dt, r, dims, "reduced", &node);
     if (y >= 0) lp_emit_params(c, node)->keep_dims = keep;
     return y;
 }

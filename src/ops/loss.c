@@ -70,7 +70,8 @@ static lp_status loss_lower(lp_ctx *c, const lp_node *n) {
     reduction red;
     LP_TRY(loss_check(c, n, &red));
     const lp_dtype f = LP_DT_F32;
-    lp_tensor *X = T(n->in[0]), *Tg = T(n->in[1]);
+    /* copies: emitting may move the tensor array */
+    const lp_tensor Xv = *T(n->in[0]), Tv = *T(n->in[1]), *X = &Xv, *Tg = &Tv;
     int64_t N = X->dims[0], C = X->dims[1], D = spatial_size(c, X);
     int64_t d3[3] = {N, C, D}, d2[2] = {N, D}, t3d[3] = {N, 1, D};
     int x = lp_cx_reshape(c, lp_cx_cast(c, n->in[0], f), 3, d3);

@@ -126,7 +126,8 @@ static lp_status gs_lower(lp_ctx *c, const lp_node *n) {
     gs_spec s;
     LP_TRY(gs_spec_get(c, n, &s));
     const lp_dtype f = LP_DT_F32;
-    lp_tensor *X = T(n->in[0]), *G = T(n->in[1]), *Y = T(n->out[0]);
+    /* copies: emitting may move the tensor array */
+    const lp_tensor Xv = *T(n->in[0]), Gv = *T(n->in[1]), *X = &Xv, *G = &Gv;
     int nd = s.nd, r = X->rank;
     int64_t N = X->dims[0], C = X->dims[1], P = 1, Q = 1;
     for (int i = 0; i < nd; i++) {
@@ -224,7 +225,7 @@ static lp_status gs_lower(lp_ctx *c, const lp_node *n) {
     /* [N, Q, C] -> [N, out..., C] -> [N, C, out...] */
     int64_t od[LP_MAX_RANK];
     od[0] = N;
-    for (int i = 0; i < nd; i++) od[1 + i] = Y->dims[2 + i];
+    for (int i = 0; i < nd; i++) od[1 + i] = T(n->out[0])->dims[2 + i];
     od[nd + 1] = C;
     int first[LP_MAX_RANK];
     lp_perm_to_first(r, first);
@@ -269,7 +270,7 @@ static lp_status ag_lower(lp_ctx *c, const lp_node *n) {
     LP_TRY(ag_check(c, n, &nd));
     const lp_dtype f = LP_DT_F32;
     int align = (int)lp_attr_i(c, n, "align_corners", 0);
-    lp_tensor *Y = T(n->out[0]);
+    const lp_tensor Yv = *T(n->out[0]), *Y = &Yv; /* a copy: emitting may move the tensor array */
     int64_t sz[5];
     int known = lp_known_ints(c, n, 1, sz, 5) == nd + 2;
     int base;

@@ -185,7 +185,7 @@ static lp_status mel_eval(lp_ctx *c, const lp_node *n) {
  * (h - j) / (h - c) on [c, h), which the reference writes last. */
 static lp_status mel_lower(lp_ctx *c, const lp_node *n) {
     const lp_dtype f = LP_DT_F32, i32 = LP_DT_I32;
-    lp_tensor *Y = T(n->out[0]);
+    const lp_tensor Yv = *T(n->out[0]), *Y = &Yv; /* a copy: emitting may move the tensor array */
     int nm = lp_cx_reshape(c, lp_cx_cast(c, n->in[0], i32), 0, NULL);
     int dl = lp_cx_reshape(c, lp_cx_cast(c, n->in[1], i32), 0, NULL);
     int rate = lp_cx_cast(c, lp_cx_reshape(c, n->in[2], 0, NULL), f);
