@@ -1453,7 +1453,8 @@ static lp_status read_node(ctx *c, const uint8_t *msg, size_t len, int index) {
         lp_attr *a = &attrs[i];
         if (a->type != LP_ATTR_INT) continue;
         if (((op == LP_OP_Cast || op == LP_OP_BitCast) && strcmp(a->name, "to") == 0) ||
-            strcmp(a->name, "dtype") == 0 || strcmp(a->name, "output_dtype") == 0) {
+            strcmp(a->name, "dtype") == 0 || strcmp(a->name, "output_dtype") == 0 ||
+            strcmp(a->name, "output_datatype") == 0) {
             if (a->i < INT32_MIN || a->i > INT32_MAX)
                 return lp_err_set(c->err, LP_ERR_INVALID, "node '%s' (%s): attribute '%s' is not a data type", name,
                                   op_type, a->name);

@@ -129,6 +129,7 @@ static const kernel_types table[] = {
     {LP_TFL_SCATTER_ND, MOVE, 2, 1},
     {LP_TFL_FILL, MOVE, 2, 1},
     {LP_TFL_RANGE, F32 | I32 | I64, 7, 1},
+    {LP_TFL_NON_MAX_SUPPRESSION_V4, F32 | I16 | I8, 1 | 2 | 8 | 16, 0}, /* boxes, scores, thresholds */
 };
 
 static const kernel_types *entry(lp_op op) {
