@@ -82,6 +82,15 @@ def _types_in(model):
 # ONNX reference implementation that produced the test's expected data. Reported as "deviation"
 # with the reason, not counted as passes; the test suite checks that each still deviates.
 DEVIATIONS = {
+    "test_dft_inverse":
+        "the expected imaginary parts at n = L/2 are numpy's float32 FFT rounding noise (1.9e-7, above the "
+        "case's atol of 1e-7); the exact value is 0, which liteport's DFT gives to 1e-15",
+    "test_dft_inverse_opset19":
+        "the expected imaginary parts at n = L/2 are numpy's float32 FFT rounding noise (1.9e-7, above the "
+        "case's atol of 1e-7); the exact value is 0, which liteport's DFT gives to 1e-15",
+    "test_attention_4d_causal_fp16_expanded":
+        "float16 attention computed in float32 (TFLite has no float16 kernels); the reference rounds every "
+        "intermediate to float16, so 2 of 192 values differ by one float16 step",
     "test_maxunpool_export_with_output_shape":
         "the reference indexes the inferred 4x4 shape and pads it to output_shape; onnxruntime and "
         "PyTorch's max_unpool index the output_shape tensor, as liteport does",
