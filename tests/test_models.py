@@ -66,6 +66,9 @@ def test_super_resolution(opset, exporter, tmp_path):
     else:
         assert ops.get("DepthToSpace") == 1, ops
     assert list(report.outputs[0].onnx_shape)[1:] == [1, 672, 672]
+    off_path = str(tmp_path / "sr_off.tflite")
+    off = liteport.convert(report.onnx_path, off_path, no_layout_pass=True, no_fusions=True)
+    assert liteport.verify(report.onnx_path, off_path, report=off).ok
 
 
 def _d2s_model(mode, dynamic):
@@ -139,3 +142,8 @@ def test_digits_model_predictions_match(tmp_path):
     assert len(pred_lite) == len(y_test) == 450
     assert (pred_lite == pred_torch).all(), f"{(pred_lite != pred_torch).sum()} predictions differ"
     assert (pred_lite == y_test).mean() > 0.9
+    off_path = str(tmp_path / "digits_off.tflite")
+    off = liteport.convert(report.onnx_path, off_path, no_layout_pass=True, no_fusions=True)
+    assert liteport.verify(report.onnx_path, off_path, report=off).ok
+    pred_off = liteport.LiteRTModel(off_path, off)({"image": x_test})["logits"].argmax(1)
+    assert (pred_off == pred_torch).all()

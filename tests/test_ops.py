@@ -120,6 +120,11 @@ def test_op(name, exporter, tmp_path):
     # dynamic batch really resizes: batch 1 and 3 were both checked
     batches = sorted({c.batch for c in report.verification.checks})
     assert batches == [1, 3], batches
+    # the same numbers with the layout pass and the fusions switched off
+    off_path = str(tmp_path / f"{name}_off.tflite")
+    off = liteport.convert(report.onnx_path, off_path, no_layout_pass=True, no_fusions=True)
+    v = liteport.verify(report.onnx_path, off_path, report=off)
+    assert v.ok, str(v)
 
 
 @pytest.mark.parametrize("exporter", EXPORTERS)
