@@ -32,7 +32,37 @@ static void read_elems(const lp_lazy *z, int64_t e0, int64_t cnt, uint8_t *dst) 
     int last = r - 1;
     int64_t st = z->stride[last], sst = z->sstride[last];
     int inner_map = z->gaxis == last;
+    /* a transpose (the dim before the last one is contiguous in the source, the last one is not):
+     * up to 16 output rows at a time, in tiles, so each source cache line is read once and not
+     * once per row (a [K, N] -> [N, K] weight otherwise misses the cache on every element) */
+    int tiled = r >= 2 && es == 4 && !z->scale && z->stride[last - 1] == 1 && st != 1 && z->gaxis != last &&
+                z->gaxis != last - 1 && z->dims[last] >= 16;
     while (cnt > 0) {
+        int64_t L = z->dims[last], rows = 0;
+        if (tiled && idx[last] == 0) {
+            rows = z->dims[last - 1] - idx[last - 1];
+            if (rows > 16) rows = 16;
+            if (rows > cnt / L) rows = cnt / L;
+        }
+        if (rows >= 2) {
+            int64_t so = z->offset;
+            for (int k = 0; k < last; k++) so += (k == z->gaxis ? z->gmap[idx[k]] : idx[k]) * z->stride[k];
+            const uint8_t *s = z->base + (size_t)so * 4;
+            for (int64_t j0 = 0; j0 < L; j0 += 64) {
+                int64_t jn = L - j0 < 64 ? L - j0 : 64;
+                for (int64_t b = 0; b < rows; b++)
+                    for (int64_t j = j0; j < j0 + jn; j++)
+                        memcpy(dst + (size_t)(b * L + j) * 4, s + (size_t)(b + j * st) * 4, 4);
+            }
+            dst += (size_t)(rows * L) * 4;
+            cnt -= rows * L;
+            idx[last - 1] += rows;
+            for (int k = last - 1; k > 0 && idx[k] == z->dims[k]; k--) {
+                idx[k] = 0;
+                idx[k - 1]++;
+            }
+            continue;
+        }
         int64_t so = z->offset, sc = z->soffset;
         for (int k = 0; k < last; k++) {
             int64_t ik = k == z->gaxis ? z->gmap[idx[k]] : idx[k];
