@@ -16,7 +16,8 @@ resident memory (ru_maxrss of the child process, which counts the mapped model p
 Outputs never exist before a run (the rename over an existing file makes ext4 flush). Then the
 model over 2 GB is verified: LiteRT against onnxruntime on a random input.
 
-Models are torchvision's with seeded random weights (torch.manual_seed), exported once with
+Models are torchvision's with seeded random weights (torch.manual_seed; weight matrices that
+torchvision initialises to zero, like ViT's head, get N(0, 0.02)), exported once with
 torch.onnx.export (dynamo), external data for the ones over 2 GB, cached in --workdir.
 
     .venv/bin/python bench/convert.py [--models resnet50,mobilenet_v2,vit_b_16,vit_h_14]
@@ -56,6 +57,11 @@ def export(name, folder, seed=0):
 
     torch.manual_seed(seed)
     model = getattr(torchvision.models, name)(weights=None).eval()
+    with torch.no_grad():
+        # ViT's classifier head starts at zero: its outputs would be 0 and the check vacuous
+        for p in model.parameters():
+            if p.dim() > 1 and not p.any():
+                p.normal_(0.0, 0.02)
     n_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     x = torch.randn(1, 3, 224, 224)
     tmp = os.path.join(folder, "export-" + name)
