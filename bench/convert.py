@@ -10,9 +10,10 @@ before):
   - liteport: `build/liteport convert MODEL.onnx -o OUT.tflite` (the C command-line tool).
   - onnx2tf: `onnx2tf -i MODEL.onnx -o DIR` in its own virtual environment (--onnx2tf-venv,
     created with tensorflow-cpu from the local wheels by --setup-onnx2tf), once per model with a
-    time limit; when it cannot be installed or fails, the reason is printed instead.
+    time limit, on a copy of the files (it rewrites its input with a simplified model); when it
+    cannot be installed or fails, the reason is printed instead.
 Each figure is the minimum over --repeat runs (onnx2tf: one run) of the wall time and the peak
-resident memory (ru_maxrss of the child process, which counts the mapped model pages it touched).
+resident memory (/usr/bin/time's maximum RSS, which counts the mapped model pages touched).
 Outputs never exist before a run (the rename over an existing file makes ext4 flush). Then the
 model over 2 GB is verified: LiteRT against onnxruntime on a random input.
 
@@ -98,14 +99,16 @@ def model_files(path):
 
 
 def measured(cmd, timeout=None, env=None, cwd=None):
-    """(wall seconds, peak RSS bytes of this child alone (os.wait4), exit code or "timeout",
-    stderr tail) of one command."""
+    """(wall seconds, peak RSS bytes, exit code or "timeout", stderr tail) of one command. The
+    peak RSS comes from /usr/bin/time, a small process that forks the command: the rusage of a
+    child forked from this Python process would count this process's pages from before exec."""
     t = time.perf_counter()
-    with tempfile.TemporaryFile() as errf:
+    with tempfile.TemporaryFile() as errf, tempfile.NamedTemporaryFile("r") as rssf:
+        cmd = ["/usr/bin/time", "-f", "%M", "-o", rssf.name, *cmd]
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errf, env=env, cwd=cwd)
         deadline = None if timeout is None else t + timeout
         while True:
-            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            pid, status, _ = os.wait4(p.pid, os.WNOHANG)
             if pid:
                 break
             if deadline and time.perf_counter() > deadline:
@@ -117,7 +120,9 @@ def measured(cmd, timeout=None, env=None, cwd=None):
         p.returncode = os.waitstatus_to_exitcode(status)
         errf.seek(0)
         err = errf.read().decode(errors="replace")[-3000:]
-    return wall, ru.ru_maxrss * 1024, p.returncode, err
+        lines = [ln for ln in rssf.read().split() if ln.isdigit()]
+        peak = int(lines[-1]) * 1024 if lines else 0
+    return wall, peak, p.returncode, err
 
 
 def warm(files):
@@ -162,6 +167,18 @@ def onnx2tf_status(venv):
     if r.returncode:
         return None, "onnx2tf does not import: " + r.stderr.strip().splitlines()[-1]
     return exe, "onnx2tf " + r.stdout.strip().replace(" ", ", tensorflow ")
+
+
+def sample_images(folder):
+    """onnx2tf downloads 20 sample images (128x128x3 float32) to compare its TensorFlow model with
+    onnxruntime, unless a file of that name is in its working folder. This machine has no network
+    beyond package registries: random images of that shape stand in (they affect that comparison
+    only, not the conversion)."""
+    import numpy as np
+
+    path = os.path.join(folder, "calibration_image_sample_data_20x128x128x3_float32.npy")
+    if not os.path.exists(path):
+        np.save(path, np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32))
 
 
 def first_error(text):
@@ -246,9 +263,14 @@ def main():
 
         if o2t:
             clean()
-            warm(files)
+            # onnx2tf writes its simplified model over the input file: it gets a copy
+            for f in files:
+                shutil.copyfile(f, os.path.join(copy_dir, os.path.basename(f)))
+            o2t_in = os.path.join(copy_dir, os.path.basename(path))
+            warm([os.path.join(copy_dir, os.path.basename(f)) for f in files])
+            sample_images(args.workdir)
             env = dict(os.environ, CUDA_VISIBLE_DEVICES="-1", TF_CPP_MIN_LOG_LEVEL="2")
-            wall, peak, rc, err = measured([o2t, "-i", path, "-o", out_dir, "-n"], timeout=args.onnx2tf_timeout,
+            wall, peak, rc, err = measured([o2t, "-i", o2t_in, "-o", out_dir, "-n"], timeout=args.onnx2tf_timeout,
                                            env=env, cwd=args.workdir)
             made = glob.glob(os.path.join(out_dir, "*float32.tflite"))
             if rc == 0 and made:
