@@ -30,6 +30,7 @@ import glob
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -98,24 +99,46 @@ def model_files(path):
 # measuring
 
 
-def measured(cmd, timeout=None, env=None, cwd=None):
+def tree_rss(pid):
+    """Resident bytes of pid and its descendants (Linux /proc)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(c) for c in f.read().split()]
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+def measured(cmd, timeout=None, env=None, cwd=None, max_rss=None):
     """(wall seconds, peak RSS bytes, exit code or "timeout", stderr tail) of one command. The
     peak RSS comes from /usr/bin/time, a small process that forks the command: the rusage of a
     child forked from this Python process would count this process's pages from before exec."""
     t = time.perf_counter()
     with tempfile.TemporaryFile() as errf, tempfile.NamedTemporaryFile("r") as rssf:
         cmd = ["/usr/bin/time", "-f", "%M", "-o", rssf.name, *cmd]
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errf, env=env, cwd=cwd)
+        # its own process group: a stop reaches every process the command started, not only /usr/bin/time
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errf, env=env, cwd=cwd, start_new_session=True)
         deadline = None if timeout is None else t + timeout
         while True:
             pid, status, _ = os.wait4(p.pid, os.WNOHANG)
             if pid:
                 break
             if deadline and time.perf_counter() > deadline:
-                p.kill()
+                os.killpg(p.pid, signal.SIGKILL)
                 os.wait4(p.pid, 0)
                 return time.perf_counter() - t, 0, "timeout", ""
-            time.sleep(0.002)
+            if max_rss and tree_rss(p.pid) > max_rss:
+                # a shared machine: stop before the kernel's OOM killer picks a process
+                rss = tree_rss(p.pid)
+                os.killpg(p.pid, signal.SIGKILL)
+                os.wait4(p.pid, 0)
+                return time.perf_counter() - t, rss, "memory", ""
+            time.sleep(0.002 if max_rss is None else 0.2)
         wall = time.perf_counter() - t
         p.returncode = os.waitstatus_to_exitcode(status)
         errf.seek(0)
@@ -201,7 +224,11 @@ def main():
     ap.add_argument("--setup-onnx2tf", action="store_true")
     ap.add_argument("--no-onnx2tf", action="store_true")
     ap.add_argument("--onnx2tf-timeout", type=float, default=1800)
+    ap.add_argument("--onnx2tf-max-rss", type=float, default=16, metavar="GIB",
+                    help="stop onnx2tf when its processes hold more than this (default 16 GiB)")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--markdown", default=os.path.join(ROOT, "docs", "benchmarks.md"),
+                    help="write the table here (default docs/benchmarks.md; '' for none)")
     args = ap.parse_args()
 
     if not os.path.exists(LITEPORT):
@@ -258,6 +285,7 @@ def main():
             row["verified"] = bool(v.ok)
             row["verify_max_abs"] = max(c.max_abs for c in v.checks)
             row["verify_max_ref"] = max(c.max_ref for c in v.checks)
+            row["verify_text"] = str(v)
             print(f"  LiteRT vs onnxruntime ({time.perf_counter() - t:.0f} s): {'ok' if v.ok else 'MISMATCH'}\n{v}",
                   flush=True)
 
@@ -271,13 +299,15 @@ def main():
             sample_images(args.workdir)
             env = dict(os.environ, CUDA_VISIBLE_DEVICES="-1", TF_CPP_MIN_LOG_LEVEL="2")
             wall, peak, rc, err = measured([o2t, "-i", o2t_in, "-o", out_dir, "-n"], timeout=args.onnx2tf_timeout,
-                                           env=env, cwd=args.workdir)
+                                           env=env, cwd=args.workdir, max_rss=args.onnx2tf_max_rss * (1 << 30))
             made = glob.glob(os.path.join(out_dir, "*float32.tflite"))
             if rc == 0 and made:
                 row["onnx2tf_s"], row["onnx2tf_rss"] = wall, peak
                 print(f"  onnx2tf {wall:.1f} s, {peak / 1e6:.0f} MB peak RSS", flush=True)
             else:
                 why = (f"no result within {args.onnx2tf_timeout:.0f} s" if rc == "timeout"
+                       else f"stopped after {wall:.0f} s at {peak / (1 << 30):.1f} GiB resident (the limit, "
+                            f"--onnx2tf-max-rss {args.onnx2tf_max_rss:g}), without a result" if rc == "memory"
                        else f"failed after {wall:.0f} s (exit {rc}): {first_error(err)}")
                 row["onnx2tf_error"] = why
                 print("  onnx2tf", why, flush=True)
@@ -293,6 +323,54 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"rows": rows, "onnx2tf": o2t_note}, f, indent=2)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(markdown(rows, o2t_note, args))
+        print("table written to", os.path.relpath(args.markdown, ROOT))
+
+
+def machine():
+    """One line about the machine the figures come from."""
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    fs = subprocess.run(["stat", "-f", "-c", "%T", ROOT], capture_output=True, text=True).stdout.strip() or "?"
+    return f"{cpu}, {os.cpu_count()} cores, {mem / (1 << 30):.0f} GiB memory, {fs} file system"
+
+
+def markdown(rows, o2t_note, args):
+    cmd = " ".join(["bench/convert.py"] + [a for a in sys.argv[1:]])
+    out = ["# Conversion time and memory", "",
+           f"Measured by `{cmd}` on {time.strftime('%Y-%m-%d', time.gmtime())}: {machine()}, "
+           "a machine shared with other jobs. torchvision models with seeded random weights, exported "
+           "with `torch.onnx.export` (dynamo, opset 18); the model over 2 GB keeps its weights in an "
+           "external data file.", "",
+           f"- **cp**: `cp --reflink=never` of the ONNX files (model and external data) to a new folder, "
+           f"page cache warm: the floor. **liteport**: `build/liteport convert MODEL.onnx -o OUT.tflite`. "
+           f"Both: the best of {args.repeat} runs (wall time; peak resident memory from `/usr/bin/time`, "
+           "which counts the pages of the mapped model that were touched).",
+           "- **onnx2tf**: one run of `onnx2tf -i MODEL.onnx -o DIR -n` in its own virtual environment "
+           f"({o2t_note}), on a copy of the files, stopped after {args.onnx2tf_timeout:.0f} s or above "
+           f"{args.onnx2tf_max_rss:g} GiB resident.",
+           "- **RSS target**: the issue's bound, 1.5 x the ONNX size + 64 MB.", "",
+           table(rows, o2t_note), ""]
+    for r in rows:
+        if "verified" in r:
+            out += [f"{r['model']}: the `.tflite` ({r['tflite_bytes'] / 1e6:.0f} MB, weights after the flatbuffer) "
+                    f"loads in the LiteRT interpreter and {'matches' if r['verified'] else 'does NOT match'} "
+                    "onnxruntime on a random input (`liteport.verify`):", "", "```", r["verify_text"].strip(), "```", ""]
+    res = [r for r in rows if r["model"] == "resnet50"]
+    if res:
+        r = res[0]
+        ratio, target = r["liteport_s"] / r["copy_s"], 1.5 * r["onnx_bytes"] + (64 << 20)
+        out += [f"resnet50: conversion takes {ratio:.2f}x the copy time (bound 3x: "
+                f"{'met' if ratio <= 3 else 'MISSED'}) and {r['liteport_rss'] / 1e6:.0f} MB peak resident memory "
+                f"(bound {target / 1e6:.0f} MB: {'met' if r['liteport_rss'] <= target else 'MISSED'}).", ""]
+    return "\n".join(out)
 
 
 def table(rows, o2t_note):
