@@ -355,7 +355,8 @@ def markdown(rows, o2t_note, args):
            "which counts the pages of the mapped model that were touched).",
            "- **onnx2tf**: one run of `onnx2tf -i MODEL.onnx -o DIR -n` in its own virtual environment "
            f"({o2t_note}), on a copy of the files, stopped after {args.onnx2tf_timeout:.0f} s or above "
-           f"{args.onnx2tf_max_rss:g} GiB resident.",
+           f"{args.onnx2tf_max_rss:g} GiB resident (this machine has no swap and is shared: the limit stops it "
+           "before the kernel's OOM killer picks some process).",
            "- **RSS target**: the issue's bound, 1.5 x the ONNX size + 64 MB.", "",
            table(rows, o2t_note), ""]
     for r in rows:
