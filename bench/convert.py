@@ -11,7 +11,8 @@ before):
   - onnx2tf: `onnx2tf -i MODEL.onnx -o DIR` in its own virtual environment (--onnx2tf-venv,
     created with tensorflow-cpu from the local wheels by --setup-onnx2tf), once per model with a
     time limit, on a copy of the files (it rewrites its input with a simplified model); when it
-    cannot be installed or fails, the reason is printed instead.
+    cannot be installed, fails, or passes --onnx2tf-max-rss GiB resident, the reason is printed
+    instead.
 Each figure is the minimum over --repeat runs (onnx2tf: one run) of the wall time and the peak
 resident memory (/usr/bin/time's maximum RSS, which counts the mapped model pages touched).
 Outputs never exist before a run (the rename over an existing file makes ext4 flush). Then the
@@ -23,7 +24,7 @@ torch.onnx.export (dynamo), external data for the ones over 2 GB, cached in --wo
 
     .venv/bin/python bench/convert.py [--models resnet50,mobilenet_v2,vit_b_16,vit_h_14]
         [--repeat 3] [--workdir build/bench] [--setup-onnx2tf] [--onnx2tf-timeout 1800]
-        [--markdown docs/benchmarks.md]
+        [--onnx2tf-max-rss 16] [--json FILE] [--markdown docs/benchmarks.md]
 """
 import argparse
 import glob
