@@ -54,6 +54,8 @@ typedef struct lp_options {
     const char *dump_after;  /* pass name, or "all": IR text dump kept in the report */
     int fix_batch;           /* > 0: fix every dynamic batch (first) dimension to this value */
     const char *input_shapes;/* "name:1,3,224,224;name2:1,10": fix input shapes by name */
+    int weights_outside;     /* 1: constant data after the flatbuffer (Buffer.offset/size), which
+                                models over 2 GB get anyway; needs a LiteRT that reads it */
 } lp_options;
 
 typedef struct lp_converter lp_converter;

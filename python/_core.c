@@ -81,15 +81,15 @@ static PyObject *core_convert(PyObject *self, PyObject *args, PyObject *kwargs)
     (void)self;
     static char *kwlist[] = {"src",        "output",     "base_dir", "keep_io_layout",
                              "no_layout_pass", "no_fusions", "dump_after", "batch",
-                             "input_shapes", NULL};
+                             "input_shapes", "weights_outside", NULL};
     PyObject *src = NULL, *output_arg = Py_None, *base_dir_arg = Py_None;
     PyObject *dump_arg = Py_None, *shapes_arg = Py_None;
-    int keep_io_layout = 0, no_layout_pass = 0, no_fusions = 0, batch = 0;
+    int keep_io_layout = 0, no_layout_pass = 0, no_fusions = 0, batch = 0, weights_outside = 0;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O$OpppOiO:convert", kwlist, &src,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O$OpppOiOp:convert", kwlist, &src,
                                      &output_arg, &base_dir_arg, &keep_io_layout,
                                      &no_layout_pass, &no_fusions, &dump_arg, &batch,
-                                     &shapes_arg))
+                                     &shapes_arg, &weights_outside))
         return NULL;
     if (batch < 0) {
         PyErr_SetString(PyExc_ValueError, "batch must be >= 0 (0: keep dynamic batch)");
@@ -141,6 +141,7 @@ static PyObject *core_convert(PyObject *self, PyObject *args, PyObject *kwargs)
     opt.dump_after = dump_after ? PyBytes_AS_STRING(dump_after) : NULL;
     opt.fix_batch = batch;
     opt.input_shapes = input_shapes ? PyBytes_AS_STRING(input_shapes) : NULL;
+    opt.weights_outside = weights_outside;
 
     c = lp_converter_new(&opt); /* copies the option strings */
     if (!c) {

@@ -292,8 +292,7 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
     lp_graph *g = lp_graph_new(err);
     if (!g) return lp_err_set(err, LP_ERR_NOMEM, "out of memory");
     lp_onnx_import imp = {0};
-    lp_fb fb;
-    lp_fb_init(&fb);
+    lp_tflite_out fb = {0};
     io_snap *snap_in = NULL, *snap_out = NULL;
     histo *h_onnx = NULL, *h_tfl = NULL;
     int n_h_onnx = 0, onnx_nodes = 0;
@@ -363,8 +362,8 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
         }
     }
     lp_tflite_info info;
-    if (st == LP_OK) st = lp_tflite_build(g, &fb, &info);
-    uint64_t out_size = lp_fb_size(&fb);
+    if (st == LP_OK) st = lp_tflite_build(g, &fb, cv->opt.weights_outside, &info);
+    uint64_t out_size = fb.size;
     double ms = (lp_now() - t0) * 1000.0;
     if (st == LP_OK) {
         h_tfl = malloc(sizeof(histo) * (size_t)(g->n_n + 1));
@@ -381,8 +380,11 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
         lp_buf_puts(b, ",\"output\":");
         if (out_path) lp_buf_json_str(b, out_path);
         else lp_buf_puts(b, "null");
-        lp_buf_printf(b, ",\"output_size\":%llu,\"time_ms\":%.3f,\"opset\":%d,\"ir_version\":%lld,\"producer\":",
-                      (unsigned long long)out_size, ms, g->opset, (long long)imp.ir_version);
+        lp_buf_printf(b,
+                      ",\"output_size\":%llu,\"weights_outside\":%s,\"time_ms\":%.3f,\"opset\":%d,"
+                      "\"ir_version\":%lld,\"producer\":",
+                      (unsigned long long)out_size, fb.outside ? "true" : "false", ms, g->opset,
+                      (long long)imp.ir_version);
         lp_buf_json_str(b, imp.producer ? imp.producer : "");
         lp_buf_puts(b, ",\"inputs\":");
         json_io(b, g, snap_in, &g->inputs);
@@ -404,7 +406,8 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
         lp_buf_printf(t, "  ONNX nodes %d (opset %d) -> TFLite ops %d, TRANSPOSE %d\n  ", onnx_nodes, g->opset,
                       info.n_ops, transposes);
         for (int i = 0; i < n_h_tfl; i++) lp_buf_printf(t, "%s%s %d", i ? ", " : "", lp_op_name(h_tfl[i].op), h_tfl[i].count);
-        lp_buf_printf(t, "\n  size %.1f KiB, %.1f ms\n", (double)out_size / 1024.0, ms);
+        lp_buf_printf(t, "\n  size %.1f KiB%s, %.1f ms\n", (double)out_size / 1024.0,
+                      fb.outside ? " (weights after the flatbuffer)" : "", ms);
         if (b->failed || t->failed) st = lp_err_set(err, LP_ERR_NOMEM, "out of memory writing the report");
     }
     /* the output is written last: a failure anywhere before leaves no file */
@@ -415,7 +418,7 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
             st = lp_outfile_open(&of, out_path, err);
             if (st == LP_OK) {
                 s.file = &of;
-                if (!lp_fb_emit(&fb, sink_write, &s)) {
+                if (!lp_tflite_emit(&fb, sink_write, &s)) {
                     lp_outfile_abort(&of);
                     st = lp_err_set(err, LP_ERR_IO, "cannot write output '%s'", out_path);
                 } else {
@@ -428,7 +431,7 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
                 st = lp_err_set(err, LP_ERR_NOMEM, "out of memory for the %llu-byte output",
                                 (unsigned long long)out_size);
             } else {
-                lp_fb_emit(&fb, sink_write, &s);
+                lp_tflite_emit(&fb, sink_write, &s);
                 cv->out_mem = s.mem;
                 cv->out_size = (size_t)out_size;
             }
@@ -447,7 +450,7 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
     free(h_tfl);
     free(snap_in);
     free(snap_out);
-    lp_fb_free(&fb);
+    lp_tflite_out_free(&fb);
     lp_graph_free(g);
     lp_onnx_import_free(&imp);
     return st;

@@ -11,7 +11,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: liteport convert MODEL.onnx [-o OUT.tflite] [--keep-io-layout] [--no-layout-pass]\n"
             "                        [--no-fusions] [--dump-after PASS|all] [--batch N]\n"
-            "                        [--input-shape NAME:D1,D2,...]... [--json] [--quiet]\n"
+            "                        [--input-shape NAME:D1,D2,...]... [--weights-outside] [--json] [--quiet]\n"
             "       liteport version\n");
 }
 
@@ -55,6 +55,7 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--keep-io-layout") == 0) opt.keep_io_layout = 1;
         else if (strcmp(a, "--no-layout-pass") == 0) opt.no_layout_pass = 1;
         else if (strcmp(a, "--no-fusions") == 0) opt.no_fusions = 1;
+        else if (strcmp(a, "--weights-outside") == 0) opt.weights_outside = 1;
         else if (strcmp(a, "--dump-after") == 0 && has_next) opt.dump_after = argv[++i];
         else if (strcmp(a, "--batch") == 0 && has_next) {
             char *e;

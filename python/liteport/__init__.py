@@ -271,6 +271,7 @@ def convert(
     batch=None,
     input_shapes=None,
     base_dir=None,
+    weights_outside=False,
 ):
     """Convert an ONNX model to TFLite and return its Report.
 
@@ -285,6 +286,8 @@ def convert(
     batch: fix every dynamic batch (first) dimension to this value (None/0: keep it dynamic).
     input_shapes: fix input shapes, {"x": (1, 3, 224, 224)} or ["x:1,3,224,224"].
     base_dir: folder of the external data files of an in-memory model (default: refused).
+    weights_outside: put the constant data after the flatbuffer (Buffer.offset/size) even when
+        the model is under 2 GB; models over 2 GB are always written that way.
 
     Raises ConversionError (a ValueError) with .status and .message when the model cannot be
     converted; no output file is created and an existing one is left untouched.
@@ -306,6 +309,7 @@ def convert(
         dump_after=dump_after,
         batch=int(batch or 0),
         input_shapes=_format_input_shapes(input_shapes),
+        weights_outside=bool(weights_outside),
     )
     report = Report.from_json(report_json, tflite=tflite, dump=dump)
     if is_path:

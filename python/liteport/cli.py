@@ -50,6 +50,8 @@ def _convert_options(args, with_input_shape=True):
         dump_after=getattr(args, "dump_after", None),
         batch=args.batch,
     )
+    if getattr(args, "weights_outside", False):
+        opts["weights_outside"] = True
     if with_input_shape:
         opts["input_shapes"] = dict(args.input_shape) if args.input_shape else None
     return opts
@@ -64,6 +66,8 @@ def _add_convert_options(p, with_input_shape=True, with_dump=True):
     p.add_argument("--no-layout-pass", action="store_true",
                    help="skip transpose elimination (inputs and outputs then keep the ONNX layout too)")
     p.add_argument("--no-fusions", action="store_true", help="skip fusions")
+    p.add_argument("--weights-outside", action="store_true",
+                   help="constant data after the flatbuffer (automatic for models over 2 GB)")
     if with_dump:
         p.add_argument("--dump-after", metavar="PASS", help=f"print the IR after PASS ({PASSES}) or 'all'")
     p.add_argument("--batch", type=int, default=0, metavar="N",

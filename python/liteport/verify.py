@@ -137,9 +137,15 @@ class LiteRTModel:
     def __init__(self, tflite_model, report, num_threads=None):
         from ai_edge_litert.interpreter import Interpreter
 
-        self.tflite_bytes, self.tflite_path = _read_bytes(tflite_model)
+        if isinstance(tflite_model, (str, os.PathLike)):
+            # LiteRT maps the file: a model with its weights after the flatbuffer (over 2 GB) is
+            # never read into memory here
+            self.tflite_bytes, self.tflite_path = None, os.fspath(tflite_model)
+            self.interpreter = Interpreter(model_path=self.tflite_path, num_threads=num_threads)
+        else:
+            self.tflite_bytes, self.tflite_path = _read_bytes(tflite_model)
+            self.interpreter = Interpreter(model_content=self.tflite_bytes, num_threads=num_threads)
         self.report = report
-        self.interpreter = Interpreter(model_content=self.tflite_bytes, num_threads=num_threads)
         rep_in = list(report.get("inputs") or [])
         rep_out = list(report.get("outputs") or [])
         from . import _perm
@@ -388,21 +394,25 @@ def verify(onnx_model, tflite_model, inputs=None, *, batch_sizes=None, seed=0, r
     """
     import onnxruntime as ort
 
-    onnx_bytes, onnx_path = _read_bytes(onnx_model)
-    tflite_bytes, _ = _read_bytes(tflite_model)
     from . import Report
 
+    onnx_bytes, onnx_path = _read_bytes(onnx_model)
     if report is None:
+        tflite_bytes, _ = _read_bytes(tflite_model)
         report = _report_for(onnx_bytes, onnx_path, tflite_bytes)
+        del tflite_bytes
     elif not isinstance(report, Report):
         report = Report(report)  # a plain dict, e.g. json.load of the CLI's --json output
 
     so = ort.SessionOptions()
     so.log_severity_level = 3
-    sess = ort.InferenceSession(onnx_bytes, sess_options=so, providers=["CPUExecutionProvider"])
+    # from its path, onnxruntime finds the model's external data files
+    sess = ort.InferenceSession(onnx_path if onnx_path else onnx_bytes, sess_options=so,
+                                providers=["CPUExecutionProvider"])
+    del onnx_bytes
     ort_inputs = sess.get_inputs()
     ort_outputs = [o.name for o in sess.get_outputs()]
-    lite = LiteRTModel(tflite_bytes, report)
+    lite = LiteRTModel(tflite_model, report)
     if [i.name for i in ort_inputs] != lite.input_names or ort_outputs != lite.output_names:
         raise ValueError(
             f"the report names inputs {lite.input_names} / outputs {lite.output_names}, the ONNX "

@@ -122,6 +122,7 @@ typedef struct lp_tensor {
     int8_t io_perm[LP_MAX_RANK]; /* graph I/O: tflite dim i = onnx dim io_perm[i] */
     int has_io_perm;           /* io_perm is set (layout changed) */
     float qscale;              /* reserved for quantisation */
+    const struct lp_lazy *lazy;/* lazily computed payload (data is then NULL), see below */
 } lp_tensor;
 
 /* ---- parameters of TFLite ops (meaning per op, see tflite/README.md) ---- */
@@ -242,6 +243,53 @@ double lp_get_f64(lp_dtype dt, const void *data, int64_t i);
 int64_t lp_get_i64(lp_dtype dt, const void *data, int64_t i);
 void lp_set_f64(lp_dtype dt, void *data, int64_t i, double v);
 void lp_set_i64(lp_dtype dt, void *data, int64_t i, int64_t v);
+
+/* ---- lazily transformed constants (lazy.c) ----
+ * Lowering permutes weights (OIHW -> OHWI, [K,N] -> [N,K]), BatchNormalization folding scales them
+ * and the layout pass reorders rows or columns. For a large payload these transforms are not run
+ * when the pass asks for them: the new constant records "this view of those bytes" and the writer
+ * computes it in chunks while streaming the file, so memory stays near the size of the model's
+ * mapped weights. A lazy payload is the row-major enumeration of its virtual dims, element i at
+ * base + es * (offset + sum_k idx_k * stride_k); one virtual dim may read its index through gmap;
+ * float32 payloads may be multiplied by scale[soffset + sum_k idx_k * sstride_k]. The tensor's own
+ * dims are independent of the virtual dims (a reshape is free). Payloads under LP_LAZY_MIN_BYTES
+ * are computed at once. Invariant: t->lazy != NULL implies t->data == NULL. Code that reads
+ * t->data of a constant that may be lazy calls lp_tensor_bytes first. */
+#define LP_LAZY_MAX_DIMS 16
+typedef struct lp_lazy {
+    const uint8_t *base;              /* source bytes (mapped file or arena), never lazy themselves */
+    size_t es;                        /* element size in bytes */
+    int rank;                         /* virtual dims, >= 1 */
+    int64_t dims[LP_LAZY_MAX_DIMS];
+    int64_t stride[LP_LAZY_MAX_DIMS]; /* source element stride per virtual dim */
+    int64_t offset;                   /* source element offset */
+    int gaxis;                        /* virtual dim whose index reads gmap[idx], -1: none */
+    const int64_t *gmap;
+    const float *scale;               /* float32 only: multiplier table, NULL: none */
+    int64_t sstride[LP_LAZY_MAX_DIMS];/* scale index stride per virtual dim */
+    int64_t soffset;
+} lp_lazy;
+
+/* New constant `name`: constant `src` viewed with shape vdims (same element count) and permuted by
+ * perm, i.e. dims vdims[perm[i]]. Returns the tensor id, or -1 (error recorded). */
+int lp_graph_add_permuted(lp_graph *g, const char *name, int src, int vrank, const int64_t *vdims,
+                          const int *perm);
+/* New float32 constant: float32 `src` viewed as vdims, element at index (i_0..) multiplied by
+ * scale[sum_k i_k * sstride[k]] (scale has n_scale entries and is copied). Same dims as vdims. */
+int lp_graph_add_scaled(lp_graph *g, const char *name, int src, int vrank, const int64_t *vdims,
+                        const int64_t *sstride, const float *scale, int64_t n_scale);
+/* New constant: `src` viewed as vdims; along `axis` entry i is source entry index[i] (n_index
+ * entries, each in range; copied). Dims are vdims with dims[axis] = n_index. */
+int lp_graph_add_gathered(lp_graph *g, const char *name, int src, int vrank, const int64_t *vdims, int axis,
+                          const int64_t *index, int64_t n_index);
+/* The bytes of constant `id`, computed now (into the arena) if the payload is lazy; after this the
+ * tensor is an ordinary constant. NULL when out of memory (error recorded). */
+const void *lp_tensor_bytes(lp_graph *g, int id);
+/* Copies bytes [off, off + n) of constant t's payload (lazy or not) into dst; the range must lie
+ * inside the payload. */
+void lp_tensor_read(const lp_tensor *t, uint64_t off, void *dst, size_t n);
+/* 1 when two lazy payloads are the same view of the same bytes (so the same bytes). */
+int lp_lazy_same(const lp_lazy *a, const lp_lazy *b);
 
 /* IR text dump */
 void lp_graph_dump(const lp_graph *g, lp_buf *out);

@@ -198,14 +198,7 @@ void lp_window_as_2d(lp_window *s) {
  * constant, else RESHAPE (when the shape differs) + TRANSPOSE at run time. */
 static int weight_perm(lp_ctx *c, int w, int rank, const int64_t *dims, const int *perm) {
     lp_tensor *W = T(w);
-    if (lp_tensor_is_const(c->g, w)) {
-        lp_tensor v = *W;
-        v.rank = rank;
-        memcpy(v.dims, dims, sizeof(int64_t) * (size_t)rank);
-        int64_t od[LP_MAX_RANK];
-        void *data = lp_permute_data(c, &v, perm, od);
-        return data ? lp_emit_const(c, W->dtype, rank, od, data, "weight") : -1;
-    }
+    if (lp_tensor_is_const(c->g, w)) return lp_emit_permuted(c, w, rank, dims, perm, "weight");
     int t = w;
     if (rank != W->rank || !lp_dims_equal(dims, W->dims, rank)) t = lp_emit_reshape(c, w, rank, dims, -1);
     return t < 0 ? -1 : lp_emit_transpose(c, t, perm, -1);
@@ -219,6 +212,15 @@ static int const_rows(lp_ctx *c, int w, int64_t g, int64_t len) {
     int64_t d[LP_MAX_RANK];
     memcpy(d, W->dims, sizeof d);
     d[0] = len;
+    if (W->lazy) { /* rows g*len.. of a lazily computed weight: a lazy reorder of axis 0 */
+        int64_t *rows = lp_arena_alloc_raw(&c->g->arena, sizeof(int64_t) * (size_t)(len ? len : 1));
+        if (!rows) {
+            lp_fail(c, LP_ERR_NOMEM, "out of memory");
+            return -1;
+        }
+        for (int64_t i = 0; i < len; i++) rows[i] = g * len + i;
+        return lp_emit_gathered(c, w, W->rank, W->dims, 0, rows, len, "group");
+    }
     return lp_emit_const(c, W->dtype, W->rank, d, (const uint8_t *)W->data + (size_t)(g * len * row) * es, "group");
 }
 
@@ -475,6 +477,7 @@ static int dilate_kernel(lp_ctx *c, int w, int nsp, const int64_t *d) {
     memcpy(kd, W->dims, sizeof kd);
     for (int i = 0; i < nsp; i++) kd[2 + i] = (W->dims[2 + i] - 1) * d[i] + 1;
     if (lp_tensor_is_const(c->g, w)) {
+        if (!lp_tensor_bytes(c->g, w)) return -1; /* read element by element below */
         int64_t n_out = 1, n_in = lp_tensor_numel(W);
         for (int i = 0; i < r; i++) n_out *= kd[i];
         size_t es = lp_dtype_size(W->dtype);

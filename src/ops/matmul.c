@@ -56,8 +56,14 @@ static lp_status gemm_lower(lp_ctx *c, const lp_node *n) {
         /* weights [N, K]: transB=1 already is; alpha folds into them */
         int W;
         int64_t wd[2];
-        const void *wdata = b->data;
-        if (!tb) {
+        const void *wdata = alpha == 1.0f ? NULL : lp_tensor_bytes(c->g, n->in[1]);
+        if (alpha != 1.0f && !wdata) return c->err->code;
+        if (alpha == 1.0f) {
+            /* the ONNX weight as it is, or its transpose computed while the file is written */
+            int64_t bd[2] = {b->dims[0], b->dims[1]};
+            int perm[2] = {1, 0};
+            W = tb ? n->in[1] : lp_emit_permuted(c, n->in[1], 2, bd, perm, "weight");
+        } else if (!tb) {
             int perm[2] = {1, 0};
             wdata = lp_permute_data(c, b, perm, wd);
             if (!wdata) return c->err->code;
@@ -65,17 +71,13 @@ static lp_status gemm_lower(lp_ctx *c, const lp_node *n) {
             wd[0] = b->dims[0];
             wd[1] = b->dims[1];
         }
-        lp_dtype wdt = b->dtype;
         if (alpha != 1.0f) {
             int64_t ne = wd[0] * wd[1];
             float *s = lp_arena_alloc(&c->g->arena, sizeof(float) * (size_t)ne);
             if (!s) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
             for (int64_t i = 0; i < ne; i++) s[i] = (float)(lp_get_f64(b->dtype, wdata, i) * alpha);
-            wdata = s;
-            wdt = LP_DT_F32;
+            W = lp_emit_const(c, LP_DT_F32, 2, wd, s, "weight");
         }
-        if (tb && alpha == 1.0f) W = n->in[1]; /* zero copy: the ONNX weight is used as is */
-        else W = lp_emit_const(c, wdt, 2, wd, wdata, "weight");
         if (W < 0) return c->err->code;
         if (has_c && lp_tensor_is_const(c->g, n->in[2]) && lp_dtype_is_float(C->dtype) && N >= 0 &&
             lp_tensor_numel(C) == N && (C->rank == 1 || (C->rank == 2 && C->dims[0] == 1))) {
@@ -206,15 +208,9 @@ int lp_nn_matmul(lp_ctx *c, int a_id, int b_id, int out) {
     /* FULLY_CONNECTED: constant 2-D (or 1-D) weight */
     if (lp_tensor_is_const(c->g, b_id) && lp_dtype_is_float(b->dtype) && b->rank <= 2) {
         int64_t K = b->dims[0], N = b->rank == 2 ? b->dims[1] : 1;
-        lp_tensor b2 = *b;
-        b2.rank = 2;
-        b2.dims[0] = K;
-        b2.dims[1] = N;
+        int64_t kn[2] = {K, N};
         int perm[2] = {1, 0};
-        int64_t wd[2];
-        void *w = lp_permute_data(c, &b2, perm, wd);
-        if (!w) return -1;
-        int W = lp_emit_const(c, b->dtype, 2, wd, w, "weight");
+        int W = lp_emit_permuted(c, b_id, 2, kn, perm, "weight");
         if (W < 0) return -1;
         /* result with A's leading dims and N */
         int64_t rd[LP_MAX_RANK];

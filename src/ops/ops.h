@@ -102,6 +102,11 @@ lp_status lp_sv_materialize(lp_ctx *c, int tid);
 int lp_emit_tensor(lp_ctx *c, lp_dtype dt, int rank, const int64_t *dims, const char *hint);
 /* A new constant; data copied into the graph arena. */
 int lp_emit_const(lp_ctx *c, lp_dtype dt, int rank, const int64_t *dims, const void *data, const char *hint);
+/* constant src viewed as vdims and permuted by perm (computed lazily when large, see ir.h) */
+int lp_emit_permuted(lp_ctx *c, int src, int vrank, const int64_t *vdims, const int *perm, const char *hint);
+/* constant src viewed as vdims, entry i along axis taken from entry index[i] (lazy when large) */
+int lp_emit_gathered(lp_ctx *c, int src, int vrank, const int64_t *vdims, int axis, const int64_t *index,
+                     int64_t n_index, const char *hint);
 int lp_emit_i32(lp_ctx *c, const int32_t *v, int n, const char *hint);   /* 1-D int32 */
 int lp_emit_i32_dims(lp_ctx *c, const int64_t *v, int n, const char *hint); /* 1-D int32 from int64, <0 -> -1 */
 int lp_emit_f32_scalar(lp_ctx *c, float v, const char *hint);             /* shape [] */

@@ -273,6 +273,19 @@ int lp_emit_const(lp_ctx *c, lp_dtype dt, int rank, const int64_t *dims, const v
     return lp_graph_add_const(c->g, name, dt, rank, dims, data, (size_t)n * lp_dtype_size(dt), 1);
 }
 
+int lp_emit_permuted(lp_ctx *c, int src, int vrank, const int64_t *vdims, const int *perm, const char *hint) {
+    char name[512];
+    snprintf(name, sizeof name, "%s/%s", c->cur.name, hint ? hint : "const");
+    return lp_graph_add_permuted(c->g, name, src, vrank, vdims, perm);
+}
+
+int lp_emit_gathered(lp_ctx *c, int src, int vrank, const int64_t *vdims, int axis, const int64_t *index,
+                     int64_t n_index, const char *hint) {
+    char name[512];
+    snprintf(name, sizeof name, "%s/%s", c->cur.name, hint ? hint : "const");
+    return lp_graph_add_gathered(c->g, name, src, vrank, vdims, axis, index, n_index);
+}
+
 int lp_emit_i32(lp_ctx *c, const int32_t *v, int n, const char *hint) {
     int64_t d = n;
     return lp_emit_const(c, LP_DT_I32, 1, &d, v, hint);
@@ -427,6 +440,15 @@ void *lp_permute_data(lp_ctx *c, const lp_tensor *t, const int *perm, int64_t *o
     }
     for (int i = 0; i < rank; i++) out_dims[i] = t->dims[perm[i]];
     const uint8_t *src = t->data;
+    if (t->lazy) { /* a lazily transformed source is computed first */
+        uint8_t *m = lp_arena_alloc_raw(&c->g->arena, (size_t)n * es);
+        if (!m) {
+            lp_fail(c, LP_ERR_NOMEM, "out of memory permuting '%s'", t->name);
+            return NULL;
+        }
+        lp_tensor_read(t, 0, m, (size_t)n * es);
+        src = m;
+    }
     /* walk the output in row-major order; the innermost output axis is a strided run of the input */
     int64_t inner = rank ? out_dims[rank - 1] : 1, istride = rank ? in_strides[perm[rank - 1]] : 1;
     if (inner <= 0) return dst;

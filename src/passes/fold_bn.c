@@ -75,33 +75,44 @@ lp_status lp_pass_fold_bn(lp_ctx *c) {
         const lp_attr *ea = lp_node_attr(bn, "epsilon");
         if (ea && ea->type == LP_ATTR_FLOAT) eps = ea->f;
         float *s = malloc(sizeof(float) * (size_t)C);
-        float *nw = lp_arena_alloc_raw(&g->arena, W->nbytes);
         float *nb = lp_arena_alloc(&g->arena, sizeof(float) * (size_t)C);
-        if (!s || !nw || !nb) {
+        if (!s || !nb) {
             free(s);
             st = lp_fail(c, LP_ERR_NOMEM, "out of memory");
             break;
         }
         for (int64_t k = 0; k < C; k++) s[k] = getf(S, k) / sqrtf(getf(V, k) + eps);
-        int64_t per_group_in = mode == 1 ? outer / group : 1;
-        for (int64_t o = 0; o < outer; o++)
-            for (int64_t k = 0; k < ch; k++) {
-                /* ConvTranspose: W [C_in, M/g, kh, kw]; output channel = group_of(o) * (M/g) + k */
-                int64_t oc = mode == 1 ? (o / per_group_in) * ch + k : k;
-                for (int64_t r = 0; r < inner; r++) {
-                    int64_t idx = (o * ch + k) * inner + r;
-                    nw[idx] = getf(W, idx) * s[oc];
-                }
-            }
         for (int64_t k = 0; k < C; k++) {
             float b0 = has_b ? getf(lp_T(c, p->in[2]), k) : 0.0f;
             nb[k] = (b0 - getf(M, k)) * s[k] + getf(Bt, k);
         }
-        free(s);
+        /* W' = W * s[output channel], computed while the file is written (lazy.c). W seen as
+         * [outer, ch, inner]; for ConvTranspose (W [C_in, M/g, kh, kw]) as [g, C_in/g, M/g, inner],
+         * whose output channel is group * (M/g) + k. */
+        int64_t per_group_in = mode == 1 ? outer / group : 1;
+        int64_t vd[4], ss[4];
+        int vr;
+        if (mode == 1) {
+            vr = 4;
+            vd[0] = group, vd[1] = per_group_in, vd[2] = ch, vd[3] = inner;
+            ss[0] = ch, ss[1] = 0, ss[2] = 1, ss[3] = 0;
+        } else {
+            vr = 3;
+            vd[0] = outer, vd[1] = ch, vd[2] = inner;
+            ss[0] = 0, ss[1] = 1, ss[2] = 0;
+        }
         char name[512];
         int64_t cdim = C;
+        int wrank = W->rank;
+        int64_t wdims[LP_MAX_RANK];
+        memcpy(wdims, W->dims, sizeof wdims);
         snprintf(name, sizeof name, "%s/bn_folded_weight", p->name);
-        int nwid = lp_graph_add_const(g, name, LP_DT_F32, W->rank, W->dims, nw, W->nbytes, 0);
+        int nwid = lp_graph_add_scaled(g, name, w, vr, vd, ss, s, C);
+        free(s);
+        if (nwid >= 0) { /* the weight keeps its shape */
+            g->t[nwid].rank = wrank;
+            memcpy(g->t[nwid].dims, wdims, sizeof wdims);
+        }
         snprintf(name, sizeof name, "%s/bn_folded_bias", p->name);
         int nbid = lp_graph_add_const(g, name, LP_DT_F32, 1, &cdim, nb, sizeof(float) * (size_t)C, 0);
         if (nwid < 0 || nbid < 0) {

@@ -176,6 +176,8 @@ static int rule_bias_add(fz *F, int ni) {
         if (O->rank != Y->rank || !lp_dims_equal(O->dims, Y->dims, Y->rank)) continue;
         int old_bias = conv->n_in > 2 ? conv->in[2] : -1;
         if (old_bias >= 0 && (!lp_tensor_is_const(g, old_bias) || lp_tensor_numel(&g->t[old_bias]) != C)) continue;
+        /* large constants may be lazy (ir.h): their bytes, now */
+        if (!lp_tensor_bytes(g, b) || (old_bias >= 0 && !lp_tensor_bytes(g, old_bias))) return 0;
         float *nb = lp_arena_alloc(&g->arena, sizeof(float) * (size_t)C);
         if (!nb) return 0;
         for (int64_t i = 0; i < C; i++) {

@@ -164,12 +164,9 @@ static int permute_const(lay *L, int cid, const int *P, int r, const char *base)
     ext.rank = r;
     int inv[LP_MAX_RANK];
     invert(P, r, inv);
-    int64_t nd[LP_MAX_RANK];
-    void *data = lp_permute_data(L->c, &ext, inv, nd);
-    if (!data) return -1;
     char name[600];
     snprintf(name, sizeof name, "%.400s/%s", base, g->t[cid].name);
-    return lp_graph_add_const(g, name, ext.dtype, r, nd, data, (size_t)ne * lp_dtype_size(ext.dtype), 0);
+    return lp_graph_add_permuted(g, name, cid, r, ext.dims, inv);
 }
 
 /* ---------------- graph inputs ---------------- */
@@ -246,12 +243,10 @@ static lp_status transpose_rules(lay *L, int ni) {
     }
     if (lp_tensor_is_const(g, x) && !(g->t[y].flags & LP_T_OUTPUT)) {
         /* fold into the constant */
-        lp_tensor *X = &g->t[x];
-        int64_t nd[LP_MAX_RANK];
-        void *data = lp_permute_data(L->c, X, P, nd);
-        if (!data) return L->c->err->code;
-        int k = lp_graph_add_const(g, g->t[y].name, X->dtype, r, nd, data, X->nbytes, 0);
-        if (k < 0) return g->err->code;
+        int64_t xd[LP_MAX_RANK];
+        memcpy(xd, g->t[x].dims, sizeof xd);
+        int k = g->t[x].rank == r ? lp_graph_add_permuted(g, g->t[y].name, x, r, xd, P) : -1;
+        if (k < 0) return g->err->code ? g->err->code : lp_err_set(g->err, LP_ERR_INTERNAL, "transpose rank mismatch");
         forward(L, y, k);
         g->n[ni].dead = 1;
         L->changed = 1;
@@ -906,9 +901,8 @@ static lp_status fc_fold(lay *L, int ni) {
         s *= td[i];
     }
     int64_t units = W->dims[0];
-    float *nw = lp_arena_alloc_raw(&g->arena, sizeof(float) * (size_t)(units * K));
     int64_t *map = malloc(sizeof(int64_t) * (size_t)K);
-    if (!nw || !map) {
+    if (!map) {
         free(map);
         return lp_err_set(g->err, LP_ERR_NOMEM, "out of memory");
     }
@@ -923,13 +917,12 @@ static lp_status fc_fold(lay *L, int ni) {
         }
         map[jp] = j;
     }
-    for (int64_t o = 0; o < units; o++)
-        for (int64_t jp = 0; jp < K; jp++) nw[o * K + jp] = (float)lp_get_f64(LP_DT_F32, W->data, o * K + map[jp]);
-    free(map);
+    /* the reordered weight is computed while the file is written (lazy.c) */
     char name[600];
     snprintf(name, sizeof name, "%.400s/nhwc", W->name);
     int64_t wd[2] = {units, K};
-    int wi = lp_graph_add_const(g, name, LP_DT_F32, 2, wd, nw, sizeof(float) * (size_t)(units * K), 0);
+    int wi = lp_graph_add_gathered(g, name, fc->in[1], 2, wd, 1, map, K);
+    free(map);
     if (wi < 0) return g->err->code;
     g->n[ni].in[1] = wi;
     /* the reshape now flattens x itself */
@@ -951,18 +944,11 @@ static int permuted_weight(lay *L, int w, int axis, const int64_t *src, const ch
     const lp_tensor *W = &g->t[w];
     int64_t n = lp_tensor_numel(W);
     if (n < 0 || W->dtype != LP_DT_F32) return -1;
-    int64_t C = W->dims[axis], outer = 1, inner = 1;
-    for (int i = 0; i < axis; i++) outer *= W->dims[i];
-    for (int i = axis + 1; i < W->rank; i++) inner *= W->dims[i];
-    float *d = lp_arena_alloc_raw(&g->arena, sizeof(float) * (size_t)(n ? n : 1));
-    if (!d) return -1;
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t i = 0; i < C; i++)
-            for (int64_t k = 0; k < inner; k++)
-                d[(o * C + i) * inner + k] = (float)lp_get_f64(LP_DT_F32, W->data, (o * C + src[i]) * inner + k);
+    int64_t wd[LP_MAX_RANK];
+    memcpy(wd, W->dims, sizeof wd);
     char name[600];
     snprintf(name, sizeof name, "%.400s/%s", W->name, hint);
-    return lp_graph_add_const(g, name, LP_DT_F32, W->rank, W->dims, d, sizeof(float) * (size_t)n, 0);
+    return lp_graph_add_gathered(g, name, w, W->rank, wd, axis, src, wd[axis]);
 }
 
 /* RESHAPE(split last dim) -> TRANSPOSE of the split dims -> RESHAPE(merge) is a permutation of

@@ -158,6 +158,7 @@ static lp_dtype promote(lp_dtype d, uint32_t types) {
 
 /* a constant converted to another element type (new tensor) */
 static int convert_const(lp_graph *g, int t, lp_dtype to) {
+    if (!lp_tensor_bytes(g, t)) return -1; /* a lazy payload (ir.h) is read element by element below */
     const lp_tensor *T = &g->t[t];
     int64_t n = lp_tensor_numel(T);
     if (n < 0) return -1;

@@ -208,6 +208,12 @@ lp_status lp_pass_lower(lp_ctx *c) {
             }
             continue;
         }
+        /* lazily computed weights (fold_bn) reach only these lowerings, which keep them lazy;
+         * any other op gets its inputs' bytes (see "lazily transformed constants" in ir.h) */
+        int keeps_lazy = old[i].op == LP_OP_Conv || old[i].op == LP_OP_ConvTranspose || old[i].op == LP_OP_Gemm;
+        for (int j = 0; j < old[i].n_in && !keeps_lazy && st == LP_OK; j++)
+            if (old[i].in[j] >= 0 && g->t[old[i].in[j]].lazy && !lp_tensor_bytes(g, old[i].in[j])) st = c->err->code;
+        if (st != LP_OK) break;
         if (lp_op_impls[old[i].op]->lower(c, &c->cur) != LP_OK || c->err->code != LP_OK) {
             if (c->err->code == LP_OK) lp_fail(c, LP_ERR_INTERNAL, "lowering failed");
             st = fail_at(c, &c->cur, "lowering");

@@ -20,7 +20,7 @@ void lp_fb_free(lp_fb *b) {
 static int ensure(lp_fb *b, size_t n) {
     if (b->failed) return 0;
     if (b->vsize + n > FB_MAX_SIZE) {
-        b->failed = 1;
+        b->failed = b->too_big = 1;
         return 0;
     }
     if (b->cap - b->lit >= n) return 1;
@@ -80,12 +80,12 @@ lp_fb_ref lp_fb_bytes(lp_fb *b, const void *p, size_t n, size_t align) {
     return here(b);
 }
 
-lp_fb_ref lp_fb_blob_vec(lp_fb *b, const void *p, size_t n, size_t align) {
+static lp_fb_ref blob(lp_fb *b, const void *p, lp_fb_read_fn read, const void *src, size_t n, size_t align) {
     lp_fb_align(b, 4, n);
     if (align > 1) lp_fb_align(b, align, n);
     if (b->failed) return 0;
     if (b->vsize + n > FB_MAX_SIZE) {
-        b->failed = 1;
+        b->failed = b->too_big = 1;
         return 0;
     }
     if (n) {
@@ -100,6 +100,8 @@ lp_fb_ref lp_fb_blob_vec(lp_fb *b, const void *p, size_t n, size_t align) {
             b->cap_blobs = nc;
         }
         b->blobs[b->n_blobs].data = p;
+        b->blobs[b->n_blobs].read = read;
+        b->blobs[b->n_blobs].src = src;
         b->blobs[b->n_blobs].len = n;
         b->blobs[b->n_blobs].lit_at = b->lit;
         b->n_blobs++;
@@ -107,6 +109,12 @@ lp_fb_ref lp_fb_blob_vec(lp_fb *b, const void *p, size_t n, size_t align) {
     }
     push_u32(b, (uint32_t)n);
     return here(b);
+}
+
+lp_fb_ref lp_fb_blob_vec(lp_fb *b, const void *p, size_t n, size_t align) { return blob(b, p, NULL, NULL, n, align); }
+
+lp_fb_ref lp_fb_blob_read(lp_fb *b, lp_fb_read_fn read, const void *src, size_t n, size_t align) {
+    return blob(b, NULL, read, src, n, align);
 }
 
 lp_fb_ref lp_fb_string(lp_fb *b, const char *s) {
@@ -173,6 +181,16 @@ void lp_fb_add_u64(lp_fb *b, int f, uint64_t v) {
     push(b, &v, 8);
     field(b, f);
 }
+size_t lp_fb_add_u64_slot(lp_fb *b, int f) {
+    uint64_t zero = 0;
+    lp_fb_align(b, 8, 0);
+    push(b, &zero, 8);
+    field(b, f);
+    return b->lit; /* literal coordinates stay valid as the buffer grows at the front */
+}
+void lp_fb_patch_u64(lp_fb *b, size_t slot, uint64_t v) {
+    if (!b->failed && slot >= 8 && slot <= b->lit) memcpy(b->buf + b->cap - slot, &v, 8);
+}
 void lp_fb_add_ref(lp_fb *b, int f, lp_fb_ref r) {
     if (!r) return;
     lp_fb_align(b, 4, 0);
@@ -237,13 +255,31 @@ void lp_fb_finish(lp_fb *b, lp_fb_ref root, const char *ident) {
 
 uint64_t lp_fb_size(const lp_fb *b) { return b->vsize; }
 
+int lp_fb_emit_read(lp_fb_read_fn read, const void *src, size_t len,
+                    int (*write)(void *ud, const void *p, size_t n), void *ud) {
+    /* produced in chunks: the whole blob never sits in memory */
+    enum { CHUNK = 1 << 20 };
+    uint8_t *tmp = malloc(len < CHUNK ? (len ? len : 1) : CHUNK);
+    if (!tmp) return 0;
+    int ok = 1;
+    for (size_t at = 0; at < len && ok; at += CHUNK) {
+        size_t n = len - at < CHUNK ? len - at : CHUNK;
+        read(src, at, tmp, n);
+        ok = write(ud, tmp, n);
+    }
+    free(tmp);
+    return ok;
+}
+
 int lp_fb_emit(const lp_fb *b, int (*write)(void *ud, const void *p, size_t n), void *ud) {
     if (b->failed) return 0;
     size_t from = b->lit;
     for (int i = b->n_blobs - 1; i >= 0; i--) {
-        size_t to = b->blobs[i].lit_at;
+        const lp_fb_blob *bl = &b->blobs[i];
+        size_t to = bl->lit_at;
         if (from > to && !write(ud, b->buf + b->cap - from, from - to)) return 0;
-        if (!write(ud, b->blobs[i].data, b->blobs[i].len)) return 0;
+        if (bl->read ? !lp_fb_emit_read(bl->read, bl->src, bl->len, write, ud) : !write(ud, bl->data, bl->len))
+            return 0;
         from = to;
     }
     if (from && !write(ud, b->buf + b->cap - from, from)) return 0;

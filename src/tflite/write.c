@@ -324,13 +324,55 @@ static uint64_t fingerprint(const void *p, size_t n) {
     return h;
 }
 
+/* fingerprint of a constant's payload (lazy or not): reads only the sampled words */
+static uint64_t payload_fingerprint(const lp_tensor *t, size_t n) {
+    if (!t->lazy) return fingerprint(t->data, n);
+    uint64_t h = 1469598103934665603ull ^ n;
+    uint8_t w[8];
+    if (n < 8) {
+        lp_tensor_read(t, 0, w, n);
+        for (size_t i = 0; i < n; i++) h = (h ^ w[i]) * 1099511628211ull;
+        return h;
+    }
+    for (size_t k = 0; k < 64; k++) {
+        uint64_t v;
+        lp_tensor_read(t, (n - 8) / 63 * k, w, 8);
+        memcpy(&v, w, 8);
+        h = (h ^ v) * 1099511628211ull;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+/* 1 when two constants' payloads hold the same n bytes; lazy ones are compared in chunks */
+static int payload_equal(const lp_tensor *a, const lp_tensor *b, size_t n) {
+    if (!a->lazy && !b->lazy) return memcmp(a->data, b->data, n) == 0;
+    if (a->lazy && b->lazy && lp_lazy_same(a->lazy, b->lazy)) return 1;
+    enum { CHUNK = 1 << 16 };
+    uint8_t *x = malloc(2 * CHUNK);
+    if (!x) return 0; /* not shared: correct, only larger */
+    int eq = 1;
+    for (size_t at = 0; at < n && eq; at += CHUNK) {
+        size_t k = n - at < CHUNK ? n - at : CHUNK;
+        lp_tensor_read(a, at, x, k);
+        lp_tensor_read(b, at, x + CHUNK, k);
+        eq = memcmp(x, x + CHUNK, k) == 0;
+    }
+    free(x);
+    return eq;
+}
+
+static void read_tensor(const void *t, uint64_t off, void *dst, size_t n) { lp_tensor_read(t, off, dst, n); }
+
 /* ---------------- model ---------------- */
 
 typedef struct opcode {
     int code, version;
 } opcode;
 
-lp_status lp_tflite_build(lp_graph *g, lp_fb *b, lp_tflite_info *info) {
+/* builds the model into b; with `outside` the constant data is not in the flatbuffer: each
+ * tensor buffer gets Buffer.offset/size slots (out->tail) that lp_tflite_build fills in */
+static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside, lp_tflite_out *out) {
     memset(info, 0, sizeof *info);
     lp_status st = LP_OK;
     int nt = g->n_t;
@@ -396,12 +438,12 @@ lp_status lp_tflite_build(lp_graph *g, lp_fb *b, lp_tflite_info *info) {
                             T->nbytes, need);
             goto done;
         }
-        uint64_t h = fingerprint(T->data, need);
+        uint64_t h = payload_fingerprint(T, need);
         int found = 0;
         for (int j = 1; j < n_bufs && !found; j++) {
             int o = buf_tensor[j];
             size_t on = (size_t)lp_tensor_numel(&g->t[o]) * lp_dtype_size(g->t[o].dtype);
-            if (hashes[o] == h && on == need && memcmp(g->t[o].data, T->data, need) == 0) {
+            if (hashes[o] == h && on == need && payload_equal(&g->t[o], T, need)) {
                 bufidx[t] = j;
                 found = 1;
                 info->n_dedup++;
@@ -424,6 +466,14 @@ lp_status lp_tflite_build(lp_graph *g, lp_fb *b, lp_tflite_info *info) {
     }
     snprintf(info->min_runtime, sizeof info->min_runtime, "%s", rt);
     int rt_buf = n_bufs++;
+    int loc_buf = outside ? n_bufs++ : -1; /* "buffer_location" metadata */
+    if (outside) {
+        out->tail = calloc((size_t)n_bufs + 1, sizeof *out->tail);
+        if (!out->tail) {
+            st = lp_err_set(g->err, LP_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+    }
 
     /* ---- build back to front: buffers' data first (it ends up at the end of the file) ---- */
     lp_fb_ref *buf_refs = refs; /* n_bufs entries */
@@ -434,11 +484,33 @@ lp_status lp_tflite_build(lp_graph *g, lp_fb *b, lp_tflite_info *info) {
             char v[16] = {0};
             memcpy(v, rt, strlen(rt));
             data = lp_fb_bytes(b, v, 16, 16);
+        } else if (j == loc_buf) {
+            static const char where[] = "outside flatbuffers";
+            data = lp_fb_bytes(b, where, sizeof where - 1, 16);
         } else {
             const lp_tensor *T = &g->t[buf_tensor[j]];
             size_t need = (size_t)lp_tensor_numel(T) * lp_dtype_size(T->dtype);
+            if (outside && need) {
+                /* Buffer.offset (from the start of the file) and Buffer.size, set once the
+                 * flatbuffer's size is known */
+                lp_tflite_tail *e = &out->tail[out->n_tail++];
+                e->t = T;
+                e->size = need;
+                lp_fb_start(b);
+                e->slot = lp_fb_add_u64_slot(b, 1);
+                lp_fb_add_u64(b, 2, need);
+                buf_refs[j] = lp_fb_end(b);
+                continue;
+            }
             /* Buffer.data has force_align 16 */
-            data = need >= 64 ? lp_fb_blob_vec(b, T->data, need, 16) : lp_fb_bytes(b, T->data, need, 16);
+            if (need >= 64)
+                data = T->lazy ? lp_fb_blob_read(b, read_tensor, T, need, 16) : lp_fb_blob_vec(b, T->data, need, 16);
+            else if (T->lazy) {
+                uint8_t small[64];
+                lp_tensor_read(T, 0, small, need);
+                data = lp_fb_bytes(b, small, need, 16);
+            } else
+                data = lp_fb_bytes(b, T->data, need, 16);
         }
         lp_fb_start(b);
         lp_fb_add_ref(b, 0, data);
@@ -571,12 +643,22 @@ lp_status lp_tflite_build(lp_graph *g, lp_fb *b, lp_tflite_info *info) {
     lp_fb_ref sigdef = lp_fb_end(b);
     lp_fb_ref sigdefs = lp_fb_vec_ref(b, &sigdef, 1);
 
+    lp_fb_ref meta[2];
+    int n_meta = 0;
     lp_fb_ref mname = lp_fb_string(b, "min_runtime_version");
     lp_fb_start(b);
     lp_fb_add_ref(b, 0, mname);
     lp_fb_add_u32(b, 1, (uint32_t)rt_buf);
-    lp_fb_ref meta = lp_fb_end(b);
-    lp_fb_ref metas = lp_fb_vec_ref(b, &meta, 1);
+    meta[n_meta++] = lp_fb_end(b);
+    if (outside) {
+        /* what TensorFlow's converter writes with data after the flatbuffer */
+        lp_fb_ref lname = lp_fb_string(b, "buffer_location");
+        lp_fb_start(b);
+        lp_fb_add_ref(b, 0, lname);
+        lp_fb_add_u32(b, 1, (uint32_t)loc_buf);
+        meta[n_meta++] = lp_fb_end(b);
+    }
+    lp_fb_ref metas = lp_fb_vec_ref(b, meta, n_meta);
 
     lp_fb_ref desc = lp_fb_string(b, "liteport " LITEPORT_VERSION);
     lp_fb_start(b);
@@ -589,9 +671,14 @@ lp_status lp_tflite_build(lp_graph *g, lp_fb *b, lp_tflite_info *info) {
     lp_fb_add_ref(b, 7, sigdefs);
     lp_fb_ref model = lp_fb_end(b);
     lp_fb_finish(b, model, "TFL3");
+    if (b->too_big && !outside) {
+        st = LP_ERR_LIMIT; /* no message: the caller retries with the data outside */
+        goto done;
+    }
     if (b->failed) {
-        st = lp_err_set(g->err, LP_ERR_LIMIT,
-                        "the .tflite flatbuffer would exceed 2 GB or memory ran out while building it");
+        st = b->too_big ? lp_err_set(g->err, LP_ERR_LIMIT, "the .tflite flatbuffer would exceed 2 GB even with "
+                                                         "the constant data outside it")
+                        : lp_err_set(g->err, LP_ERR_NOMEM, "out of memory building the .tflite flatbuffer");
         goto done;
     }
     info->n_ops = n_ops;
@@ -607,4 +694,64 @@ done:
     free(op_code_idx);
     free(refs);
     return st;
+}
+
+/* ---------------- output: one flatbuffer, or a flatbuffer followed by the data ---------------- */
+
+#define ALIGN16(x) (((x) + 15) & ~(uint64_t)15)
+
+void lp_tflite_out_free(lp_tflite_out *o) {
+    lp_fb_free(&o->fb);
+    free(o->tail);
+    memset(o, 0, sizeof *o);
+}
+
+lp_status lp_tflite_build(lp_graph *g, lp_tflite_out *o, int outside, lp_tflite_info *info) {
+    memset(o, 0, sizeof *o);
+    lp_fb_init(&o->fb);
+    lp_status st = LP_ERR_LIMIT;
+    if (!outside) {
+        st = build(g, &o->fb, info, 0, o);
+        if (st == LP_OK) {
+            o->size = lp_fb_size(&o->fb);
+            return LP_OK;
+        }
+        if (!o->fb.too_big || g->err->code != LP_OK) return st;
+        /* past 2 GB: the constant data goes after the flatbuffer */
+        lp_tflite_out_free(o);
+        lp_fb_init(&o->fb);
+    }
+    o->outside = 1;
+    st = build(g, &o->fb, info, 1, o);
+    if (st != LP_OK) return st;
+    /* the data starts at the first 16-byte boundary after the flatbuffer; each buffer is
+     * 16-aligned and 16 zero bytes close the file (TensorFlow's converter leaves them for XNNPack) */
+    uint64_t at = ALIGN16(lp_fb_size(&o->fb));
+    for (int i = 0; i < o->n_tail; i++) {
+        o->tail[i].offset = at;
+        lp_fb_patch_u64(&o->fb, o->tail[i].slot, at);
+        at = ALIGN16(at + o->tail[i].size);
+    }
+    o->size = at + 16;
+    return LP_OK;
+}
+
+static int zeros(int (*write)(void *ud, const void *p, size_t n), void *ud, uint64_t n) {
+    static const uint8_t z[16];
+    return n <= 16 ? (n == 0 || write(ud, z, (size_t)n)) : 0;
+}
+
+int lp_tflite_emit(const lp_tflite_out *o, int (*write)(void *ud, const void *p, size_t n), void *ud) {
+    if (!lp_fb_emit(&o->fb, write, ud)) return 0;
+    if (!o->outside) return 1;
+    uint64_t at = lp_fb_size(&o->fb);
+    for (int i = 0; i < o->n_tail; i++) {
+        const lp_tflite_tail *e = &o->tail[i];
+        if (!zeros(write, ud, e->offset - at)) return 0;
+        if (e->t->lazy ? !lp_fb_emit_read(read_tensor, e->t, e->size, write, ud)
+                       : !write(ud, e->t->data, e->size))
+            return 0;
+        at = e->offset + e->size;
+    }
+    return zeros(write, ud, ALIGN16(at) - at) && zeros(write, ud, 16);
 }
