@@ -35,7 +35,7 @@ WASM_LDFLAGS := -O2 -sMODULARIZE=1 -sEXPORT_NAME=createLiteport -sENVIRONMENT=we
 
 .PHONY: portable portable-deps arm arm-test wasm
 
-portable: arm-test wasm
+portable: arm-test wasm build/wasm/convert_list.js build/tests/convert_list build-asan/tests/convert_list
 
 # The install step runs only when a package is missing, so `make test` stays quick on a machine that
 # has them. DPkg::Lock::Timeout waits for another apt run instead of failing.
@@ -90,6 +90,14 @@ arm-test: arm $(FIXTURES)/.stamp build/tests/convert_list build-asan/tests/conve
 	  [ "$$m" = b700 ] || { echo "$$b is not an AArch64 binary (e_machine $$m)"; exit 1; }; \
 	done
 	$(QEMU_ARM) build-arm64/liteport version
+	@# ONNX payloads are used in place as little-endian data: a big-endian target (aarch64_be here,
+	@# compiled only: Debian has no big-endian libc, an empty stub header stands in) must stop at
+	@# the #error in src/onnx/onnx.c rather than build a converter that writes garbage
+	@mkdir -p build-arm64/be/gnu && : > build-arm64/be/gnu/stubs-lp64_be.h
+	@if $(ARM_CC) -mbig-endian $(CFLAGS_BASE) -Ibuild-arm64/be -fsyntax-only src/onnx/onnx.c 2> build-arm64/be/log; \
+	then echo "a big-endian build of src/onnx/onnx.c did not stop"; exit 1; fi; \
+	grep -q "big-endian hosts are not supported" build-arm64/be/log || { cat build-arm64/be/log; exit 1; }; \
+	echo "big-endian build refused at compile time (#error in src/onnx/onnx.c), as intended"
 	@for t in $(C_TESTS); do \
 	  echo "== $$t (aarch64, qemu-user)"; $(QEMU_ARM) build-arm64/tests/$$t $(FIXTURES) || exit 1; \
 	done
@@ -110,6 +118,12 @@ build/web/%: web/%
 	cp $< $@
 
 wasm: build/web/liteport_core.js $(WEB_FILES:web/%=build/web/%)
+
+# the batch driver for Node.js, reading and writing real files (NODERAWFS), for tests/test_portable.py;
+# synchronous compilation: this emscripten's asynchronous path trips over Node 18+'s global fetch
+build/wasm/convert_list.js: tests/portable/convert_list.c $(LIB_SRC:%.c=build/wasm/obj/%.o)
+	$(EMCC) $(CFLAGS_BASE) -O2 -sENVIRONMENT=node -sNODERAWFS=1 -sWASM_ASYNC_COMPILATION=0 \
+		-sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -o $@ $^
 
 .PHONY: clean-portable
 clean-portable:
