@@ -28,10 +28,11 @@ EMCC ?= emcc
 export NODE_PATH := /usr/share/nodejs$(if $(NODE_PATH),:$(NODE_PATH))
 WASM_CFLAGS := -O2
 # Growable memory up to wasm32's 4 GiB: the model and the .tflite both live in the module's heap.
+# The in-memory file system (FS) holds external data files dropped with a model.
 WASM_LDFLAGS := -O2 -sMODULARIZE=1 -sEXPORT_NAME=createLiteport -sENVIRONMENT=web,worker \
-	-sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sINITIAL_MEMORY=32MB -sFILESYSTEM=0 \
+	-sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sINITIAL_MEMORY=32MB \
 	-sEXPORTED_FUNCTIONS=_malloc,_free,_lpw_convert,_lpw_output,_lpw_output_size,_lpw_report_json,_lpw_message,_lpw_version \
-	-sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8
+	-sEXPORTED_RUNTIME_METHODS=FS,UTF8ToString,stringToUTF8,lengthBytesUTF8
 
 .PHONY: portable portable-deps arm arm-test wasm
 

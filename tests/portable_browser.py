@@ -181,7 +181,8 @@ const rows = (s) => [...document.querySelectorAll(s + " tbody tr")].map(
     (tr) => [...tr.children].map((td) => td.textContent));
 return {
   state: document.body.dataset.state,
-  error: q("#error").hidden ? null : q("#error").textContent,
+  error: q("#error").hidden ? null : q("#error").firstChild.textContent,
+  hint: q("#error .hint") ? q("#error .hint").textContent : null,
   summary: q("#summary").textContent,
   io: rows("#io"),
   onnx_ops: rows("#onnx-ops"),
@@ -207,10 +208,11 @@ class Page:
         self.b.get(url)
         self.b.wait_js("return document.body.dataset.state", lambda s: s != "loading", timeout=60)
 
-    def convert(self, path, timeout=300):
-        """Picks `path` in the file input and waits for the result; returns READ_PAGE's dict."""
+    def convert(self, *paths, timeout=300):
+        """Picks `paths` (a model, and its data files) in the file input and waits for the result;
+        returns READ_PAGE's dict."""
         self.b.js("document.body.dataset.state = 'submitted'")
-        self.b.send_keys("#file", os.path.abspath(path))
+        self.b.send_keys("#file", "\n".join(os.path.abspath(p) for p in paths))
         self.b.wait_js("return document.body.dataset.state", lambda s: s in ("done", "error"), timeout=timeout)
         return self.b.js(READ_PAGE)
 

@@ -10,6 +10,7 @@ build-asan/tests/convert_list. Screenshots and timings go to build/artifacts/por
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -45,6 +46,7 @@ def _need(path, what="`make test` (or `make portable`) builds it"):
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """digits (the demo CNN), resnet18 with seeded weights, and two models the converter refuses."""
+    import onnx
     from onnx import TensorProto, helper
 
     from liteport.demo import make_model
@@ -69,7 +71,14 @@ def models(tmp_path_factory):
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
     (d / "custom_op.onnx").write_bytes(m.SerializeToString())
     (d / "truncated.onnx").write_bytes((d / "digits.onnx").read_bytes()[:1000])
-    return {p.stem: p for p in sorted(d.glob("*.onnx"))}
+    out = {p.stem: p for p in sorted(d.glob("*.onnx"))}
+    # the weights in a file of their own, as torch.onnx.export writes them by default
+    ext = d / "external"
+    ext.mkdir()
+    onnx.save_model(onnx.load(d / "digits.onnx"), ext / "digits_ext.onnx", save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="digits_ext.onnx.data", size_threshold=0)
+    out["digits_ext"] = ext / "digits_ext.onnx"
+    return out
 
 
 def _cli(cli, model, out, *extra):
@@ -144,7 +153,7 @@ def test_arm_cli_matches_native(models, tmp_path):
         rn, _ = _cli(CLI, model, tmp_path / f"{name}.native.tflite")
         ra, _ = _cli(["qemu-aarch64", ARM_CLI], model, tmp_path / f"{name}.arm.tflite")
         assert (ra.returncode, ra.stderr) == (rn.returncode, rn.stderr), name
-        if name in ("digits", "resnet18"):
+        if name in ("digits", "resnet18", "digits_ext"):
             assert rn.returncode == 0, rn.stderr
             assert (tmp_path / f"{name}.arm.tflite").read_bytes() == (tmp_path / f"{name}.native.tflite").read_bytes()
             assert _stable(json.loads(ra.stdout)) == _stable(json.loads(rn.stdout))
@@ -288,3 +297,47 @@ def test_page_options_are_the_cli_flags(models, page, tmp_path):
     finally:
         b.js("for (const id of ['opt-batch', 'opt-shapes']) document.getElementById(id).value = '';"
              "document.getElementById('opt-keep-io').checked = false;")
+
+
+def test_page_reads_external_data(models, page, tmp_path):
+    """A model whose weights are in an external data file: picked together, the page converts it to
+    the CLI's bytes; picked alone, it shows the CLI's error for a missing data file and says what to do."""
+    model = models["digits_ext"]
+    data = model.parent / "digits_ext.onnx.data"
+    assert data.stat().st_size > 10000  # every weight is in there
+    rn, _ = _cli(CLI, model, tmp_path / "cli.tflite")
+    assert rn.returncode == 0, rn.stderr
+    shown = page.convert(model, data)
+    assert shown["state"] == "done", shown
+    assert shown["summary"] == "digits_ext.onnx (+ digits_ext.onnx.data) → digits_ext.tflite"
+    assert page.download("digits_ext.tflite") == (tmp_path / "cli.tflite").read_bytes()
+
+    lonely = tmp_path / "alone"
+    lonely.mkdir()
+    shutil.copy(model, lonely / model.name)
+    rn, _ = _cli(CLI, lonely / model.name, tmp_path / "x.tflite")
+    assert rn.returncode == 1 and "digits_ext.onnx.data' not found next to the model" in rn.stderr, rn.stderr
+    shown = page.convert(lonely / model.name)
+    assert shown["state"] == "error", shown
+    assert shown["error"] == rn.stderr.strip()
+    assert shown["hint"] == "Pick or drop digits_ext.onnx together with its external data file(s)."
+    page.b.screenshot(os.path.join(ARTIFACTS, "page_error_missing_data.png"))
+
+
+def test_page_accepts_a_dropped_file(models, page, tmp_path):
+    """Dropping a file on the page (a synthetic drop event carrying the file) converts it like picking it."""
+    import base64
+
+    model = models["digits"]
+    rn, _ = _cli(CLI, model, tmp_path / "cli.tflite")
+    assert rn.returncode == 0, rn.stderr
+    page.b.js("document.body.dataset.state = 'submitted';"
+              "const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));"
+              "const dt = new DataTransfer();"
+              "dt.items.add(new File([bytes], arguments[1]));"
+              "document.getElementById('drop').dispatchEvent("
+              "  new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));",
+              base64.b64encode(model.read_bytes()).decode(), model.name)
+    page.b.wait_js("return document.body.dataset.state", lambda s: s in ("done", "error"), timeout=120)
+    assert page.b.js("return document.body.dataset.state") == "done"
+    assert page.download("digits.tflite") == (tmp_path / "cli.tflite").read_bytes()

@@ -2,7 +2,8 @@
  * built by `make wasm`). One conversion at a time: its output, report and message stay valid until
  * the next lpw_convert. The model bytes are converted in place (lp_convert_buffer: no copy of the
  * weights), so the caller allocates them in the module's heap with malloc and frees them afterwards.
- * External data files are refused (the page converts one self-contained .onnx file). */
+ * External data files are read from `base_dir` in the module's in-memory file system, where the
+ * worker puts the data files picked with the model. */
 #include <stddef.h>
 
 #include "liteport.h"
@@ -11,9 +12,11 @@ static lp_converter *conv;
 static const void *out_data;
 static size_t out_size;
 
-/* Returns an lp_status. input_shapes: "" or NULL for none, else the CLI's --input-shape values
- * joined with ';'. batch <= 0: keep a dynamic batch. */
-int lpw_convert(const void *data, size_t size, int keep_io_layout, int batch, const char *input_shapes) {
+/* Returns an lp_status. base_dir: the folder of external data files ("" or NULL: none allowed).
+ * input_shapes: "" or NULL for none, else the CLI's --input-shape values joined with ';'.
+ * batch <= 0: keep a dynamic batch. */
+int lpw_convert(const void *data, size_t size, const char *base_dir, int keep_io_layout, int batch,
+                const char *input_shapes) {
     lp_converter_free(conv);
     out_data = NULL;
     out_size = 0;
@@ -23,7 +26,8 @@ int lpw_convert(const void *data, size_t size, int keep_io_layout, int batch, co
     opt.input_shapes = input_shapes && input_shapes[0] ? input_shapes : NULL;
     conv = lp_converter_new(&opt);
     if (!conv) return LP_ERR_NOMEM;
-    return (int)lp_convert_buffer(conv, data, size, NULL, &out_data, &out_size);
+    if (base_dir && !base_dir[0]) base_dir = NULL;
+    return (int)lp_convert_buffer(conv, data, size, base_dir, &out_data, &out_size);
 }
 
 const void *lpw_output(void) { return out_data; }
