@@ -341,3 +341,17 @@ def test_page_accepts_a_dropped_file(models, page, tmp_path):
     page.b.wait_js("return document.body.dataset.state", lambda s: s in ("done", "error"), timeout=120)
     assert page.b.js("return document.body.dataset.state") == "done"
     assert page.download("digits.tflite") == (tmp_path / "cli.tflite").read_bytes()
+
+
+def test_page_refuses_what_wasm_memory_cannot_hold(page, tmp_path):
+    """A 2 GiB file (sparse: no disk used) is refused at once with a message saying why and what to
+    use instead, before anything is read into the module's 4 GiB memory."""
+    big = tmp_path / "huge.onnx"
+    with open(big, "wb") as f:
+        f.truncate(2 << 30)
+    shown = page.convert(big, timeout=60)
+    assert shown["state"] == "error", shown
+    assert shown["error"].startswith("liteport: error: huge.onnx: the model is 2.00 GiB; a browser converts models "
+                                     "up to about 2 GiB"), shown["error"]
+    assert "use the liteport command-line tool" in shown["error"]
+    assert shown["progress"] == []
