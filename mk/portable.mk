@@ -32,7 +32,7 @@ WASM_CFLAGS := -O2
 WASM_LDFLAGS := -O2 -sMODULARIZE=1 -sEXPORT_NAME=createLiteport -sENVIRONMENT=web,worker \
 	-sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sINITIAL_MEMORY=32MB \
 	-sEXPORTED_FUNCTIONS=_malloc,_free,_lpw_convert,_lpw_output,_lpw_output_size,_lpw_report_json,_lpw_message,_lpw_version \
-	-sEXPORTED_RUNTIME_METHODS=FS,UTF8ToString,stringToUTF8,lengthBytesUTF8
+	-sEXPORTED_RUNTIME_METHODS=FS,HEAPU8,UTF8ToString,stringToUTF8,lengthBytesUTF8
 
 .PHONY: portable portable-deps arm arm-test wasm
 
