@@ -110,9 +110,9 @@ build/wasm/obj/%.o: %.c $(LIB_HDR) | portable-deps
 	@mkdir -p $(dir $@)
 	$(EMCC) $(CFLAGS_BASE) $(WASM_CFLAGS) -c $< -o $@
 
-build/web/liteport_core.js: $(LIB_SRC:%.c=build/wasm/obj/%.o) build/wasm/obj/web/wasm_api.o
+build/web/liteport_core.js: $(LIB_SRC:%.c=build/wasm/obj/%.o) build/wasm/obj/web/wasm_api.o mk/portable.mk
 	@mkdir -p $(dir $@)
-	$(EMCC) $(WASM_LDFLAGS) -o $@ $^
+	$(EMCC) $(WASM_LDFLAGS) -o $@ $(filter %.o,$^)
 
 build/web/%: web/%
 	@mkdir -p $(dir $@)
