@@ -40,6 +40,12 @@ def _need(path, what="`make test` (or `make portable`) builds it"):
     assert os.path.exists(path), f"{path} is missing: {what}"
 
 
+def _need_tool(name):
+    """qemu-aarch64 and node come from Debian's packages that `make portable-deps` installs: a missing
+    one fails the test with that advice (never a skip)."""
+    assert shutil.which(name), f"`{name}` is not on PATH: `make portable-deps` (run by `make test`) installs it"
+
+
 # ---------------------------------------------------------------------------------------------
 # models
 
@@ -117,6 +123,8 @@ def _convert_list(kind, models, out_dir, *args, env=None):
     """Converts `models` in one process of build `kind`; returns (status lines, {stem: bytes})."""
     cmd = LIST[kind]
     _need(cmd[-1])
+    if len(cmd) > 1:
+        _need_tool(cmd[0])
     os.makedirs(out_dir, exist_ok=True)
     listing = "".join(f"{m}\t{out_dir}/{m.stem}.tflite\n" for m in models)
     r = subprocess.run(cmd + list(args), input=listing, capture_output=True, text=True, env=env, timeout=900)
@@ -148,6 +156,7 @@ def _assert_aarch64(path):
 def test_arm_cli_matches_native(models, tmp_path):
     """The ARM CLI under qemu: the same .tflite bytes, report and error lines as the native CLI."""
     _need(ARM_CLI)
+    _need_tool("qemu-aarch64")
     _assert_aarch64(ARM_CLI)
     for name, model in models.items():
         rn, _ = _cli(CLI, model, tmp_path / f"{name}.native.tflite")
