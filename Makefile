@@ -73,3 +73,8 @@ test: ctest install
 
 clean:
 	rm -rf build build-asan out
+
+# 64-bit ARM (cross-compiled, tested under qemu-user) and WebAssembly (the converter web page)
+include mk/portable.mk
+test: portable
+clean: clean-portable

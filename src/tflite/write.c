@@ -370,6 +370,52 @@ typedef struct opcode {
     int code, version;
 } opcode;
 
+/* The order the operators are written in: depth-first from the graph outputs (in order), each node
+ * after the producers of its inputs (in input order). It depends only on the graph's structure, not
+ * on the order in which lowerings created the nodes: C leaves the evaluation order of function
+ * arguments unspecified (GCC on x86-64 evaluates them right to left, GCC on AArch64 and clang left
+ * to right), so `bin(c, DIV, un(c, SIN, x), un(c, COS, x))` creates its two nodes in a
+ * compiler-dependent order, and the .tflite must be the same wherever liteport was built. Live
+ * nodes that no output depends on follow, each after its inputs too. Returns the number of nodes
+ * written to `out`, -1 when out of memory. */
+static int canonical_order(const lp_graph *g, int *out) {
+    int nn = g->n_n, k = 0, sp = 0;
+    unsigned char *seen = calloc((size_t)nn + 1, 1);
+    int *stack = malloc(sizeof(int) * 2 * (size_t)(nn + 1)); /* (node, next input) pairs */
+    if (!seen || !stack) {
+        free(seen);
+        free(stack);
+        return -1;
+    }
+    for (int r = 0; r < g->outputs.n + nn; r++) {
+        int root = r - g->outputs.n;
+        if (r < g->outputs.n) root = g->outputs.v[r] >= 0 ? g->t[g->outputs.v[r]].producer : -1;
+        if (root < 0 || root >= nn || g->n[root].dead || seen[root]) continue;
+        seen[root] = 1;
+        stack[sp++] = root;
+        stack[sp++] = 0;
+        while (sp) {
+            const lp_node *n = &g->n[stack[sp - 2]];
+            int j = stack[sp - 1];
+            if (j < n->n_in) {
+                stack[sp - 1] = j + 1;
+                int p = n->in[j] >= 0 ? g->t[n->in[j]].producer : -1;
+                if (p >= 0 && p < nn && !g->n[p].dead && !seen[p]) {
+                    seen[p] = 1;
+                    stack[sp++] = p;
+                    stack[sp++] = 0;
+                }
+            } else {
+                out[k++] = stack[sp - 2];
+                sp -= 2;
+            }
+        }
+    }
+    free(seen);
+    free(stack);
+    return k;
+}
+
 /* builds the model into b; with `outside` the constant data is not in the flatbuffer: each
  * tensor buffer gets Buffer.offset/size slots (out->tail) that lp_tflite_build fills in */
 static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside, lp_tflite_out *out) {
@@ -384,7 +430,9 @@ static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside,
     opcode *codes = malloc(sizeof(opcode) * (size_t)(g->n_n + 1));
     int *op_code_idx = malloc(sizeof(int) * (size_t)(g->n_n + 1));
     lp_fb_ref *refs = malloc(sizeof(lp_fb_ref) * (size_t)(nt + g->n_n + 16));
-    if (!tidx || !order || !bufidx || !hashes || !buf_tensor || !codes || !op_code_idx || !refs) {
+    int *norder = malloc(sizeof(int) * (size_t)(g->n_n + 1)); /* nodes in the order written */
+    int n_live = norder ? canonical_order(g, norder) : -1;
+    if (!tidx || !order || !bufidx || !hashes || !buf_tensor || !codes || !op_code_idx || !refs || n_live < 0) {
         st = lp_err_set(g->err, LP_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -401,9 +449,9 @@ static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside,
     } while (0)
     for (int i = 0; i < g->inputs.n; i++) USE_TENSOR(g->inputs.v[i]);
     int n_ops = 0, n_codes = 0;
-    for (int i = 0; i < g->n_n; i++) {
+    for (int q = 0; q < n_live; q++) {
+        int i = norder[q];
         const lp_node *n = &g->n[i];
-        if (n->dead) continue;
         if (!lp_op_is_tfl(n->op)) {
             st = lp_err_set(g->err, LP_ERR_INTERNAL, "node '%s' (%s) was not lowered", n->name, lp_op_name(n->op));
             goto done;
@@ -458,9 +506,9 @@ static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside,
 
     /* metadata: min_runtime_version */
     const char *rt = "1.5.0";
-    for (int i = 0; i < g->n_n; i++) {
+    for (int q = 0; q < n_live; q++) {
+        int i = norder[q];
         const lp_node *n = &g->n[i];
-        if (n->dead) continue;
         const char *r = runtime_for(n->op, codes[op_code_idx[i]].version);
         if (version_less(rt, r)) rt = r;
     }
@@ -562,9 +610,9 @@ static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside,
     /* operators */
     lp_fb_ref *orefs = refs;
     int oi = 0;
-    for (int i = 0; i < g->n_n; i++) {
+    for (int q = 0; q < n_live; q++) {
+        int i = norder[q];
         const lp_node *n = &g->n[i];
-        if (n->dead) continue;
         int32_t ins[64], outs[64];
         if (n->n_in > 64 || n->n_out > 64) {
             st = lp_err_set(g->err, LP_ERR_LIMIT, "node '%s' has too many inputs or outputs", n->name);
@@ -685,6 +733,7 @@ static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside,
     info->n_tensors = n_tfl;
     info->n_buffers = n_bufs;
 done:
+    free(norder);
     free(tidx);
     free(order);
     free(bufidx);
