@@ -55,7 +55,7 @@ def _convert_options(args, with_input_shape=True):
     return opts
 
 
-PASSES = "canonicalize, infer, simplify, fold_bn, lower, legalize, layout, fuse, dce"
+PASSES = "canonicalize, infer, simplify, fold_bn, lower, legalize, layout, pixels, fuse, dce"
 
 
 def _add_convert_options(p, with_input_shape=True, with_dump=True):

@@ -17,6 +17,8 @@ typedef struct lp_tflite_info {
 /* Build the flatbuffer for g into fb (initialised by the caller). Weights are referenced, not
  * copied: g's constant payloads must stay valid until the flatbuffer is emitted. */
 lp_status lp_tflite_build(lp_graph *g, lp_fb *fb, lp_tflite_info *info);
+/* The same with a TFLITE_METADATA buffer (`meta`, copied; NULL: none) listed in Model.metadata. */
+lp_status lp_tflite_build_meta(lp_graph *g, lp_fb *fb, lp_tflite_info *info, const void *meta, size_t meta_size);
 
 /* TFLite builtin code of a TFLite op */
 int lp_tfl_builtin_code(lp_op op);

@@ -331,6 +331,10 @@ typedef struct opcode {
 } opcode;
 
 lp_status lp_tflite_build(lp_graph *g, lp_fb *b, lp_tflite_info *info) {
+    return lp_tflite_build_meta(g, b, info, NULL, 0);
+}
+
+lp_status lp_tflite_build_meta(lp_graph *g, lp_fb *b, lp_tflite_info *info, const void *meta, size_t meta_size) {
     memset(info, 0, sizeof *info);
     lp_status st = LP_OK;
     int nt = g->n_t;
@@ -424,6 +428,7 @@ lp_status lp_tflite_build(lp_graph *g, lp_fb *b, lp_tflite_info *info) {
     }
     snprintf(info->min_runtime, sizeof info->min_runtime, "%s", rt);
     int rt_buf = n_bufs++;
+    int md_buf = meta ? n_bufs++ : -1; /* TFLITE_METADATA */
 
     /* ---- build back to front: buffers' data first (it ends up at the end of the file) ---- */
     lp_fb_ref *buf_refs = refs; /* n_bufs entries */
@@ -434,6 +439,8 @@ lp_status lp_tflite_build(lp_graph *g, lp_fb *b, lp_tflite_info *info) {
             char v[16] = {0};
             memcpy(v, rt, strlen(rt));
             data = lp_fb_bytes(b, v, 16, 16);
+        } else if (j == md_buf) {
+            data = lp_fb_bytes(b, meta, meta_size, 16);
         } else {
             const lp_tensor *T = &g->t[buf_tensor[j]];
             size_t need = (size_t)lp_tensor_numel(T) * lp_dtype_size(T->dtype);
@@ -477,11 +484,20 @@ lp_status lp_tflite_build(lp_graph *g, lp_fb *b, lp_tflite_info *info) {
         lp_fb_ref name = lp_fb_string(b, T->name);
         lp_fb_ref shp = lp_fb_vec_i32(b, shape, T->rank);
         lp_fb_ref shs = dyn ? lp_fb_vec_i32(b, sig, T->rank) : 0;
+        /* integer graph inputs and outputs get an empty QuantizationParameters table, as the
+         * TensorFlow converter writes: Android Studio's model binding reads quantization().scale(0)
+         * of INT32/INT64/UINT8 inputs and outputs without checking for a missing table */
+        lp_fb_ref quant = 0;
+        if ((T->flags & (LP_T_INPUT | LP_T_OUTPUT)) && (ty == 2 || ty == 3 || ty == 4)) {
+            lp_fb_start(b);
+            quant = lp_fb_end(b);
+        }
         lp_fb_start(b);
         lp_fb_add_ref(b, 0, shp);
         if (ty) lp_fb_add_i8(b, 1, (int8_t)ty);
         if (bufidx[order[k]]) lp_fb_add_u32(b, 2, (uint32_t)bufidx[order[k]]);
         lp_fb_add_ref(b, 3, name);
+        lp_fb_add_ref(b, 4, quant);
         lp_fb_add_ref(b, 7, shs);
         trefs[k] = lp_fb_end(b);
     }
@@ -571,12 +587,17 @@ lp_status lp_tflite_build(lp_graph *g, lp_fb *b, lp_tflite_info *info) {
     lp_fb_ref sigdef = lp_fb_end(b);
     lp_fb_ref sigdefs = lp_fb_vec_ref(b, &sigdef, 1);
 
-    lp_fb_ref mname = lp_fb_string(b, "min_runtime_version");
-    lp_fb_start(b);
-    lp_fb_add_ref(b, 0, mname);
-    lp_fb_add_u32(b, 1, (uint32_t)rt_buf);
-    lp_fb_ref meta = lp_fb_end(b);
-    lp_fb_ref metas = lp_fb_vec_ref(b, &meta, 1);
+    lp_fb_ref mentry[2];
+    int n_mentry = 0;
+    for (int k = 0; k < 2; k++) {
+        if (k == 1 && md_buf < 0) break;
+        lp_fb_ref mname = lp_fb_string(b, k == 0 ? "min_runtime_version" : "TFLITE_METADATA");
+        lp_fb_start(b);
+        lp_fb_add_ref(b, 0, mname);
+        lp_fb_add_u32(b, 1, (uint32_t)(k == 0 ? rt_buf : md_buf));
+        mentry[n_mentry++] = lp_fb_end(b);
+    }
+    lp_fb_ref metas = lp_fb_vec_ref(b, mentry, n_mentry);
 
     lp_fb_ref desc = lp_fb_string(b, "liteport " LITEPORT_VERSION);
     lp_fb_start(b);
