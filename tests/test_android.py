@@ -399,3 +399,21 @@ def test_sanitizers_on_metadata(classifier, tmp_path):
                         capture_output=True, text=True, env=env)
     assert rb.returncode == 1 and "Sanitizer" not in rb.stderr and "is not a model output" in rb.stderr
     onnx.checker.check_model(onnx.load(d / "classifier.onnx"))
+
+
+def test_cli_verify_with_options_writes_nothing(classifier, tmp_path):
+    """`liteport verify` with conversion options converts again in memory: it must not write
+    MODEL.tflite beside the ONNX file (it used to, over the user's file)."""
+    d = classifier
+    shutil.copy(d / "classifier.onnx", tmp_path / "m.onnx")
+    liteport.convert(tmp_path / "m.onnx", tmp_path / "u8.tflite", uint8_input=True, mean=MEAN, std=STD)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    r = subprocess.run([sys.executable, "-m", "liteport", "verify", str(tmp_path / "m.onnx"), str(tmp_path / "u8.tflite"),
+                        "--uint8-input", "--mean", ",".join(map(str, MEAN)), "--std", ",".join(map(str, STD))],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and "ok: max|litert - ort|" in r.stdout, r.stdout + r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "u8.tflite"]
+    # without the options the input types differ from a default conversion: a clear error
+    r = subprocess.run([sys.executable, "-m", "liteport", "verify", str(tmp_path / "m.onnx"), str(tmp_path / "u8.tflite")],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 1 and "shapes or types differ from a default conversion" in r.stderr, r.stderr

@@ -231,7 +231,11 @@ def cmd_verify(args):
     elif any((args.keep_io_layout, args.no_layout_pass, args.no_fusions, args.batch, args.input_shape,
               args.uint8_input)):
         # the conversion options the .tflite was made with: convert again in memory for its report
-        report = liteport.convert(args.onnx, **_convert_options(args))
+        # (from the bytes: a path would write MODEL.tflite beside the model, over a file the user has)
+        with open(args.onnx, "rb") as f:
+            data = f.read()
+        report = liteport.convert(data, base_dir=os.path.dirname(os.path.abspath(args.onnx)),
+                                  **_convert_options(args))
     result = liteport.verify(args.onnx, args.tflite, batch_sizes=args.batch_sizes,
                              seed=args.seed, rtol=args.rtol, report=report)
     if args.json:
