@@ -272,6 +272,12 @@ def test_c_cli_writes_the_same_metadata(classifier, tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "metadata 'Fruit classifier' (parser 1.0.0), image input 'image' RGB, 10 labels" in r.stdout
+    r = subprocess.run([CLI, "convert", str(d / "classifier.onnx"), "-o", str(tmp_path / "m.tflite"), "--metadata",
+                        "-q"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    md = liteport.read_metadata(tmp_path / "m.tflite")
+    assert md["name"] == "classifier" and [t["name"] for t in md["inputs"] + md["outputs"]] == ["image", "probability"]
+    assert md["inputs"][0]["content"] == "feature" and md["files"] == {}
     py = tmp_path / "py.tflite"
     liteport.convert(d / "classifier.onnx", py, **_full_options(d))
     a, b = liteport.read_metadata(out), liteport.read_metadata(py)
