@@ -423,3 +423,42 @@ def test_cli_verify_with_options_writes_nothing(classifier, tmp_path):
     r = subprocess.run([sys.executable, "-m", "liteport", "verify", str(tmp_path / "m.onnx"), str(tmp_path / "u8.tflite")],
                        capture_output=True, text=True, env=env)
     assert r.returncode == 1 and "shapes or types differ from a default conversion" in r.stderr, r.stderr
+
+
+def test_damaged_metadata_is_one_error_line(classifier, tmp_path):
+    """Random damage inside the TFLITE_METADATA buffer: read_metadata raises ValueError (or reads
+    something), never another exception; `liteport inspect` prints one error line."""
+    import random
+
+    import ai_edge_litert.schema_py_generated as schema
+
+    d = classifier
+    good = tmp_path / "good.tflite"
+    liteport.convert(d / "classifier.onnx", good, **_full_options(d))
+    data = good.read_bytes()
+    m = schema.Model.GetRootAs(data, 0)
+    (entry,) = [m.Metadata(i) for i in range(m.MetadataLength()) if m.Metadata(i).Name() == b"TFLITE_METADATA"]
+    buf = m.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
+    start, n = data.index(buf), len(buf)
+    rng = random.Random(0)
+    errors = 0
+    for _ in range(1500):
+        b = bytearray(data)
+        for _ in range(rng.randint(1, 6)):
+            b[start + rng.randrange(n)] = rng.randrange(256)
+        try:
+            md = liteport.read_metadata(bytes(b))
+            if md is not None:
+                liteport.metadata.format_metadata(md)
+        except ValueError:
+            errors += 1
+    assert errors > 100  # the damage was noticed often; the rest parsed to some values
+    b = bytearray(data)
+    b[start:start + 8] = b"\xff\xff\xff\x7fM001"  # root offset far past the end
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(bytes(b))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    r = subprocess.run([sys.executable, "-m", "liteport", "inspect", str(bad)], capture_output=True, text=True,
+                       env=env)
+    assert r.returncode == 1 and r.stderr.startswith("liteport: error: ") and r.stderr.count("\n") == 1, r.stderr
+    assert "unreadable TFLite metadata" in r.stderr

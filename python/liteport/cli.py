@@ -276,8 +276,8 @@ def cmd_inspect(args):
 
     try:
         md = read_metadata(args.tflite)
-    except (ValueError, IndexError, UnicodeDecodeError) as e:
-        raise _CliError(f"{args.tflite}: unreadable TFLite metadata ({e})") from None
+    except ValueError as e:
+        raise _CliError(f"{args.tflite}: unreadable TFLite metadata: {e}") from None
     info["metadata"] = md
     if args.json:
         print(json.dumps(info, indent=2))

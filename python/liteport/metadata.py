@@ -51,12 +51,18 @@ class _T:
         o = self._off(i)
         return _T(self.t.Bytes, self.t.Indirect(o + self.t.Pos)) if o else None
 
+    def _vector(self, o, size):
+        start, n = self.t.Vector(o), self.t.VectorLen(o)
+        if start + size * n > len(self.t.Bytes):
+            raise ValueError("a vector runs past the end of the metadata")
+        return start, n
+
     def tables(self, i):
         o = self._off(i)
         if not o:
             return []
-        start = self.t.Vector(o)
-        return [_T(self.t.Bytes, self.t.Indirect(start + 4 * k)) for k in range(self.t.VectorLen(o))]
+        start, n = self._vector(o, 4)
+        return [_T(self.t.Bytes, self.t.Indirect(start + 4 * k)) for k in range(n)]
 
     def floats(self, i):
         from flatbuffers import number_types as N
@@ -64,8 +70,8 @@ class _T:
         o = self._off(i)
         if not o:
             return None
-        start = self.t.Vector(o)
-        return [float(self.t.Get(N.Float32Flags, start + 4 * k)) for k in range(self.t.VectorLen(o))]
+        start, n = self._vector(o, 4)
+        return [float(self.t.Get(N.Float32Flags, start + 4 * k)) for k in range(n)]
 
 
 def _files(t, i):
@@ -101,8 +107,16 @@ def _tensor(t):
 
 
 def parse_metadata_buffer(buf):
-    """The M001 flatbuffer -> dict (raises ValueError when it is not one)."""
-    buf = bytes(buf)
+    """The M001 flatbuffer -> dict (raises ValueError when it is not one, or is damaged)."""
+    import struct
+
+    try:
+        return _parse(bytes(buf))
+    except (struct.error, TypeError, IndexError, UnicodeDecodeError, OverflowError) as e:
+        raise ValueError(f"damaged TFLite metadata ({type(e).__name__}: {e})") from None
+
+
+def _parse(buf):
     if len(buf) < 8 or buf[4:8] != b"M001":
         raise ValueError("not a TFLite metadata buffer (identifier M001)")
     import struct
@@ -126,14 +140,23 @@ def read_metadata(model):
     else:
         with open(os.fspath(model), "rb") as f:
             data = f.read()
+    import struct
+    import zlib
+
     import ai_edge_litert.schema_py_generated as schema
 
-    m = schema.Model.GetRootAs(data, 0)
     buf = None
-    for i in range(m.MetadataLength()):
-        e = m.Metadata(i)
-        if e.Name() == b"TFLITE_METADATA":
-            buf = m.Buffers(e.Buffer()).DataAsNumpy().tobytes()
+    try:
+        m = schema.Model.GetRootAs(data, 0)
+        for i in range(m.MetadataLength()):
+            e = m.Metadata(i)
+            if e.Name() == b"TFLITE_METADATA":
+                if e.Buffer() >= m.BuffersLength():
+                    raise ValueError(f"TFLITE_METADATA names buffer {e.Buffer()} of {m.BuffersLength()}")
+                buf = m.Buffers(e.Buffer()).DataAsNumpy()
+                buf = b"" if isinstance(buf, int) else buf.tobytes()  # no data vector: 0
+    except (struct.error, TypeError, IndexError, UnicodeDecodeError, OverflowError) as e:
+        raise ValueError(f"damaged .tflite model ({type(e).__name__}: {e})") from None
     if buf is None:
         return None
     md = parse_metadata_buffer(buf)
@@ -142,8 +165,8 @@ def read_metadata(model):
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             for name in z.namelist():
                 files[name] = z.read(name).decode("utf-8", "replace")
-    except zipfile.BadZipFile:
-        pass
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError, zlib.error):
+        files = {}  # no readable archive after the model
     md["files"] = files
     return md
 
