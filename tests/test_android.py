@@ -462,3 +462,23 @@ def test_damaged_metadata_is_one_error_line(classifier, tmp_path):
                        env=env)
     assert r.returncode == 1 and r.stderr.startswith("liteport: error: ") and r.stderr.count("\n") == 1, r.stderr
     assert "unreadable TFLite metadata" in r.stderr
+
+
+def test_export_uint8_input_verified(tmp_path):
+    """liteport.export with uint8_input: its verification feeds pixels to LiteRT and the normalized
+    pixels to onnxruntime; LiteRTModel refuses floats for the pixel input."""
+    torch.manual_seed(1)
+    net = randomize(Classifier(classes=4))
+    rep = liteport.export(net, torch.randn(1, 3, 16, 16), tmp_path / "e.tflite", input_names=["image"],
+                          output_names=["probability"], exporter="torchscript", uint8_input=True, mean=MEAN,
+                          std=STD, labels=["n", "s", "e", "w"])
+    assert rep.verification.ok and rep.inputs[0].tflite_dtype == "uint8", str(rep.verification)
+    assert rep.verification.checks[0].max_ref > 0.25
+    m = liteport.LiteRTModel(tmp_path / "e.tflite", rep)
+    with pytest.raises(ValueError, match="takes 8-bit pixels"):
+        m({"image": np.zeros((1, 3, 16, 16), np.float32)})
+    px = _pixels(1, 16, 16).transpose(0, 3, 1, 2)
+    out = m({"image": px})["probability"]
+    with torch.no_grad():
+        ref = net(torch.from_numpy(_normalized_nchw(px.transpose(0, 2, 3, 1)))).numpy()
+    np.testing.assert_allclose(out, ref, atol=1e-5)

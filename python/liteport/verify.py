@@ -147,6 +147,7 @@ class LiteRTModel:
         self.input_names = [e.get("name") for e in rep_in]
         self.output_names = [e.get("name") for e in rep_out]
         self._in_perm = {e.get("name"): _perm(e) for e in rep_in}
+        self._pixels = set(_pixel_inputs(report))
         self._out_perm = {e.get("name"): _perm(e) for e in rep_out}
 
         sigs = self.interpreter.get_signature_list()
@@ -192,6 +193,9 @@ class LiteRTModel:
                 raise ValueError(f"input {name!r}: rank {a.ndim}, layout perm {list(perm)}")
             a = a.transpose(perm)
         want = np.dtype(d["dtype"])
+        if name in self._pixels and not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"input {name!r} takes 8-bit pixels (uint8_input): pass integer pixel values "
+                             f"0-255, not {a.dtype} (the model normalizes them itself)")
         if a.dtype != want:
             a = a.astype(want)
         a = _c_order(a)
