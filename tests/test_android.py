@@ -482,3 +482,45 @@ def test_export_uint8_input_verified(tmp_path):
     with torch.no_grad():
         ref = net(torch.from_numpy(_normalized_nchw(px.transpose(0, 2, 3, 1)))).numpy()
     np.testing.assert_allclose(out, ref, atol=1e-5)
+
+
+def test_image_input_channels_last_without_convolutions(tmp_path):
+    """An image input that nothing inside wants channels-last (a model that starts with a flatten,
+    or with elementwise ops) still becomes height x width x channels when it is the image input;
+    a transpose inside (or the FULLY_CONNECTED weights) restores the ONNX order."""
+    from liteport.export import export_onnx
+
+    torch.manual_seed(2)
+    mlp = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 10)).eval()
+    export_onnx(mlp, torch.randn(1, 1, 28, 28), tmp_path / "mlp.onnx", input_names=["digit"],
+                output_names=["logits"], exporter="torchscript")
+    plain = liteport.convert(tmp_path / "mlp.onnx", tmp_path / "plain.tflite")
+    assert plain.inputs[0].shape == [-1, 1, 28, 28]  # without image options the ONNX layout stays
+    for extra in ({}, {"uint8_input": True}):
+        out = tmp_path / "mlp_img.tflite"
+        rep = liteport.convert(tmp_path / "mlp.onnx", out, mean=0.1307, std=0.3081, labels=list("0123456789"),
+                               **extra)
+        assert rep.inputs[0].shape == [-1, 28, 28, 1], rep.inputs[0].shape
+        assert rep.inputs[0].tflite_dtype == ("uint8" if extra else "float32")
+        assert "TRANSPOSE" not in rep.tflite_ops  # the flatten's order moved into the weights
+        md = liteport.read_metadata(out)
+        assert md["inputs"][0]["content"] == "image" and md["inputs"][0]["color_space"] == "grayscale"
+        v = liteport.verify(tmp_path / "mlp.onnx", out, report=rep)
+        assert v.ok and v.checks[0].max_ref > 0.5, str(v)
+
+    class Shift(torch.nn.Module):  # elementwise only: the input's layout is restored by a transpose
+        def forward(self, x):
+            return torch.tanh(x * 0.5 + 0.25)
+
+    export_onnx(Shift(), torch.randn(1, 3, 12, 10), tmp_path / "shift.onnx", input_names=["image"],
+                output_names=["y"], exporter="torchscript")
+    rep = liteport.convert(tmp_path / "shift.onnx", tmp_path / "shift.tflite", uint8_input=True, mean=MEAN, std=STD)
+    assert rep.inputs[0].shape == [-1, 12, 10, 3] and rep.inputs[0].tflite_dtype == "uint8"
+    v = liteport.verify(tmp_path / "shift.onnx", tmp_path / "shift.tflite", report=rep)
+    assert v.ok and v.checks[0].max_ref > 0.5, str(v)
+    # an input that is also an output cannot be made channels-last: one clear error
+    with pytest.raises(liteport.ConversionError, match="not height x width x channels"):
+        g = onnx.helper.make_graph([], "same", [onnx.helper.make_tensor_value_info("x", 1, [1, 3, 8, 8])],
+                                   [onnx.helper.make_tensor_value_info("x", 1, [1, 3, 8, 8])])
+        liteport.convert(onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid("", 17)]),
+                         tmp_path / "same.tflite", uint8_input=True)
