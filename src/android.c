@@ -283,6 +283,20 @@ void lp_android_report_json(const lp_android *a, const lp_graph *g, lp_buf *b) {
     lp_buf_puts(b, "}");
 }
 
+int lp_android_warning(const lp_android *a, const lp_graph *g, char *msg, size_t n) {
+    int k = a->enabled ? lp_image_input_index(g, &a->opt) : -1;
+    if (k < 0) return 0;
+    const lp_tensor *t = &g->t[g->inputs.v[k]];
+    if (t->rank != 4 || (t->dims[1] > 0 && t->dims[2] > 0)) return 0;
+    /* the metadata has no default size, and Android's generated wrapper resizes every picture to
+     * the input tensor's shape, 1 x 1 in a dynamic dimension until the app resizes the input */
+    snprintf(msg, n,
+             "image input '%.200s' has a dynamic height or width: Android Studio's wrapper would resize pictures "
+             "to 1x1; fix the size with --input-shape %.200s:N,C,H,W (input_shapes=)",
+             t->name, t->name);
+    return 1;
+}
+
 void lp_android_report_text(const lp_android *a, const lp_graph *g, lp_buf *b) {
     if (!a->enabled) return;
     const lp_options *o = &a->opt;
@@ -299,4 +313,6 @@ void lp_android_report_text(const lp_android *a, const lp_graph *g, lp_buf *b) {
         lp_buf_printf(b, ", %d labels (%s) for '%s'", a->n_labels, a->labels_name,
                       g->t[g->outputs.v[a->labels_output]].name);
     lp_buf_puts(b, "\n");
+    char w[600];
+    if (lp_android_warning(a, g, w, sizeof w)) lp_buf_printf(b, "  warning: %s\n", w);
 }

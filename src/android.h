@@ -36,6 +36,10 @@ lp_status lp_android_files(lp_android *a, uint64_t model_size, lp_err *err);
 void lp_android_report_json(const lp_android *a, const lp_graph *g, lp_buf *b);
 void lp_android_report_text(const lp_android *a, const lp_graph *g, lp_buf *b);
 
+/* 1 and a message in msg when the metadata is likely to mislead an app (an image input of dynamic
+ * height or width); for the report's "warnings". */
+int lp_android_warning(const lp_android *a, const lp_graph *g, char *msg, size_t n);
+
 void lp_android_free(lp_android *a);
 
 #endif

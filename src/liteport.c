@@ -414,8 +414,11 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
         json_histo(b, h_tfl, n_h_tfl);
         lp_buf_printf(b,
                       ",\"n_tflite_ops\":%d,\"transposes\":%d,\"n_tensors\":%d,\"n_buffers\":%d,"
-                      "\"shared_buffers\":%d,\"min_runtime_version\":\"%s\",\"warnings\":[]",
+                      "\"shared_buffers\":%d,\"min_runtime_version\":\"%s\",\"warnings\":[",
                       info.n_ops, transposes, info.n_tensors, info.n_buffers, info.n_dedup, info.min_runtime);
+        char warn[600];
+        if (lp_android_warning(&android, g, warn, sizeof warn)) lp_buf_json_str(b, warn);
+        lp_buf_puts(b, "]");
         lp_buf_puts(b, ",\"metadata\":");
         lp_android_report_json(&android, g, b);
         lp_buf_puts(b, "}");

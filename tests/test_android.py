@@ -524,3 +524,31 @@ def test_image_input_channels_last_without_convolutions(tmp_path):
                                    [onnx.helper.make_tensor_value_info("x", 1, [1, 3, 8, 8])])
         liteport.convert(onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid("", 17)]),
                          tmp_path / "same.tflite", uint8_input=True)
+
+
+def test_dynamic_image_size_warns(tmp_path):
+    """An image input of dynamic height and width has no default size in the metadata, and Android's
+    generated wrapper would resize every picture to the input tensor's 1x1: the report warns and
+    names the fix; with the size fixed the metadata carries it and the warning is gone."""
+    h = onnx.helper
+    w = h.make_tensor("w", onnx.TensorProto.FLOAT, [4, 3, 3, 3], np.random.default_rng(0).normal(size=108).tolist())
+    g = h.make_graph([h.make_node("Conv", ["image", "w"], ["c"]), h.make_node("GlobalAveragePool", ["c"], ["p"]),
+                      h.make_node("Flatten", ["p"], ["out"])], "dyn",
+                     [h.make_tensor_value_info("image", onnx.TensorProto.FLOAT, ["n", 3, "h", "w"])],
+                     [h.make_tensor_value_info("out", onnx.TensorProto.FLOAT, ["n", 4])], [w])
+    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 17)]), tmp_path / "dyn.onnx")
+    rep = liteport.convert(tmp_path / "dyn.onnx", tmp_path / "dyn.tflite", mean=0.5, std=0.5)
+    assert rep.inputs[0].shape == [-1, -1, -1, 3]
+    (w,) = rep.warnings
+    assert "image input 'image' has a dynamic height or width" in w and "--input-shape image:" in w
+    assert "warning: image input 'image' has a dynamic height" in str(rep)
+    assert liteport.read_metadata(tmp_path / "dyn.tflite")["inputs"][0]["default_size"] is None
+    r = subprocess.run([CLI, "convert", str(tmp_path / "dyn.onnx"), "-o", str(tmp_path / "c.tflite"), "--mean", "0.5",
+                        "--std", "0.5"], capture_output=True, text=True)
+    assert r.returncode == 0 and "  warning: image input 'image' has a dynamic height or width" in r.stdout, r.stderr
+    rep = liteport.convert(tmp_path / "dyn.onnx", tmp_path / "fixed.tflite", mean=0.5, std=0.5,
+                           input_shapes={"image": [1, 3, 64, 48]})
+    assert rep.warnings == [] and rep.inputs[0].shape == [1, 64, 48, 3]
+    assert liteport.read_metadata(tmp_path / "fixed.tflite")["inputs"][0]["default_size"] == [48, 64]
+    # without image options nothing is said
+    assert liteport.convert(tmp_path / "dyn.onnx", tmp_path / "plain.tflite").warnings == []
