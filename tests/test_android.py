@@ -552,3 +552,45 @@ def test_dynamic_image_size_warns(tmp_path):
     assert liteport.read_metadata(tmp_path / "fixed.tflite")["inputs"][0]["default_size"] == [48, 64]
     # without image options nothing is said
     assert liteport.convert(tmp_path / "dyn.onnx", tmp_path / "plain.tflite").warnings == []
+
+
+WRITE = r"""
+import json, sys
+from tflite_support.metadata_writers import image_classifier, writer_utils
+src, labels, dst = sys.argv[1:4]
+w = image_classifier.MetadataWriter.create_for_inference(writer_utils.load_file(src), [127.5], [127.5], [labels])
+writer_utils.save_file(w.populate(), dst)
+print(w.get_metadata_json())
+"""
+
+
+def test_inspect_reads_metadata_written_by_tflite_support(classifier, tmp_path):
+    """The other direction: metadata that tflite-support's own image classifier writer puts into a
+    liteport model is read by liteport.read_metadata and shown by `liteport inspect`."""
+    d = classifier
+    plain, meta = tmp_path / "plain.tflite", tmp_path / "tfls.tflite"
+    liteport.convert(d / "classifier.onnx", plain)
+    written = _tfls(WRITE, plain, d / "labels.txt", meta)
+    md = liteport.read_metadata(meta)
+    assert md["name"] == written["name"] == "ImageClassifier"
+    (inp,) = md["inputs"]
+    assert inp["name"] == "image" and inp["content"] == "image" and inp["color_space"] == "rgb"
+    assert inp["normalization"] == {"mean": [127.5], "std": [127.5]}
+    (out,) = md["outputs"]
+    assert out["associated_files"][0]["name"] == "labels.txt"
+    assert out["associated_files"][0]["type"] == "TENSOR_AXIS_LABELS"
+    assert md["files"]["labels.txt"].splitlines() == LABELS
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    r = subprocess.run([sys.executable, "-m", "liteport", "inspect", str(meta)], capture_output=True, text=True,
+                       env=env)
+    assert r.returncode == 0, r.stderr
+    assert "metadata: 'ImageClassifier', min parser 1.0.0" in r.stdout
+    assert "input  image: image rgb, normalize (x - [127.5]) / [127.5]" in r.stdout
+    assert "TENSOR_AXIS_LABELS labels.txt, 10 lines" in r.stdout
+    # the model itself still runs as converted
+    from ai_edge_litert.interpreter import Interpreter
+
+    x = _normalized_nchw(_pixels(1, 48, 40)).transpose(0, 2, 3, 1).copy()
+    a = Interpreter(model_path=str(plain)).get_signature_runner()(image=x)["probability"]
+    b = Interpreter(model_path=str(meta)).get_signature_runner()(image=x)["probability"]
+    np.testing.assert_array_equal(a, b)
