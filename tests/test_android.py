@@ -594,3 +594,31 @@ def test_inspect_reads_metadata_written_by_tflite_support(classifier, tmp_path):
     a = Interpreter(model_path=str(plain)).get_signature_runner()(image=x)["probability"]
     b = Interpreter(model_path=str(meta)).get_signature_runner()(image=x)["probability"]
     np.testing.assert_array_equal(a, b)
+
+
+def test_onnx_model_that_takes_uint8_pixels(tmp_path):
+    """An ONNX model whose image input is already uint8 (it casts and normalizes itself): image
+    metadata with the identity normalization, verified with the same pixels in both runtimes; a
+    mean/std for it is refused (the app would normalize, then cast the result back to uint8)."""
+    h = onnx.helper
+    f = onnx.TensorProto.FLOAT
+    g = h.make_graph([h.make_node("Cast", ["image"], ["xf"], to=f), h.make_node("Sub", ["xf", "m"], ["xc"]),
+                      h.make_node("Mul", ["xc", "s"], ["xn"]), h.make_node("GlobalAveragePool", ["xn"], ["p"]),
+                      h.make_node("Flatten", ["p"], ["out"])], "u8",
+                     [h.make_tensor_value_info("image", onnx.TensorProto.UINT8, [1, 3, 16, 12])],
+                     [h.make_tensor_value_info("out", f, [1, 3])],
+                     [h.make_tensor("m", f, [3, 1, 1], [120.0, 110.0, 100.0]),
+                      h.make_tensor("s", f, [3, 1, 1], [0.02, 0.03, 0.04])])
+    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 17)]), tmp_path / "u8.onnx")
+    out = tmp_path / "u8.tflite"
+    rep = liteport.convert(tmp_path / "u8.onnx", out, image_input="image", labels=["r", "g", "b"])
+    assert rep.inputs[0].shape == [1, 16, 12, 3] and rep.inputs[0].tflite_dtype == "uint8"
+    md = liteport.read_metadata(out)
+    assert md["inputs"][0]["content"] == "image" and md["inputs"][0]["normalization"] == {"mean": [0.0], "std": [1.0]}
+    px = _pixels(1, 16, 12, seed=4).transpose(0, 3, 1, 2)
+    v = liteport.verify(tmp_path / "u8.onnx", out, inputs={"image": px}, report=rep)
+    assert v.ok and v.checks[0].max_ref > 0.3, str(v)
+    assert liteport.verify(tmp_path / "u8.onnx", out, report=rep).ok
+    with pytest.raises(liteport.ConversionError, match="takes uint8 pixels in the ONNX model, which normalizes"):
+        liteport.convert(tmp_path / "u8.onnx", tmp_path / "bad.tflite", mean=MEAN, std=STD)
+    assert not (tmp_path / "bad.tflite").exists()

@@ -477,6 +477,9 @@ def _pixel_inputs(report):
     if not img or not img.get("uint8"):
         return {}
     name = img.get("name")
+    onnx_dtype = [e.get("dtype") for e in report.get("inputs") or [] if e.get("name") == name]
+    if onnx_dtype and onnx_dtype[0] == "uint8":
+        return {}  # the ONNX model itself takes the pixels: both runtimes get the same uint8 arrays
     perm = report.input_perm(name) if hasattr(report, "input_perm") else None
     axis = perm[-1] if perm is not None else -1  # TFLite's last axis holds the channels
     return {name: (np.asarray(img.get("mean"), np.float64), np.asarray(img.get("std"), np.float64), axis)}

@@ -58,6 +58,16 @@ static lp_status check_image(lp_ctx *c, const lp_tensor *X) {
     if (X->dtype != LP_DT_F32 && !(X->dtype == LP_DT_U8 && !c->opt->image_uint8))
         return lp_fail(c, LP_ERR_UNSUPPORTED, "image input '%s' has type %s; an image input is float32%s", X->name,
                        lp_dtype_name(X->dtype), c->opt->image_uint8 ? "" : " or uint8");
+    if (X->dtype == LP_DT_U8) {
+        /* the ONNX model takes pixels and normalizes them itself: a normalization in the metadata
+         * would make the app normalize first and then cast the result to uint8 */
+        for (int i = 0; i < nn; i++)
+            if (c->opt->image_mean[i] != 0.0f || c->opt->image_std[i] != 1.0f)
+                return lp_fail(c, LP_ERR_INVALID,
+                               "image input '%s' takes uint8 pixels in the ONNX model, which normalizes them "
+                               "itself: give no mean/std",
+                               X->name);
+    }
     if (X->flags & LP_T_OUTPUT)
         return lp_fail(c, LP_ERR_UNSUPPORTED, "image input '%s' is also a graph output", X->name);
     return LP_OK;
