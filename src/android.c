@@ -105,6 +105,13 @@ static lp_status read_labels(lp_android *a, const char *path, lp_err *err) {
     if (!*b || strlen(b) >= sizeof a->labels_name)
         return lp_err_set(err, LP_ERR_INVALID, "labels file '%s': the file name must have 1 to %zu bytes", path,
                           sizeof a->labels_name - 1);
+    /* the name is the ZIP entry's and AssociatedFile.name, a flatbuffer string: UTF-8 */
+    int ctrl = 0;
+    for (const char *p = b; *p; p++) ctrl |= (unsigned char)*p < 0x20 || *p == 0x7f;
+    if (ctrl || !lp_utf8_valid(b, strlen(b)))
+        return lp_err_set(err, LP_ERR_INVALID,
+                          "labels file: its name is not UTF-8 text or holds control characters (it is stored in "
+                          "the model); rename the file");
     snprintf(a->labels_name, sizeof a->labels_name, "%s", b);
     return LP_OK;
 }

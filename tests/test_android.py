@@ -360,6 +360,14 @@ def test_bad_labels_files(classifier, tmp_path):
                             "--labels", str(tmp_path / name)], capture_output=True, text=True)
         assert r.returncode == 1 and message in r.stderr, (name, r.stderr)
         assert r.stderr.count("\n") == 1 and not (tmp_path / "o.tflite").exists()
+    # the file's name is stored in the model (ZIP entry, AssociatedFile.name): it must be UTF-8
+    bad_name = os.fsencode(tmp_path) + b"/lab\xff.txt"
+    with open(bad_name, "wb") as f:
+        f.write(b"a\n")
+    r = subprocess.run([os.fsencode(CLI), b"convert", os.fsencode(d / "classifier.onnx"), b"-o",
+                        os.fsencode(tmp_path / "o.tflite"), b"--labels", bad_name], capture_output=True)
+    assert r.returncode == 1 and b"its name is not UTF-8 text" in r.stderr, r.stderr
+    assert r.stderr.count(b"\n") == 1 and not (tmp_path / "o.tflite").exists()
     # CRLF line ends and a byte order mark are accepted, and stored as plain lines
     (tmp_path / "crlf.txt").write_bytes(b"\xef\xbb\xbf" + "\r\n".join(LABELS).encode())
     out = tmp_path / "crlf.tflite"
