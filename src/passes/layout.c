@@ -179,7 +179,8 @@ static int image_nchw(lay *L, int k) {
     const lp_options *o = L->c->opt;
     if (!o->image_input || lp_image_input_index(L->g, o) != k) return 0;
     const lp_tensor *X = &L->g->t[L->g->inputs.v[k]];
-    return !(X->flags & LP_T_OUTPUT) && X->rank == 4 && (X->dims[1] == 1 || X->dims[1] == 3) && X->dims[3] != 1 && X->dims[3] != 3;
+    if ((X->flags & LP_T_OUTPUT) || X->rank != 4) return 0;
+    return (X->dims[1] == 1 || X->dims[1] == 3) && X->dims[3] != 1 && X->dims[3] != 3;
 }
 
 /* An input whose layout-transpose consumers all agree on a permutation becomes channels-last:
