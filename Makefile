@@ -68,7 +68,12 @@ ctest: $(C_TESTS:%=build/tests/%) $(C_TESTS:%=build-asan/tests/%) build/liteport
 	  echo "== $$t (asan+ubsan)"; build-asan/tests/$$t $(FIXTURES) || exit 1; \
 	done
 
-test: ctest install
+# tflite-support in its own venv: the independent reader of the TFLite metadata (tests/test_android.py)
+TFLS_VENV := build/tfls-venv
+$(TFLS_VENV)/.stamp: tools/tflite_support_venv.sh
+	tools/tflite_support_venv.sh $(TFLS_VENV)
+
+test: ctest install $(TFLS_VENV)/.stamp
 	$(VENV_PY) -m pytest -q tests $(PYTEST_ARGS)
 
 clean:

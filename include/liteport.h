@@ -56,7 +56,34 @@ typedef struct lp_options {
     const char *input_shapes;/* "name:1,3,224,224;name2:1,10": fix input shapes by name */
     int weights_outside;     /* 1: constant data after the flatbuffer (Buffer.offset/size), which
                                 models over 2 GB get anyway; needs a LiteRT that reads it */
+
+    /* TFLite metadata (Android Studio's ML Model Binding, see docs/android.md). The TFLITE_METADATA
+     * buffer is written when `metadata` is 1 or any field below is set; strings are copied. */
+    int metadata;                  /* 1: write metadata even when no field below is set */
+    const char *model_name;        /* ModelMetadata.name (default: the ONNX file's stem, or "model") */
+    const char *model_description; /* ModelMetadata.description */
+    const char *model_version;     /* ModelMetadata.version */
+    const char *model_author;      /* ModelMetadata.author */
+    const char *model_license;     /* ModelMetadata.license */
+    const char *image_input;       /* name of the input that is an image (NULL: none) */
+    int image_color_space;         /* lp_color_space; LP_COLOR_AUTO: RGB for 3 channels, grayscale for 1 */
+    int n_image_norm;              /* 0: no normalization; 1 (every channel) or one value per channel */
+    float image_mean[4];           /* the model reads (pixel - mean) / std ... */
+    float image_std[4];            /* ... with mean and std on the scale of norm_scale */
+    int norm_scale;                /* 0 or 1: mean/std on PyTorch's 0-1 scale (x255); 255: on 0-255 */
+    int image_uint8;               /* 1: the image input takes uint8 pixels (height x width x
+                                    * channels); the cast and normalization run inside the model */
+    const char *labels_file;       /* a text file, one label per line, for an output's last axis */
+    const char *labels_output;     /* the output the labels belong to (NULL: the first output) */
 } lp_options;
+
+/* Color space of an image input (lp_options.image_color_space). */
+typedef enum lp_color_space {
+    LP_COLOR_AUTO = 0,      /* from the channel count: 3 RGB, 1 grayscale */
+    LP_COLOR_RGB,
+    LP_COLOR_GRAYSCALE,
+    LP_COLOR_COUNT
+} lp_color_space;
 
 typedef struct lp_converter lp_converter;
 

@@ -5,7 +5,10 @@
  * python/liteport/, where they are easier to read and test.
  *
  *   convert(src, output=None, *, base_dir=None, keep_io_layout=False, no_layout_pass=False,
- *           no_fusions=False, dump_after=None, batch=0, input_shapes=None)
+ *           no_fusions=False, dump_after=None, batch=0, input_shapes=None, metadata=False,
+ *           model_name=None, model_description=None, model_version=None, model_author=None,
+ *           model_license=None, image_input=None, color_space=0, mean=None, std=None,
+ *           norm_scale=0, uint8_input=False, labels_file=None, labels_output=None)
  *       -> (report_json: str, tflite: bytes | None, dump: str)
  *
  *   src     a path (str / bytes / os.PathLike) or any object exporting a contiguous buffer
@@ -13,6 +16,9 @@
  *   output  a path, or None. With a buffer src and output None the .tflite bytes are returned;
  *           with a path src an output path is required (the Python layer picks the default).
  *   input_shapes  "name:1,3,224,224;name2:1,10" (the Python layer formats dicts into this).
+ *   mean, std     sequences of 1 to 4 floats (lp_options.image_mean / image_std), or None;
+ *                 color_space is an lp_color_space number. The other metadata keywords map to the
+ *                 lp_options field of (nearly) the same name.
  *
  * Failure raises liteport._core.ConversionError (a ValueError) with .status (lp_status_name),
  * .code (the lp_status number) and .message (lp_converter_message).
@@ -71,6 +77,36 @@ static int utf8_or_none(PyObject *arg, const char *what, PyObject **out)
     return *out != NULL;
 }
 
+/* Optional sequence of 1..4 numbers -> v; returns the count (0 for None), -1 with an exception. */
+static int floats_or_none(PyObject *arg, const char *what, float *v)
+{
+    memset(v, 0, 4 * sizeof *v);
+    if (arg == NULL || arg == Py_None) return 0;
+    PyObject *seq = PySequence_Fast(arg, "");
+    if (!seq) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be a sequence of numbers, not %.100s", what,
+                     Py_TYPE(arg)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n < 1 || n > 4) {
+        Py_DECREF(seq);
+        PyErr_Format(PyExc_ValueError, "%s needs 1 to 4 values (one per channel), got %zd", what, n);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double d = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(seq, i));
+        if (d == -1.0 && PyErr_Occurred()) {
+            Py_DECREF(seq);
+            return -1;
+        }
+        v[i] = (float)d;
+    }
+    Py_DECREF(seq);
+    return (int)n;
+}
+
 static int is_path_like(PyObject *o)
 {
     return PyUnicode_Check(o) || PyBytes_Check(o) || PyObject_HasAttrString(o, "__fspath__");
@@ -81,16 +117,31 @@ static PyObject *core_convert(PyObject *self, PyObject *args, PyObject *kwargs)
     (void)self;
     static char *kwlist[] = {"src",        "output",     "base_dir", "keep_io_layout",
                              "no_layout_pass", "no_fusions", "dump_after", "batch",
-                             "input_shapes", "weights_outside", NULL};
+                             "input_shapes", "metadata", "model_name", "model_description",
+                             "model_version", "model_author", "model_license", "image_input",
+                             "color_space", "mean", "std", "norm_scale", "uint8_input",
+                             "labels_file", "labels_output", "weights_outside", NULL};
     PyObject *src = NULL, *output_arg = Py_None, *base_dir_arg = Py_None;
     PyObject *dump_arg = Py_None, *shapes_arg = Py_None;
     int keep_io_layout = 0, no_layout_pass = 0, no_fusions = 0, batch = 0, weights_outside = 0;
+    int metadata = 0, color_space = 0, norm_scale = 0, uint8_input = 0;
+    PyObject *str_args[8] = {Py_None, Py_None, Py_None, Py_None, Py_None, Py_None, Py_None, Py_None};
+    PyObject *mean_arg = Py_None, *std_arg = Py_None;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O$OpppOiOp:convert", kwlist, &src,
-                                     &output_arg, &base_dir_arg, &keep_io_layout,
-                                     &no_layout_pass, &no_fusions, &dump_arg, &batch,
-                                     &shapes_arg, &weights_outside))
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwargs, "O|O$OpppOiOpOOOOOOiOOipOOp:convert", kwlist, &src, &output_arg,
+            &base_dir_arg, &keep_io_layout, &no_layout_pass, &no_fusions, &dump_arg, &batch,
+            &shapes_arg, &metadata, &str_args[0], &str_args[1], &str_args[2], &str_args[3],
+            &str_args[4], &str_args[5], &color_space, &mean_arg, &std_arg, &norm_scale,
+            &uint8_input, &str_args[6], &str_args[7], &weights_outside))
         return NULL;
+    float mean[4], std[4];
+    int n_mean = floats_or_none(mean_arg, "mean", mean), n_std = floats_or_none(std_arg, "std", std);
+    if (n_mean < 0 || n_std < 0) return NULL;
+    if (n_mean != n_std) {
+        PyErr_SetString(PyExc_ValueError, "mean and std must have the same number of values");
+        return NULL;
+    }
     if (batch < 0) {
         PyErr_SetString(PyExc_ValueError, "batch must be >= 0 (0: keep dynamic batch)");
         return NULL;
@@ -98,6 +149,10 @@ static PyObject *core_convert(PyObject *self, PyObject *args, PyObject *kwargs)
 
     PyObject *src_path = NULL, *out_path = NULL, *base_dir = NULL, *dump_after = NULL,
              *input_shapes = NULL, *result = NULL;
+    PyObject *strs[8] = {NULL};
+    static const char *const str_names[8] = {"model_name",    "model_description", "model_version",
+                                             "model_author",  "model_license",     "image_input",
+                                             "labels_file",   "labels_output"};
     Py_buffer view = {0};
     int have_view = 0;
     lp_converter *c = NULL;
@@ -122,6 +177,11 @@ static PyObject *core_convert(PyObject *self, PyObject *args, PyObject *kwargs)
     if (!fs_path_or_none(base_dir_arg, &base_dir)) goto done;
     if (!utf8_or_none(dump_arg, "dump_after", &dump_after)) goto done;
     if (!utf8_or_none(shapes_arg, "input_shapes", &input_shapes)) goto done;
+    for (int i = 0; i < 8; i++) {
+        /* labels_file is a path: os.PathLike allowed, encoded like every other path */
+        if (i == 6 ? !fs_path_or_none(str_args[i], &strs[i]) : !utf8_or_none(str_args[i], str_names[i], &strs[i]))
+            goto done;
+    }
     if (src_is_path && !out_path) {
         PyErr_SetString(PyExc_ValueError,
                         "converting a file needs an output path (liteport.convert picks one)");
@@ -142,6 +202,17 @@ static PyObject *core_convert(PyObject *self, PyObject *args, PyObject *kwargs)
     opt.fix_batch = batch;
     opt.input_shapes = input_shapes ? PyBytes_AS_STRING(input_shapes) : NULL;
     opt.weights_outside = weights_outside;
+    opt.metadata = metadata;
+    const char **fields[8] = {&opt.model_name,    &opt.model_description, &opt.model_version,
+                              &opt.model_author,  &opt.model_license,     &opt.image_input,
+                              &opt.labels_file,   &opt.labels_output};
+    for (int i = 0; i < 8; i++) *fields[i] = strs[i] ? PyBytes_AS_STRING(strs[i]) : NULL;
+    opt.image_color_space = color_space;
+    opt.n_image_norm = n_mean;
+    memcpy(opt.image_mean, mean, sizeof mean);
+    memcpy(opt.image_std, std, sizeof std);
+    opt.norm_scale = norm_scale;
+    opt.image_uint8 = uint8_input;
 
     c = lp_converter_new(&opt); /* copies the option strings */
     if (!c) {
@@ -200,6 +271,7 @@ done:
     Py_XDECREF(base_dir);
     Py_XDECREF(dump_after);
     Py_XDECREF(input_shapes);
+    for (int i = 0; i < 8; i++) Py_XDECREF(strs[i]);
     return result;
 }
 
@@ -218,7 +290,10 @@ static PyObject *core_status_name(PyObject *self, PyObject *arg)
 static PyMethodDef core_methods[] = {
     {"convert", (PyCFunction)(void (*)(void))core_convert, METH_VARARGS | METH_KEYWORDS,
      "convert(src, output=None, *, base_dir=None, keep_io_layout=False, no_layout_pass=False,\n"
-     "        no_fusions=False, dump_after=None, batch=0, input_shapes=None)\n"
+     "        no_fusions=False, dump_after=None, batch=0, input_shapes=None, metadata=False,\n"
+     "        model_name=None, model_description=None, model_version=None, model_author=None,\n"
+     "        model_license=None, image_input=None, color_space=0, mean=None, std=None,\n"
+     "        norm_scale=0, uint8_input=False, labels_file=None, labels_output=None)\n"
      "-> (report_json, tflite_bytes_or_None, dump_text)\n\n"
      "Convert an ONNX model (path or bytes-like) to TFLite. With bytes-like src and no output,\n"
      "returns the .tflite bytes; otherwise writes `output` atomically and returns None for them.\n"

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "liteport.h"
+#include "android.h"
 #include "onnx/onnx.h"
 #include "passes/passes.h"
 #include "tflite/tflite.h"
@@ -12,6 +13,7 @@ struct lp_converter {
     lp_options opt;
     char *dump_after;
     char *input_shapes;
+    char *strs[9];      /* copies of the metadata option strings */
     lp_err err;
     lp_buf report;
     lp_buf text;
@@ -55,6 +57,18 @@ lp_converter *lp_converter_new(const lp_options *opt) {
     }
     c->opt.dump_after = c->dump_after;
     c->opt.input_shapes = c->input_shapes;
+    const char **fields[9] = {&c->opt.model_name,  &c->opt.model_description, &c->opt.model_version,
+                              &c->opt.model_author, &c->opt.model_license,    &c->opt.image_input,
+                              &c->opt.labels_file,  &c->opt.labels_output,    NULL};
+    for (int i = 0; fields[i]; i++) {
+        if (!*fields[i]) continue;
+        c->strs[i] = dupstr(*fields[i]);
+        if (!c->strs[i]) {
+            lp_converter_free(c);
+            return NULL;
+        }
+        *fields[i] = c->strs[i];
+    }
     return c;
 }
 
@@ -62,6 +76,7 @@ void lp_converter_free(lp_converter *c) {
     if (!c) return;
     free(c->dump_after);
     free(c->input_shapes);
+    for (int i = 0; i < 9; i++) free(c->strs[i]);
     lp_buf_free(&c->report);
     lp_buf_free(&c->text);
     lp_buf_free(&c->dump);
@@ -296,9 +311,12 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
     io_snap *snap_in = NULL, *snap_out = NULL;
     histo *h_onnx = NULL, *h_tfl = NULL;
     int n_h_onnx = 0, onnx_nodes = 0;
+    lp_android android;
+    memset(&android, 0, sizeof android);
     lp_status st = lp_onnx_import(g, data, size, base_dir, &imp);
     if (st == LP_OK) st = lp_graph_toposort(g);
     if (st == LP_OK) st = apply_overrides(cv, g);
+    if (st == LP_OK) st = lp_android_prepare(&android, &cv->opt, g, src_name, err);
     if (st == LP_OK) {
         h_onnx = malloc(sizeof(histo) * (size_t)(g->n_n + 1));
         snap_in = malloc(sizeof(io_snap) * (size_t)(g->inputs.n + 1));
@@ -312,7 +330,7 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
     lp_ctx ctx = {0};
     ctx.g = g;
     ctx.err = err;
-    ctx.opt = &cv->opt;
+    ctx.opt = &android.opt; /* cv->opt with the image input resolved (android.c) */
     for (int p = 0; p < lp_n_passes && st == LP_OK; p++) {
         const lp_pass *ps = &lp_passes[p];
         if ((ps->optional == 1 && cv->opt.no_fusions) || (ps->optional == 2 && cv->opt.no_layout_pass)) continue;
@@ -362,8 +380,11 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
         }
     }
     lp_tflite_info info;
-    if (st == LP_OK) st = lp_tflite_build(g, &fb, cv->opt.weights_outside, &info);
-    uint64_t out_size = fb.size;
+    if (st == LP_OK) st = lp_android_metadata(&android, g, err);
+    if (st == LP_OK)
+        st = lp_tflite_build(g, &fb, cv->opt.weights_outside, android.meta, android.meta_size, &info);
+    if (st == LP_OK) st = lp_android_files(&android, fb.size, err);
+    uint64_t out_size = fb.size + android.zip_size; /* associated files follow the model */
     double ms = (lp_now() - t0) * 1000.0;
     if (st == LP_OK) {
         h_tfl = malloc(sizeof(histo) * (size_t)(g->n_n + 1));
@@ -396,8 +417,14 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
         json_histo(b, h_tfl, n_h_tfl);
         lp_buf_printf(b,
                       ",\"n_tflite_ops\":%d,\"transposes\":%d,\"n_tensors\":%d,\"n_buffers\":%d,"
-                      "\"shared_buffers\":%d,\"min_runtime_version\":\"%s\",\"warnings\":[]}",
+                      "\"shared_buffers\":%d,\"min_runtime_version\":\"%s\",\"warnings\":[",
                       info.n_ops, transposes, info.n_tensors, info.n_buffers, info.n_dedup, info.min_runtime);
+        char warn[600];
+        if (lp_android_warning(&android, g, warn, sizeof warn)) lp_buf_json_str(b, warn);
+        lp_buf_puts(b, "]");
+        lp_buf_puts(b, ",\"metadata\":");
+        lp_android_report_json(&android, g, b);
+        lp_buf_puts(b, "}");
 
         lp_buf *t = &cv->text;
         lp_buf_printf(t, "%s -> %s\n", src_name, out_path ? out_path : "(memory)");
@@ -408,6 +435,7 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
         for (int i = 0; i < n_h_tfl; i++) lp_buf_printf(t, "%s%s %d", i ? ", " : "", lp_op_name(h_tfl[i].op), h_tfl[i].count);
         lp_buf_printf(t, "\n  size %.1f KiB%s, %.1f ms\n", (double)out_size / 1024.0,
                       fb.outside ? " (weights after the flatbuffer)" : "", ms);
+        lp_android_report_text(&android, g, t);
         if (b->failed || t->failed) st = lp_err_set(err, LP_ERR_NOMEM, "out of memory writing the report");
     }
     /* the output is written last: a failure anywhere before leaves no file */
@@ -418,7 +446,7 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
             st = lp_outfile_open(&of, out_path, err);
             if (st == LP_OK) {
                 s.file = &of;
-                if (!lp_tflite_emit(&fb, sink_write, &s)) {
+                if (!lp_tflite_emit(&fb, sink_write, &s) || (android.zip_size && !sink_write(&s, android.zip, android.zip_size))) {
                     lp_outfile_abort(&of);
                     st = lp_err_set(err, LP_ERR_IO, "cannot write output '%s'", out_path);
                 } else {
@@ -432,6 +460,7 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
                                 (unsigned long long)out_size);
             } else {
                 lp_tflite_emit(&fb, sink_write, &s);
+                if (android.zip_size) sink_write(&s, android.zip, android.zip_size);
                 cv->out_mem = s.mem;
                 cv->out_size = (size_t)out_size;
             }
@@ -451,6 +480,7 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
     free(snap_in);
     free(snap_out);
     lp_tflite_out_free(&fb);
+    lp_android_free(&android);
     lp_graph_free(g);
     lp_onnx_import_free(&imp);
     return st;

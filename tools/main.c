@@ -12,7 +12,26 @@ static void usage(FILE *f) {
             "usage: liteport convert MODEL.onnx [-o OUT.tflite] [--keep-io-layout] [--no-layout-pass]\n"
             "                        [--no-fusions] [--dump-after PASS|all] [--batch N]\n"
             "                        [--input-shape NAME:D1,D2,...]... [--weights-outside] [--json] [--quiet]\n"
+            "                        [--metadata] [--model-name S] [--model-description S] [--model-version S]\n"
+            "                        [--author S] [--license S] [--image-input NAME] [--color-space rgb|grayscale]\n"
+            "                        [--mean M1,M2,M3] [--std S1,S2,S3] [--norm-scale 1|255] [--uint8-input]\n"
+            "                        [--labels FILE] [--labels-output NAME]\n"
             "       liteport version\n");
+}
+
+/* "0.485,0.456,0.406" -> up to 4 floats; returns the count, or -1 */
+static int parse_floats(const char *s, float *v) {
+    int n = 0;
+    while (*s) {
+        char *e;
+        double x = strtod(s, &e);
+        if (e == s || n == 4) return -1;
+        v[n++] = (float)x;
+        s = e;
+        if (*s == ',') s++;
+        else if (*s) return -1;
+    }
+    return n;
 }
 
 /* MODEL.onnx -> MODEL.tflite beside it */
@@ -46,7 +65,7 @@ int main(int argc, char **argv) {
     }
     lp_options opt = {0};
     const char *in = NULL, *out = NULL;
-    int json = 0, quiet = 0;
+    int json = 0, quiet = 0, n_mean = 0, n_std = 0;
     char shapes[4096] = "";
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -73,6 +92,41 @@ int main(int argc, char **argv) {
             }
             if (used) strcat(shapes, ";");
             strcat(shapes, argv[++i]);
+        } else if (strcmp(a, "--metadata") == 0) opt.metadata = 1;
+        else if (strcmp(a, "--model-name") == 0 && has_next) opt.model_name = argv[++i];
+        else if (strcmp(a, "--model-description") == 0 && has_next) opt.model_description = argv[++i];
+        else if (strcmp(a, "--model-version") == 0 && has_next) opt.model_version = argv[++i];
+        else if (strcmp(a, "--author") == 0 && has_next) opt.model_author = argv[++i];
+        else if (strcmp(a, "--license") == 0 && has_next) opt.model_license = argv[++i];
+        else if (strcmp(a, "--image-input") == 0 && has_next) opt.image_input = argv[++i];
+        else if (strcmp(a, "--labels") == 0 && has_next) opt.labels_file = argv[++i];
+        else if (strcmp(a, "--labels-output") == 0 && has_next) opt.labels_output = argv[++i];
+        else if (strcmp(a, "--uint8-input") == 0) opt.image_uint8 = 1;
+        else if (strcmp(a, "--color-space") == 0 && has_next) {
+            const char *v = argv[++i];
+            if (strcmp(v, "rgb") == 0) opt.image_color_space = LP_COLOR_RGB;
+            else if (strcmp(v, "grayscale") == 0) opt.image_color_space = LP_COLOR_GRAYSCALE;
+            else {
+                fprintf(stderr, "liteport: error: --color-space is rgb or grayscale, not '%s'\n", v);
+                return 2;
+            }
+        } else if ((strcmp(a, "--mean") == 0 || strcmp(a, "--std") == 0) && has_next) {
+            int is_mean = a[2] == 'm';
+            int n = parse_floats(argv[++i], is_mean ? opt.image_mean : opt.image_std);
+            if (n <= 0) {
+                fprintf(stderr, "liteport: error: %s needs 1 to 4 comma-separated numbers\n", a);
+                return 2;
+            }
+            if (is_mean) n_mean = n;
+            else n_std = n;
+        } else if (strcmp(a, "--norm-scale") == 0 && has_next) {
+            const char *v = argv[++i];
+            if (strcmp(v, "1") == 0) opt.norm_scale = 1;
+            else if (strcmp(v, "255") == 0) opt.norm_scale = 255;
+            else {
+                fprintf(stderr, "liteport: error: --norm-scale is 1 (PyTorch's 0-1 scale) or 255, not '%s'\n", v);
+                return 2;
+            }
         } else if (strcmp(a, "--json") == 0) json = 1;
         else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) quiet = 1;
         else if (a[0] == '-' && a[1]) {
@@ -90,6 +144,11 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (shapes[0]) opt.input_shapes = shapes;
+    if (n_mean != n_std) {
+        fprintf(stderr, "liteport: error: --mean and --std must come together with as many values\n");
+        return 2;
+    }
+    opt.n_image_norm = n_mean;
     char *def = NULL;
     if (!out) {
         def = default_output(in);

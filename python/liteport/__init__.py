@@ -10,8 +10,10 @@
 The converter itself is the C library in src/ (compiled into ``liteport._core``); this package
 only picks defaults, formats options and wraps the JSON report the library produces.
 """
+import contextlib
 import json
 import os
+import tempfile
 from collections.abc import Mapping
 
 from . import _core
@@ -27,6 +29,7 @@ __all__ = [
     "ConversionError",
     "VerificationError",
     "LiteRTModel",
+    "read_metadata",
     "__version__",
 ]
 
@@ -204,6 +207,8 @@ class Report(_Record):
                 shape = _fmt_dims(e.get("shape"))
                 text = f"  {str(e.get('name', '')):<{width}}  {e.get('dtype', '?'):<8} "
                 text += f"onnx {onnx_shape} -> tflite {shape}"
+                if e.get("tflite_dtype") and e.get("tflite_dtype") != e.get("dtype"):
+                    text += f" {e['tflite_dtype']}"
                 if perm is not None:
                     text += f"  layout {_layout_name(perm)}"
                 lines.append(text)
@@ -217,6 +222,17 @@ class Report(_Record):
         lines.append(ops)
         lines.append("  onnx:   " + _histogram(d.get("onnx_ops")))
         lines.append("  tflite: " + _histogram(d.get("tflite_ops")))
+        md = d.get("metadata")
+        if md:
+            text = f"metadata: {md.get('name')!r} (min parser {md.get('min_parser_version')})"
+            img = md.get("image_input")
+            if img:
+                text += f", image input {img['name']!r} {img['color_space']}"
+                text += " uint8 pixels (normalized inside the model)" if img.get("uint8") else ""
+            lab = md.get("labels")
+            if lab:
+                text += f", {lab['count']} labels ({lab['file']}) for {lab['output']!r}"
+            lines.append(text)
         for w in d.get("warnings") or []:
             lines.append(f"warning: {w}")
         return "\n".join(lines)
@@ -251,6 +267,51 @@ def _format_input_shapes(input_shapes):
     return ";".join(parts) or None
 
 
+_COLOR_SPACES = {None: 0, "auto": 0, "rgb": 1, "grayscale": 2}
+
+
+def _android_options(*, metadata, model_name, model_description, model_version, author, license,
+                     image_input, color_space, mean, std, norm_scale, uint8_input, labels_output):
+    """Python keywords -> the metadata keywords of _core.convert (checked where Python knows best)."""
+    key = color_space.lower() if isinstance(color_space, str) else color_space
+    if key not in _COLOR_SPACES:
+        raise ValueError(f"color_space must be 'rgb' or 'grayscale', not {color_space!r}")
+    if norm_scale not in (None, 1, 255):
+        raise ValueError(f"norm_scale must be 1 (mean/std on the 0-1 scale) or 255, not {norm_scale!r}")
+    if (mean is None) != (std is None):
+        raise ValueError("mean and std go together")
+
+    def floats(v, what):
+        if v is None:
+            return None
+        if isinstance(v, (int, float)):
+            return [float(v)]
+        return [float(x) for x in v]
+
+    return dict(metadata=bool(metadata), model_name=model_name, model_description=model_description,
+                model_version=model_version, model_author=author, model_license=license,
+                image_input=image_input, color_space=_COLOR_SPACES[key], mean=floats(mean, "mean"),
+                std=floats(std, "std"), norm_scale=int(norm_scale or 0), uint8_input=bool(uint8_input),
+                labels_output=labels_output)
+
+
+@contextlib.contextmanager
+def _labels_path(labels):
+    """labels: None, a path, or a list of label strings (written to a temporary labels.txt)."""
+    if labels is None or isinstance(labels, (str, bytes)) or hasattr(labels, "__fspath__"):
+        yield labels
+        return
+    items = [str(x) for x in labels]
+    for x in items:
+        if "\n" in x or "\r" in x:
+            raise ValueError(f"label {x!r} contains a line break")
+    with tempfile.TemporaryDirectory(prefix="liteport-labels-") as d:
+        path = os.path.join(d, "labels.txt")
+        with open(path, "w", encoding="utf-8", newline="\n") as f:
+            f.write("".join(x + "\n" for x in items))
+        yield path
+
+
 def default_output_path(onnx_path):
     """model.onnx -> model.tflite (any other name gets .tflite appended)."""
     p = os.fspath(onnx_path)
@@ -272,6 +333,20 @@ def convert(
     input_shapes=None,
     base_dir=None,
     weights_outside=False,
+    metadata=False,
+    model_name=None,
+    model_description=None,
+    model_version=None,
+    author=None,
+    license=None,
+    image_input=None,
+    color_space=None,
+    mean=None,
+    std=None,
+    norm_scale=None,
+    uint8_input=False,
+    labels=None,
+    labels_output=None,
 ):
     """Convert an ONNX model to TFLite and return its Report.
 
@@ -289,6 +364,22 @@ def convert(
     weights_outside: put the constant data after the flatbuffer (Buffer.offset/size) even when
         the model is under 2 GB; models over 2 GB are always written that way.
 
+    TFLite metadata for Android Studio's ML Model Binding (docs/android.md); it is written when
+    metadata=True or any of these is given:
+    model_name, model_description, model_version, author, license: ModelMetadata strings (the
+        name defaults to the ONNX file's stem).
+    image_input: the input that is an image (default: the only input, when an image option is
+        given). It must be channels-last in the .tflite model (the default layout).
+    color_space: "rgb" or "grayscale" (default: from the channel count, 3 or 1).
+    mean, std: the normalization the model expects, x = (pixel - mean) / std, one value or one per
+        channel. norm_scale: 1 (default) when they are on PyTorch's 0-1 scale (transforms.Normalize
+        after ToTensor), 255 when on the 0-255 pixel scale. The metadata stores them on 0-255.
+    uint8_input: the image input takes uint8 pixels (height x width x channels); the cast and the
+        normalization run inside the model.
+    labels: a labels file (one label per line) or a list of labels, for the last axis of output
+        labels_output (default: the first output); stored as labels.txt (or the file's name)
+        in a ZIP archive appended to the model.
+
     Raises ConversionError (a ValueError) with .status and .message when the model cannot be
     converted; no output file is created and an existing one is left untouched.
     """
@@ -299,18 +390,26 @@ def convert(
         output = default_output_path(model)
     if output is not None:
         output = os.fspath(output)
-    report_json, tflite, dump = _core.convert(
-        model,
-        output,
-        base_dir=os.fspath(base_dir) if base_dir is not None else None,
-        keep_io_layout=bool(keep_io_layout),
-        no_layout_pass=bool(no_layout_pass),
-        no_fusions=bool(no_fusions),
-        dump_after=dump_after,
-        batch=int(batch or 0),
-        input_shapes=_format_input_shapes(input_shapes),
-        weights_outside=bool(weights_outside),
-    )
+    android = _android_options(
+        metadata=metadata, model_name=model_name, model_description=model_description,
+        model_version=model_version, author=author, license=license, image_input=image_input,
+        color_space=color_space, mean=mean, std=std, norm_scale=norm_scale,
+        uint8_input=uint8_input, labels_output=labels_output)
+    with _labels_path(labels) as labels_file:
+        report_json, tflite, dump = _core.convert(
+            model,
+            output,
+            base_dir=os.fspath(base_dir) if base_dir is not None else None,
+            keep_io_layout=bool(keep_io_layout),
+            no_layout_pass=bool(no_layout_pass),
+            no_fusions=bool(no_fusions),
+            dump_after=dump_after,
+            batch=int(batch or 0),
+            input_shapes=_format_input_shapes(input_shapes),
+            labels_file=labels_file,
+            weights_outside=bool(weights_outside),
+            **android,
+        )
     report = Report.from_json(report_json, tflite=tflite, dump=dump)
     if is_path:
         report.onnx_path = os.fspath(model)
@@ -321,3 +420,4 @@ def convert(
 # module level, so `import liteport` stays fast.
 from .verify import LiteRTModel, VerificationError, verify  # noqa: E402
 from .export import export  # noqa: E402
+from .metadata import read_metadata  # noqa: E402

@@ -6,6 +6,11 @@
     liteport verify MODEL.onnx MODEL.tflite [--batch-sizes 1,3]
     liteport inspect MODEL.tflite
 
+Metadata for Android (convert, export, verify): [--metadata] [--model-name S] [--model-description S]
+    [--model-version S] [--author S] [--license S] [--image-input NAME] [--color-space rgb|grayscale]
+    [--mean M1,M2,M3 --std S1,S2,S3 [--norm-scale 1|255]] [--uint8-input] [--labels FILE]
+    [--labels-output NAME]
+
 Errors print one line, `liteport: error: <message>`, on stderr and exit with status 1.
 """
 import argparse
@@ -42,6 +47,21 @@ def _named_shape(text):
 # -- convert -------------------------------------------------------------------------------------
 
 
+def _float_list(text):
+    try:
+        v = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+    if not 1 <= len(v) <= 4:
+        raise argparse.ArgumentTypeError(f"expected 1 to 4 numbers (one per channel), got {text!r}")
+    return v
+
+
+ANDROID_OPTIONS = ("metadata", "model_name", "model_description", "model_version", "author", "license",
+                   "image_input", "color_space", "mean", "std", "norm_scale", "uint8_input", "labels",
+                   "labels_output")
+
+
 def _convert_options(args, with_input_shape=True):
     opts = dict(
         keep_io_layout=args.keep_io_layout,
@@ -52,12 +72,16 @@ def _convert_options(args, with_input_shape=True):
     )
     if getattr(args, "weights_outside", False):
         opts["weights_outside"] = True
+    for k in ANDROID_OPTIONS:
+        opts[k] = getattr(args, k, None)
+    if opts["norm_scale"] is not None:
+        opts["norm_scale"] = int(opts["norm_scale"])
     if with_input_shape:
         opts["input_shapes"] = dict(args.input_shape) if args.input_shape else None
     return opts
 
 
-PASSES = "canonicalize, infer, simplify, fold_bn, lower, legalize, layout, fuse, dce"
+PASSES = "canonicalize, infer, simplify, fold_bn, lower, legalize, layout, pixels, fuse, dce"
 
 
 def _add_convert_options(p, with_input_shape=True, with_dump=True):
@@ -75,6 +99,26 @@ def _add_convert_options(p, with_input_shape=True, with_dump=True):
     if with_input_shape:
         p.add_argument("--input-shape", type=_named_shape, action="append", metavar="NAME:SHAPE",
                        help="fix an input shape, e.g. input:1,3,224,224 (repeatable)")
+    g = p.add_argument_group("TFLite metadata for Android (written when any of these is given)")
+    g.add_argument("--metadata", action="store_true", help="write metadata even with no option below")
+    g.add_argument("--model-name", metavar="TEXT", help="model name (default: the ONNX file's stem)")
+    g.add_argument("--model-description", metavar="TEXT")
+    g.add_argument("--model-version", metavar="TEXT")
+    g.add_argument("--author", metavar="TEXT")
+    g.add_argument("--license", metavar="TEXT")
+    g.add_argument("--image-input", metavar="NAME",
+                   help="the input that is an image (default: the only input)")
+    g.add_argument("--color-space", choices=("rgb", "grayscale"),
+                   help="color space of the image (default: from the channel count)")
+    g.add_argument("--mean", type=_float_list, metavar="M1,M2,M3",
+                   help="normalization the model expects: (pixel - mean) / std")
+    g.add_argument("--std", type=_float_list, metavar="S1,S2,S3")
+    g.add_argument("--norm-scale", choices=("1", "255"),
+                   help="mean/std are on PyTorch's 0-1 scale (1, default) or on 0-255 (255)")
+    g.add_argument("--uint8-input", action="store_true",
+                   help="the image input takes uint8 pixels (HxWxC); cast and normalization inside the model")
+    g.add_argument("--labels", metavar="FILE", help="labels file, one label per line, for an output")
+    g.add_argument("--labels-output", metavar="NAME", help="the output the labels belong to (default: the first)")
 
 
 def cmd_convert(args):
@@ -188,9 +232,14 @@ def cmd_verify(args):
     if args.report:
         with open(args.report) as f:
             report = liteport.Report(json.load(f))
-    elif any((args.keep_io_layout, args.no_layout_pass, args.no_fusions, args.batch, args.input_shape)):
+    elif any((args.keep_io_layout, args.no_layout_pass, args.no_fusions, args.batch, args.input_shape,
+              args.uint8_input)):
         # the conversion options the .tflite was made with: convert again in memory for its report
-        report = liteport.convert(args.onnx, **_convert_options(args))
+        # (from the bytes: a path would write MODEL.tflite beside the model, over a file the user has)
+        with open(args.onnx, "rb") as f:
+            data = f.read()
+        report = liteport.convert(data, base_dir=os.path.dirname(os.path.abspath(args.onnx)),
+                                  **_convert_options(args))
     result = liteport.verify(args.onnx, args.tflite, batch_sizes=args.batch_sizes,
                              seed=args.seed, rtol=args.rtol, report=report)
     if args.json:
@@ -227,6 +276,13 @@ def cmd_inspect(args):
         for op in get_ops():
             hist[op["op_name"]] = hist.get(op["op_name"], 0) + 1
     info["ops"] = dict(sorted(hist.items(), key=lambda kv: (-kv[1], kv[0])))
+    from .metadata import format_metadata, read_metadata
+
+    try:
+        md = read_metadata(args.tflite)
+    except ValueError as e:
+        raise _CliError(f"{args.tflite}: unreadable TFLite metadata: {e}") from None
+    info["metadata"] = md
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -241,6 +297,11 @@ def cmd_inspect(args):
         print("signatures: none")
     if hist:
         print(f"ops ({sum(hist.values())}): " + ", ".join(f"{k} {v}" for k, v in info["ops"].items()))
+    if md is None:
+        print("metadata: none")
+    else:
+        for line in format_metadata(md):
+            print(line)
     return 0
 
 
@@ -298,7 +359,7 @@ def build_parser():
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("inspect", help="show a .tflite model's inputs, outputs, signatures, ops")
+    p = sub.add_parser("inspect", help="show a .tflite model's inputs, outputs, signatures, ops, metadata")
     p.add_argument("tflite", metavar="MODEL.tflite")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_inspect)

@@ -176,7 +176,10 @@ def export(module, example_inputs, output, *, input_names=None, output_names=Non
     exporter: "default" (whatever torch.onnx.export uses by default), "dynamo" or "torchscript".
     verify: run liteport.verify (batch 1 and 3 when the batch is dynamic) and raise
         VerificationError when max|litert - ort| > 1e-4 * max(1, max|ort|).
-    convert_options: passed to liteport.convert (keep_io_layout, batch, input_shapes, ...).
+    convert_options: passed to liteport.convert (keep_io_layout, batch, input_shapes, and the
+        TFLite metadata options: image_input, mean, std, norm_scale, color_space, uint8_input,
+        labels, labels_output, model_name, ...; see docs/android.md). With uint8_input the
+        verification feeds the same random pixels to both sides (normalized for onnxruntime).
 
     Returns the conversion Report, with ``.verification`` (a VerifyResult, or None) and
     ``.onnx_path`` set.

@@ -103,7 +103,7 @@ def _report_for(onnx_bytes, onnx_path, tflite_bytes):
         if rep.tflite == tflite_bytes or _tflite_io_signature(rep.tflite) == given:
             return rep
     raise ValueError(
-        "verify: the .tflite model's input/output shapes differ from a default conversion of "
+        "verify: the .tflite model's input/output shapes or types differ from a default conversion of "
         "the ONNX model (converted with other options?); pass report= from liteport.convert"
     )
 
@@ -113,8 +113,8 @@ def _tflite_io_signature(tflite_bytes):
 
     it = Interpreter(model_content=tflite_bytes)
     return (
-        [tuple(d["shape_signature"]) for d in it.get_input_details()],
-        [tuple(d["shape_signature"]) for d in it.get_output_details()],
+        [(tuple(d["shape_signature"]), np.dtype(d["dtype"]).name) for d in it.get_input_details()],
+        [(tuple(d["shape_signature"]), np.dtype(d["dtype"]).name) for d in it.get_output_details()],
     )
 
 
@@ -153,6 +153,7 @@ class LiteRTModel:
         self.input_names = [e.get("name") for e in rep_in]
         self.output_names = [e.get("name") for e in rep_out]
         self._in_perm = {e.get("name"): _perm(e) for e in rep_in}
+        self._pixels = set(_pixel_inputs(report))
         self._out_perm = {e.get("name"): _perm(e) for e in rep_out}
 
         sigs = self.interpreter.get_signature_list()
@@ -198,6 +199,9 @@ class LiteRTModel:
                 raise ValueError(f"input {name!r}: rank {a.ndim}, layout perm {list(perm)}")
             a = a.transpose(perm)
         want = np.dtype(d["dtype"])
+        if name in self._pixels and not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"input {name!r} takes 8-bit pixels (uint8_input): pass integer pixel values "
+                             f"0-255, not {a.dtype} (the model normalizes them itself)")
         if a.dtype != want:
             a = a.astype(want)
         a = _c_order(a)
@@ -419,6 +423,7 @@ def verify(onnx_model, tflite_model, inputs=None, *, batch_sizes=None, seed=0, r
             f"model {[i.name for i in ort_inputs]} / {ort_outputs}"
         )
     backend = "signature runner" if lite.runner is not None else "input/output details"
+    pixels = _pixel_inputs(report)
 
     runs = []  # (batch or None, {name: array})
     if inputs is not None:
@@ -431,7 +436,14 @@ def verify(onnx_model, tflite_model, inputs=None, *, batch_sizes=None, seed=0, r
         for i in ort_inputs:
             if i.name not in inputs:
                 raise ValueError(f"missing input {i.name!r}")
-            feed[i.name] = _c_order(np.asarray(inputs[i.name]).astype(_ort_dtype(i.type)))
+            a = np.asarray(inputs[i.name])
+            if i.name in pixels:
+                if not np.issubdtype(a.dtype, np.integer) or a.size and (a.min() < 0 or a.max() > 255):
+                    raise ValueError(f"input {i.name!r} takes 8-bit pixels in the .tflite model: pass "
+                                     "integer pixel values 0-255 (ONNX layout)")
+                feed[i.name] = _c_order(a.astype(np.uint8))
+                continue
+            feed[i.name] = _c_order(a.astype(_ort_dtype(i.type)))
         runs.append((_batch_of(feed), feed))
     else:
         dynamic_batch = all(
@@ -445,16 +457,51 @@ def verify(onnx_model, tflite_model, inputs=None, *, batch_sizes=None, seed=0, r
             feed = {}
             for i in ort_inputs:
                 shape = _concrete_shape(i, b, lite, report)
-                feed[i.name] = _random_input(rng, _ort_dtype(i.type), shape)
+                if i.name in pixels:
+                    feed[i.name] = rng.integers(0, 256, size=shape).astype(np.uint8)
+                else:
+                    feed[i.name] = _random_input(rng, _ort_dtype(i.type), shape)
             runs.append((_batch_of(feed), feed))
 
     checks = []
     for b, feed in runs:
+        # an image input that takes uint8 pixels (uint8_input): LiteRT gets the pixels, onnxruntime
+        # the normalized floats the ONNX model expects
+        lite_feed = dict(feed)
+        for name, px in pixels.items():
+            lite_feed[name] = feed[name]
+            feed = dict(feed)
+            feed[name] = _normalize_pixels(feed[name], px)
         ref = dict(zip(ort_outputs, sess.run(ort_outputs, feed)))
-        got = lite(feed)
+        got = lite(lite_feed)
         for n in ort_outputs:
             checks.append(_compare(n, b, ref[n], got[n], rtol))
     return VerifyResult(checks, rtol, backend)
+
+
+def _pixel_inputs(report):
+    """{input name: (mean, std, channel axis in the ONNX layout)} of the inputs converted to take
+    uint8 pixels; mean and std on the 0-255 scale."""
+    md = report.get("metadata") if hasattr(report, "get") else None
+    img = md.get("image_input") if md else None
+    if not img or not img.get("uint8"):
+        return {}
+    name = img.get("name")
+    onnx_dtype = [e.get("dtype") for e in report.get("inputs") or [] if e.get("name") == name]
+    if onnx_dtype and onnx_dtype[0] == "uint8":
+        return {}  # the ONNX model itself takes the pixels: both runtimes get the same uint8 arrays
+    perm = report.input_perm(name) if hasattr(report, "input_perm") else None
+    axis = perm[-1] if perm is not None else -1  # TFLite's last axis holds the channels
+    return {name: (np.asarray(img.get("mean"), np.float64), np.asarray(img.get("std"), np.float64), axis)}
+
+
+def _normalize_pixels(pixels, px):
+    """uint8 pixels (ONNX layout) -> the float input of the ONNX model: (p - mean) / std."""
+    mean, std, axis = px
+    a = np.asarray(pixels, np.float64)
+    shape = [1] * a.ndim
+    shape[axis] = -1
+    return _c_order(((a - mean.reshape(shape)) / std.reshape(shape)).astype(np.float32))
 
 
 def _batch_of(feed):

@@ -171,6 +171,15 @@ static int permute_const(lay *L, int cid, const int *P, int r, const char *base)
 
 /* ---------------- graph inputs ---------------- */
 
+/* 1 if graph input k is the image input and NCHW: 4-D, dim 1 of 1 or 3 channels, dim 3 not. */
+static int image_nchw(lay *L, int k) {
+    const lp_options *o = L->c->opt;
+    if (!o->image_input || lp_image_input_index(L->g, o) != k) return 0;
+    const lp_tensor *X = &L->g->t[L->g->inputs.v[k]];
+    if ((X->flags & LP_T_OUTPUT) || X->rank != 4) return 0;
+    return (X->dims[1] == 1 || X->dims[1] == 3) && X->dims[3] != 1 && X->dims[3] != 3;
+}
+
 /* An input whose layout-transpose consumers all agree on a permutation becomes channels-last:
  * the new input tensor takes the ONNX name; the old tensor is recomputed from it by an inverse
  * transpose, which the rules below cancel against the layout transposes. */
@@ -194,7 +203,17 @@ static lp_status adopt_inputs(lay *L) {
                 agree = 0;
             }
         }
-        if (!have || !agree) continue;
+        if (!have || !agree) {
+            /* the image input (lp_options.image_input) becomes channels-last even when nothing
+             * inside asks for it (a model that starts with a flatten or elementwise ops): Android
+             * hands over height x width x channels pixels. An inverse transpose inside the model
+             * restores the ONNX layout. Only an unambiguous NCHW input ([N,1|3,H,W] with a last
+             * dim that is not a channel count) is turned. */
+            int img = image_nchw(L, k);
+            if (!img) continue;
+            int nhwc[4] = {0, 2, 3, 1};
+            memcpy(P, nhwc, sizeof nhwc);
+        }
         int r = X->rank;
         /* a 1-D signal with one channel ([N,1,samples]: audio) keeps its ONNX layout: the
          * permutation moves nothing in memory. Images stay channels-last even with one channel,

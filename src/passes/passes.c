@@ -13,6 +13,7 @@ const lp_pass lp_passes[] = {
     {"lower", lp_pass_lower, 0},
     {"legalize", lp_pass_legalize, 0},
     {"layout", lp_pass_layout, 2},
+    {"pixels", lp_pass_pixels, 0},
     {"fuse", lp_pass_fuse, 1},
     {"dce", lp_pass_dce, 0},
 };

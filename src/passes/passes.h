@@ -25,6 +25,12 @@ lp_status lp_pass_legalize(lp_ctx *c);     /* element types the TFLite kernels l
 lp_status lp_pass_layout(lp_ctx *c);       /* transpose sinking and cancellation */
 lp_status lp_pass_fuse(lp_ctx *c);         /* activation / bias fusions */
 lp_status lp_pass_dce(lp_ctx *c);          /* dead code removal */
+lp_status lp_pass_pixels(lp_ctx *c);       /* image input checks; uint8 pixels with cast + normalization */
+
+/* Index in g->inputs of the input named by opt->image_input, or -1. */
+int lp_image_input_index(const lp_graph *g, const lp_options *opt);
+/* The lp_color_space of an image input with `channels` channels under opt, or -1 if they disagree. */
+int lp_image_color_space(const lp_options *opt, int64_t channels);
 
 /* "node 3 'conv1' (Conv, opset 17)" for messages */
 void lp_node_where(const lp_graph *g, const lp_node *n, char *buf, size_t size);

@@ -35,8 +35,10 @@ typedef struct lp_tflite_out {
  * are referenced, not copied: g and its constant payloads must stay valid until o is emitted.
  * The constant data goes into the flatbuffer unless that would pass 2 GB (flatbuffers' limit) or
  * `outside` is set: then it follows the flatbuffer, 16-byte aligned, found through
- * Buffer.offset/size, with the metadata "buffer_location" = "outside flatbuffers". */
-lp_status lp_tflite_build(lp_graph *g, lp_tflite_out *o, int outside, lp_tflite_info *info);
+ * Buffer.offset/size, with the metadata "buffer_location" = "outside flatbuffers". `meta` (copied;
+ * NULL: none) is stored as the TFLITE_METADATA buffer listed in Model.metadata. */
+lp_status lp_tflite_build(lp_graph *g, lp_tflite_out *o, int outside, const void *meta, size_t meta_size,
+                          lp_tflite_info *info);
 /* Streams the file to `write` (which returns 0 on failure); lazy payloads are computed in chunks. */
 int lp_tflite_emit(const lp_tflite_out *o, int (*write)(void *ud, const void *p, size_t n), void *ud);
 void lp_tflite_out_free(lp_tflite_out *o);

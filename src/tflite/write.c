@@ -418,7 +418,8 @@ static int canonical_order(const lp_graph *g, int *out) {
 
 /* builds the model into b; with `outside` the constant data is not in the flatbuffer: each
  * tensor buffer gets Buffer.offset/size slots (out->tail) that lp_tflite_build fills in */
-static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside, lp_tflite_out *out) {
+static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside, lp_tflite_out *out,
+                       const void *meta, size_t meta_size) {
     memset(info, 0, sizeof *info);
     lp_status st = LP_OK;
     int nt = g->n_t;
@@ -522,6 +523,7 @@ static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside,
             goto done;
         }
     }
+    int md_buf = meta ? n_bufs++ : -1; /* TFLITE_METADATA */
 
     /* ---- build back to front: buffers' data first (it ends up at the end of the file) ---- */
     lp_fb_ref *buf_refs = refs; /* n_bufs entries */
@@ -535,6 +537,8 @@ static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside,
         } else if (j == loc_buf) {
             static const char where[] = "outside flatbuffers";
             data = lp_fb_bytes(b, where, sizeof where - 1, 16);
+        } else if (j == md_buf) {
+            data = lp_fb_bytes(b, meta, meta_size, 16);
         } else {
             const lp_tensor *T = &g->t[buf_tensor[j]];
             size_t need = (size_t)lp_tensor_numel(T) * lp_dtype_size(T->dtype);
@@ -597,11 +601,20 @@ static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside,
         lp_fb_ref name = lp_fb_string(b, T->name);
         lp_fb_ref shp = lp_fb_vec_i32(b, shape, T->rank);
         lp_fb_ref shs = dyn ? lp_fb_vec_i32(b, sig, T->rank) : 0;
+        /* integer graph inputs and outputs get an empty QuantizationParameters table, as the
+         * TensorFlow converter writes: Android Studio's model binding reads quantization().scale(0)
+         * of INT32/INT64/UINT8 inputs and outputs without checking for a missing table */
+        lp_fb_ref quant = 0;
+        if ((T->flags & (LP_T_INPUT | LP_T_OUTPUT)) && (ty == 2 || ty == 3 || ty == 4)) {
+            lp_fb_start(b);
+            quant = lp_fb_end(b);
+        }
         lp_fb_start(b);
         lp_fb_add_ref(b, 0, shp);
         if (ty) lp_fb_add_i8(b, 1, (int8_t)ty);
         if (bufidx[order[k]]) lp_fb_add_u32(b, 2, (uint32_t)bufidx[order[k]]);
         lp_fb_add_ref(b, 3, name);
+        lp_fb_add_ref(b, 4, quant);
         lp_fb_add_ref(b, 7, shs);
         trefs[k] = lp_fb_end(b);
     }
@@ -691,22 +704,21 @@ static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside,
     lp_fb_ref sigdef = lp_fb_end(b);
     lp_fb_ref sigdefs = lp_fb_vec_ref(b, &sigdef, 1);
 
-    lp_fb_ref meta[2];
+    lp_fb_ref meta_ent[3];
     int n_meta = 0;
-    lp_fb_ref mname = lp_fb_string(b, "min_runtime_version");
-    lp_fb_start(b);
-    lp_fb_add_ref(b, 0, mname);
-    lp_fb_add_u32(b, 1, (uint32_t)rt_buf);
-    meta[n_meta++] = lp_fb_end(b);
-    if (outside) {
-        /* what TensorFlow's converter writes with data after the flatbuffer */
-        lp_fb_ref lname = lp_fb_string(b, "buffer_location");
+    for (int k = 0; k < 3; k++) {
+        static const char *const key[3] = {"min_runtime_version", "buffer_location", "TFLITE_METADATA"};
+        int buf = k == 0 ? rt_buf : k == 1 ? loc_buf : md_buf; /* buffer_location: what TensorFlow's
+                                                                  converter writes with data after
+                                                                  the flatbuffer */
+        if (buf < 0) continue;
+        lp_fb_ref mname = lp_fb_string(b, key[k]);
         lp_fb_start(b);
-        lp_fb_add_ref(b, 0, lname);
-        lp_fb_add_u32(b, 1, (uint32_t)loc_buf);
-        meta[n_meta++] = lp_fb_end(b);
+        lp_fb_add_ref(b, 0, mname);
+        lp_fb_add_u32(b, 1, (uint32_t)buf);
+        meta_ent[n_meta++] = lp_fb_end(b);
     }
-    lp_fb_ref metas = lp_fb_vec_ref(b, meta, n_meta);
+    lp_fb_ref metas = lp_fb_vec_ref(b, meta_ent, n_meta);
 
     lp_fb_ref desc = lp_fb_string(b, "liteport " LITEPORT_VERSION);
     lp_fb_start(b);
@@ -755,12 +767,13 @@ void lp_tflite_out_free(lp_tflite_out *o) {
     memset(o, 0, sizeof *o);
 }
 
-lp_status lp_tflite_build(lp_graph *g, lp_tflite_out *o, int outside, lp_tflite_info *info) {
+lp_status lp_tflite_build(lp_graph *g, lp_tflite_out *o, int outside, const void *meta, size_t meta_size,
+                          lp_tflite_info *info) {
     memset(o, 0, sizeof *o);
     lp_fb_init(&o->fb);
     lp_status st = LP_ERR_LIMIT;
     if (!outside) {
-        st = build(g, &o->fb, info, 0, o);
+        st = build(g, &o->fb, info, 0, o, meta, meta_size);
         if (st == LP_OK) {
             o->size = lp_fb_size(&o->fb);
             return LP_OK;
@@ -771,7 +784,7 @@ lp_status lp_tflite_build(lp_graph *g, lp_tflite_out *o, int outside, lp_tflite_
         lp_fb_init(&o->fb);
     }
     o->outside = 1;
-    st = build(g, &o->fb, info, 1, o);
+    st = build(g, &o->fb, info, 1, o, meta, meta_size);
     if (st != LP_OK) return st;
     /* the data starts at the first 16-byte boundary after the flatbuffer; each buffer is
      * 16-aligned and 16 zero bytes close the file (TensorFlow's converter leaves them for XNNPack) */

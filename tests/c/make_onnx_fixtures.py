@@ -261,6 +261,26 @@ def errors(out):
         f.write(b"hello, this is a text file and not a model\n")
 
 
+def classifier(out):
+    """A small image classifier for tests/c/test_metadata.c: [batch,3,8,6] -> 4 probabilities."""
+    rng = np.random.default_rng(7)
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 8, 6])
+    y = helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["batch", 4])
+    inits = [numpy_helper.from_array(rng.standard_normal((5, 3, 3, 3)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.standard_normal((4, 5)).astype(np.float32), "fw")]
+    nodes = [
+        helper.make_node("Conv", ["image", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("GlobalAveragePool", ["r"], ["p"]),
+        helper.make_node("Flatten", ["p"], ["f"]),
+        helper.make_node("Gemm", ["f", "fw"], ["logits"], transB=1),
+        helper.make_node("Softmax", ["logits"], ["probability"], axis=1),
+    ]
+    write(out, "classifier.onnx", model(helper.make_graph(nodes, "classifier", [x], [y], inits)))
+    with open(os.path.join(out, "labels4.txt"), "w") as f:
+        f.write("north\nsouth\neast\nwest\n")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make_onnx_fixtures.py OUT_DIR")
@@ -271,6 +291,7 @@ def main():
     external(out, ex)
     torch_model(out, ex)
     errors(out)
+    classifier(out)
     with open(os.path.join(out, "expect.txt"), "w") as f:
         f.write("\n".join(ex.lines) + "\n")
 
