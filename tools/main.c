@@ -1,5 +1,6 @@
 /* liteport command-line tool: a thin wrapper over the library.
  *   liteport convert MODEL.onnx [-o OUT.tflite] [options]
+ *   liteport run MODEL.onnx --data DATA -o OUTDIR [options]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,13 @@ static void usage(FILE *f) {
             "usage: liteport convert MODEL.onnx [-o OUT.tflite] [--keep-io-layout] [--no-layout-pass]\n"
             "                        [--no-fusions] [--dump-after PASS|all] [--batch N]\n"
             "                        [--input-shape NAME:D1,D2,...]... [--json] [--quiet]\n"
-            "       liteport version\n");
+            "                        [--quantize float16|dynamic|int8] [--calibration DATA]\n"
+            "                        [--eval-data DATA] [--percentile P] [--io-type float32|int8|uint8]\n"
+            "                        [--samples N] [--mean M1,M2,M3] [--std S1,S2,S3] [--crop]\n"
+            "       liteport run MODEL.onnx --data DATA -o OUTDIR [convert options]\n"
+            "       liteport version\n"
+            "DATA: a folder (or file) of .npy arrays (ONNX layout) or PNG/JPEG/BMP/PGM/PPM images;\n"
+            "images are scaled to 0..1, normalised by --mean/--std and resized to the input size.\n");
 }
 
 /* MODEL.onnx -> MODEL.tflite beside it */
@@ -39,13 +46,14 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    if (strcmp(argv[1], "convert") != 0) {
+    int run = strcmp(argv[1], "run") == 0;
+    if (strcmp(argv[1], "convert") != 0 && !run) {
         fprintf(stderr, "liteport: error: unknown command '%s'\n", argv[1]);
         usage(stderr);
         return 2;
     }
     lp_options opt = {0};
-    const char *in = NULL, *out = NULL;
+    const char *in = NULL, *out = NULL, *data = NULL;
     int json = 0, quiet = 0;
     char shapes[4096] = "";
     for (int i = 2; i < argc; i++) {
@@ -72,6 +80,46 @@ int main(int argc, char **argv) {
             }
             if (used) strcat(shapes, ";");
             strcat(shapes, argv[++i]);
+        } else if (strcmp(a, "--quantize") == 0 && has_next) {
+            const char *m = argv[++i];
+            if (strcmp(m, "float16") == 0) opt.quantize = LP_QUANTIZE_FLOAT16;
+            else if (strcmp(m, "dynamic") == 0) opt.quantize = LP_QUANTIZE_DYNAMIC;
+            else if (strcmp(m, "int8") == 0) opt.quantize = LP_QUANTIZE_INT8;
+            else {
+                fprintf(stderr, "liteport: error: --quantize takes float16, dynamic or int8, not '%s'\n", m);
+                return 2;
+            }
+        } else if (strcmp(a, "--io-type") == 0 && has_next) {
+            const char *m = argv[++i];
+            if (strcmp(m, "float32") == 0) opt.io_type = LP_IO_FLOAT32;
+            else if (strcmp(m, "int8") == 0) opt.io_type = LP_IO_INT8;
+            else if (strcmp(m, "uint8") == 0) opt.io_type = LP_IO_UINT8;
+            else {
+                fprintf(stderr, "liteport: error: --io-type takes float32, int8 or uint8, not '%s'\n", m);
+                return 2;
+            }
+        } else if (strcmp(a, "--calibration") == 0 && has_next) opt.calibration = argv[++i];
+        else if (strcmp(a, "--eval-data") == 0 && has_next) opt.eval_data = argv[++i];
+        else if (strcmp(a, "--data") == 0 && has_next) data = argv[++i];
+        else if (strcmp(a, "--mean") == 0 && has_next) opt.image_mean = argv[++i];
+        else if (strcmp(a, "--std") == 0 && has_next) opt.image_std = argv[++i];
+        else if (strcmp(a, "--crop") == 0) opt.image_crop = 1;
+        else if (strcmp(a, "--percentile") == 0 && has_next) {
+            char *e;
+            double v = strtod(argv[++i], &e);
+            if (*e || !(v >= 50 && v < 100)) {
+                fprintf(stderr, "liteport: error: --percentile needs a number in [50, 100), e.g. 99.99\n");
+                return 2;
+            }
+            opt.percentile = (float)v;
+        } else if (strcmp(a, "--samples") == 0 && has_next) {
+            char *e;
+            long v = strtol(argv[++i], &e, 10);
+            if (*e || v <= 0 || v > 1 << 30) {
+                fprintf(stderr, "liteport: error: --samples needs a positive integer\n");
+                return 2;
+            }
+            opt.sample_limit = (int)v;
         } else if (strcmp(a, "--json") == 0) json = 1;
         else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) quiet = 1;
         else if (a[0] == '-' && a[1]) {
@@ -89,6 +137,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (shapes[0]) opt.input_shapes = shapes;
+    if (run && (!data || !out)) {
+        fprintf(stderr, "liteport: error: run needs --data DATA and -o OUTDIR\n");
+        return 2;
+    }
     char *def = NULL;
     if (!out) {
         def = default_output(in);
@@ -105,7 +157,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     int rc = 0;
-    lp_status st = lp_convert_file(c, in, out);
+    lp_status st = run ? lp_run_file(c, in, data, out) : lp_convert_file(c, in, out);
     /* the IR dump helps most when the conversion failed; with --json it goes to stderr so that
      * stdout stays one JSON document */
     if (opt.dump_after) fputs(lp_converter_dump(c), json ? stderr : stdout);
