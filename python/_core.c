@@ -5,8 +5,14 @@
  * python/liteport/, where they are easier to read and test.
  *
  *   convert(src, output=None, *, base_dir=None, keep_io_layout=False, no_layout_pass=False,
- *           no_fusions=False, dump_after=None, batch=0, input_shapes=None)
+ *           no_fusions=False, dump_after=None, batch=0, input_shapes=None, quantize=0,
+ *           calibration=None, eval_data=None, sample_limit=0, percentile=0.0, io_type=0,
+ *           image_mean=None, image_std=None, image_crop=False)
  *       -> (report_json: str, tflite: bytes | None, dump: str)
+ *
+ *   run(src, data, out_dir, *, <the same options>) -> report_json: str
+ *       converts the model file `src` and runs it in the reference interpreter on `data`,
+ *       writing out_dir/<output>.npy (lp_run_file).
  *
  *   src     a path (str / bytes / os.PathLike) or any object exporting a contiguous buffer
  *           (bytes, bytearray, memoryview, mmap, numpy array); a buffer is read in place, not copied.
@@ -76,20 +82,76 @@ static int is_path_like(PyObject *o)
     return PyUnicode_Check(o) || PyBytes_Check(o) || PyObject_HasAttrString(o, "__fspath__");
 }
 
+/* The quantization options shared by convert() and run(): Python objects in, owned bytes out. */
+typedef struct quant_args {
+    int quantize, sample_limit, io_type, image_crop;
+    float percentile;
+    PyObject *calibration_arg, *eval_arg, *mean_arg, *std_arg; /* borrowed */
+    PyObject *calibration, *eval_data, *image_mean, *image_std; /* owned bytes or NULL */
+} quant_args;
+
+static int quant_args_convert(quant_args *q)
+{
+    if (q->quantize < 0 || q->quantize >= LP_QUANTIZE_COUNT) {
+        PyErr_Format(PyExc_ValueError, "quantize must be 0..%d", LP_QUANTIZE_COUNT - 1);
+        return 0;
+    }
+    if (q->io_type < 0 || q->io_type >= LP_IO_COUNT) {
+        PyErr_Format(PyExc_ValueError, "io_type must be 0..%d", LP_IO_COUNT - 1);
+        return 0;
+    }
+    if (q->sample_limit < 0) {
+        PyErr_SetString(PyExc_ValueError, "sample_limit must be >= 0");
+        return 0;
+    }
+    return fs_path_or_none(q->calibration_arg, &q->calibration) &&
+           fs_path_or_none(q->eval_arg, &q->eval_data) &&
+           utf8_or_none(q->mean_arg, "image_mean", &q->image_mean) &&
+           utf8_or_none(q->std_arg, "image_std", &q->image_std);
+}
+
+static void quant_args_apply(const quant_args *q, lp_options *opt)
+{
+    opt->quantize = q->quantize;
+    opt->sample_limit = q->sample_limit;
+    opt->io_type = q->io_type;
+    opt->image_crop = q->image_crop;
+    opt->percentile = q->percentile;
+    opt->calibration = q->calibration ? PyBytes_AS_STRING(q->calibration) : NULL;
+    opt->eval_data = q->eval_data ? PyBytes_AS_STRING(q->eval_data) : NULL;
+    opt->image_mean = q->image_mean ? PyBytes_AS_STRING(q->image_mean) : NULL;
+    opt->image_std = q->image_std ? PyBytes_AS_STRING(q->image_std) : NULL;
+}
+
+static void quant_args_free(quant_args *q)
+{
+    Py_XDECREF(q->calibration);
+    Py_XDECREF(q->eval_data);
+    Py_XDECREF(q->image_mean);
+    Py_XDECREF(q->image_std);
+}
+
 static PyObject *core_convert(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     (void)self;
     static char *kwlist[] = {"src",        "output",     "base_dir", "keep_io_layout",
                              "no_layout_pass", "no_fusions", "dump_after", "batch",
-                             "input_shapes", NULL};
+                             "input_shapes", "quantize", "calibration", "eval_data",
+                             "sample_limit", "percentile", "io_type", "image_mean",
+                             "image_std", "image_crop", NULL};
     PyObject *src = NULL, *output_arg = Py_None, *base_dir_arg = Py_None;
     PyObject *dump_arg = Py_None, *shapes_arg = Py_None;
     int keep_io_layout = 0, no_layout_pass = 0, no_fusions = 0, batch = 0;
+    quant_args q;
+    memset(&q, 0, sizeof q);
+    q.calibration_arg = q.eval_arg = q.mean_arg = q.std_arg = Py_None;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O$OpppOiO:convert", kwlist, &src,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O$OpppOiOiOOifiOOp:convert", kwlist, &src,
                                      &output_arg, &base_dir_arg, &keep_io_layout,
                                      &no_layout_pass, &no_fusions, &dump_arg, &batch,
-                                     &shapes_arg))
+                                     &shapes_arg, &q.quantize, &q.calibration_arg, &q.eval_arg,
+                                     &q.sample_limit, &q.percentile, &q.io_type, &q.mean_arg,
+                                     &q.std_arg, &q.image_crop))
         return NULL;
     if (batch < 0) {
         PyErr_SetString(PyExc_ValueError, "batch must be >= 0 (0: keep dynamic batch)");
@@ -122,6 +184,7 @@ static PyObject *core_convert(PyObject *self, PyObject *args, PyObject *kwargs)
     if (!fs_path_or_none(base_dir_arg, &base_dir)) goto done;
     if (!utf8_or_none(dump_arg, "dump_after", &dump_after)) goto done;
     if (!utf8_or_none(shapes_arg, "input_shapes", &input_shapes)) goto done;
+    if (!quant_args_convert(&q)) goto done;
     if (src_is_path && !out_path) {
         PyErr_SetString(PyExc_ValueError,
                         "converting a file needs an output path (liteport.convert picks one)");
@@ -141,6 +204,7 @@ static PyObject *core_convert(PyObject *self, PyObject *args, PyObject *kwargs)
     opt.dump_after = dump_after ? PyBytes_AS_STRING(dump_after) : NULL;
     opt.fix_batch = batch;
     opt.input_shapes = input_shapes ? PyBytes_AS_STRING(input_shapes) : NULL;
+    quant_args_apply(&q, &opt);
 
     c = lp_converter_new(&opt); /* copies the option strings */
     if (!c) {
@@ -199,6 +263,66 @@ done:
     Py_XDECREF(base_dir);
     Py_XDECREF(dump_after);
     Py_XDECREF(input_shapes);
+    quant_args_free(&q);
+    return result;
+}
+
+static PyObject *core_run(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    (void)self;
+    static char *kwlist[] = {"src", "data", "out_dir", "keep_io_layout", "no_layout_pass",
+                             "no_fusions", "batch", "input_shapes", "sample_limit",
+                             "image_mean", "image_std", "image_crop", NULL};
+    PyObject *src = NULL, *data_arg = NULL, *out_arg = NULL, *shapes_arg = Py_None;
+    int keep_io_layout = 0, no_layout_pass = 0, no_fusions = 0, batch = 0;
+    quant_args q;
+    memset(&q, 0, sizeof q);
+    q.calibration_arg = q.eval_arg = q.mean_arg = q.std_arg = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO|$pppiOiOOp:run", kwlist, &src, &data_arg,
+                                     &out_arg, &keep_io_layout, &no_layout_pass, &no_fusions,
+                                     &batch, &shapes_arg, &q.sample_limit, &q.mean_arg, &q.std_arg,
+                                     &q.image_crop))
+        return NULL;
+    PyObject *src_path = NULL, *data = NULL, *out_dir = NULL, *input_shapes = NULL, *result = NULL;
+    lp_converter *c = NULL;
+    if (batch < 0) {
+        PyErr_SetString(PyExc_ValueError, "batch must be >= 0 (0: keep dynamic batch)");
+        goto done;
+    }
+    if (!PyUnicode_FSConverter(src, &src_path) || !PyUnicode_FSConverter(data_arg, &data) ||
+        !PyUnicode_FSConverter(out_arg, &out_dir) ||
+        !utf8_or_none(shapes_arg, "input_shapes", &input_shapes) || !quant_args_convert(&q))
+        goto done;
+    lp_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.keep_io_layout = keep_io_layout;
+    opt.no_layout_pass = no_layout_pass;
+    opt.no_fusions = no_fusions;
+    opt.fix_batch = batch;
+    opt.input_shapes = input_shapes ? PyBytes_AS_STRING(input_shapes) : NULL;
+    quant_args_apply(&q, &opt);
+    c = lp_converter_new(&opt);
+    if (!c) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    lp_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = lp_run_file(c, PyBytes_AS_STRING(src_path), PyBytes_AS_STRING(data), PyBytes_AS_STRING(out_dir));
+    Py_END_ALLOW_THREADS
+    if (st != LP_OK) {
+        raise_conversion_error(c, st);
+        goto done;
+    }
+    const char *report = lp_converter_report_json(c);
+    result = PyUnicode_DecodeUTF8(report, (Py_ssize_t)strlen(report), "replace");
+done:
+    lp_converter_free(c);
+    Py_XDECREF(src_path);
+    Py_XDECREF(data);
+    Py_XDECREF(out_dir);
+    Py_XDECREF(input_shapes);
+    quant_args_free(&q);
     return result;
 }
 
@@ -222,6 +346,12 @@ static PyMethodDef core_methods[] = {
      "Convert an ONNX model (path or bytes-like) to TFLite. With bytes-like src and no output,\n"
      "returns the .tflite bytes; otherwise writes `output` atomically and returns None for them.\n"
      "Raises ConversionError on failure. The GIL is released during the conversion."},
+    {"run", (PyCFunction)(void (*)(void))core_run, METH_VARARGS | METH_KEYWORDS,
+     "run(src, data, out_dir, *, keep_io_layout=False, no_layout_pass=False, no_fusions=False,\n"
+     "    batch=0, input_shapes=None, sample_limit=0, image_mean=None, image_std=None,\n"
+     "    image_crop=False) -> report_json\n\n"
+     "Convert the ONNX file `src` and run it in liteport's reference interpreter on the samples\n"
+     "at `data`, writing out_dir/<output>.npy. Raises ConversionError on failure."},
     {"status_name", core_status_name, METH_O, "status_name(code) -> the lp_status_name string"},
     {NULL, NULL, 0, NULL},
 };

@@ -6,12 +6,17 @@
     report = liteport.convert(onnx_bytes)               # in memory: report.tflite holds the bytes
     report = liteport.export(module, (x,), "m.tflite")  # PyTorch -> ONNX -> TFLite, verified
     print(liteport.verify("m.onnx", "m.tflite"))        # onnxruntime vs LiteRT, per output
+    report = liteport.convert("m.onnx", "m_int8.tflite", quantize="int8", calibration="images/")
+    print(report.quantization)                          # size, error against float32, warnings
+    outs = liteport.run("m.onnx", x_numpy)              # liteport's own reference interpreter
 
 The converter itself is the C library in src/ (compiled into ``liteport._core``); this package
 only picks defaults, formats options and wraps the JSON report the library produces.
 """
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Mapping
 
 from . import _core
@@ -21,6 +26,7 @@ __version__ = _core.version
 
 __all__ = [
     "convert",
+    "run",
     "export",
     "verify",
     "Report",
@@ -217,12 +223,157 @@ class Report(_Record):
         lines.append(ops)
         lines.append("  onnx:   " + _histogram(d.get("onnx_ops")))
         lines.append("  tflite: " + _histogram(d.get("tflite_ops")))
+        q = d.get("quantization")
+        if q:
+            lines.append(_quant_text(q))
         for w in d.get("warnings") or []:
             lines.append(f"warning: {w}")
         return "\n".join(lines)
 
     def __repr__(self):
         return f"Report({self._d.get('input') or '<memory>'!r} -> {self._d.get('output') or '<memory>'!r})"
+
+
+def _quant_text(q):
+    """Text lines for the report's "quantization" object."""
+    head = f"quantized {q.get('mode')}"
+    if q.get("mode") == "int8":
+        head += f" (inputs/outputs {q.get('io_type')})"
+    fs, sz = q.get("float_size") or 0, q.get("size") or 0
+    head += f": {fs:,} -> {sz:,} bytes ({(sz / fs if fs else 0):.2f}x)"
+    if q.get("mode") == "int8":
+        head += f", {q.get('int8_ops', 0)} int8 ops, {sum((q.get('float_ops') or {}).values())} float ops"
+    lines = [head]
+    if q.get("calibration") and q.get("mode") == "int8":
+        line = f"  calibrated on {q['calibration']}"
+        if q.get("percentile"):
+            line += f", ranges clipped to the {q['percentile']:g} percentile"
+        lines.append(line)
+    if q.get("evaluated_on"):
+        lines.append(f"  error against the float model (simulated) on {q['evaluated_on']}:")
+        for o in q.get("outputs") or []:
+            t = f"    {o['name']}: max {o['max_abs_error']:.3g}, mean {o['mean_abs_error']:.3g}"
+            if o.get("snr_db") is not None:
+                t += f", SNR {o['snr_db']:.1f} dB"
+            if o.get("psnr_db") is not None:
+                t += f", PSNR {o['psnr_db']:.1f} dB"
+            if o.get("top1_agreement") is not None:
+                t += f", top-1 agreement {100 * o['top1_agreement']:.2f}%"
+            lines.append(t)
+    return "\n".join(lines)
+
+
+QUANTIZE_MODES = {"float16": 1, "dynamic": 2, "int8": 3}
+IO_TYPES = {"float32": 0, "int8": 1, "uint8": 2}
+
+
+def _safe_name(name):
+    """A file or folder name for a tensor name (the C library's rule)."""
+    out = "".join(c if (c.isascii() and (c.isalnum() or c in "._-")) else "_" for c in name)
+    return out if out not in ("", ".", "..") else "output"
+
+
+class _Samples:
+    """Sample data for the C library: a path is passed as it is; arrays are written as .npy files
+    into a temporary folder (removed on exit).
+
+    In-memory forms: one array (the samples of a one-input model stacked along the first axis,
+    ONNX layout); a list of arrays (one per sample, or per batch); a dict {input name: array or
+    list of arrays}; a list of dicts (one per sample); any iterable of those items.
+    """
+
+    def __init__(self, data):
+        self.data = data
+        self.path = None
+        self._tmp = None
+
+    def __enter__(self):
+        d = self.data
+        if d is None:
+            return None
+        if isinstance(d, (str, bytes)) or hasattr(d, "__fspath__"):
+            self.path = os.fsdecode(os.fspath(d))
+            return self.path
+        import numpy as np
+
+        self._tmp = tempfile.mkdtemp(prefix="liteport-samples-")
+        self.path = self._tmp
+        if isinstance(d, dict):
+            for name, arrs in d.items():
+                self._write(os.path.join(self._tmp, _safe_name(name)), arrs)
+            return self.path
+        if isinstance(d, np.ndarray):
+            self._write(self._tmp, [d])
+            return self.path
+        items = list(d)
+        if items and all(isinstance(x, dict) for x in items):
+            names = list(items[0])
+            for name in names:
+                self._write(os.path.join(self._tmp, _safe_name(name)), [x[name] for x in items])
+            return self.path
+        self._write(self._tmp, items)
+        return self.path
+
+    @staticmethod
+    def _write(folder, arrs):
+        import numpy as np
+
+        if isinstance(arrs, np.ndarray):
+            arrs = [arrs]
+        os.makedirs(folder, exist_ok=True)
+        for k, a in enumerate(arrs):
+            a = np.asarray(a)
+            if hasattr(a, "detach"):
+                a = a.detach().cpu().numpy()
+            np.save(os.path.join(folder, f"{k:08d}.npy"), np.ascontiguousarray(a))
+
+    def __exit__(self, *exc):
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def _to_numpy(x):
+    if hasattr(x, "detach"):  # a torch tensor
+        return x.detach().cpu().numpy()
+    return x
+
+
+def _floats(v, what):
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (int, float)):
+        v = [v]
+    v = [float(x) for x in v]
+    if not 1 <= len(v) <= 4:
+        raise ValueError(f"{what}: give 1 to 4 values (one per channel)")
+    return ",".join(repr(x) for x in v)
+
+
+def _quant_kwargs(quantize, percentile, io_type, image_mean, image_std, image_crop, sample_limit):
+    """The C binding's keyword arguments for the quantization options."""
+    if quantize is None or quantize is False:
+        q = 0
+    elif quantize in QUANTIZE_MODES:
+        q = QUANTIZE_MODES[quantize]
+    else:
+        raise ValueError(f"quantize={quantize!r}: choose 'float16', 'dynamic' or 'int8'")
+    if io_type is None:
+        io = 0
+    elif io_type in IO_TYPES:
+        io = IO_TYPES[io_type]
+    else:
+        raise ValueError(f"io_type={io_type!r}: choose 'float32', 'int8' or 'uint8'")
+    return dict(
+        quantize=q,
+        percentile=float(percentile or 0.0),
+        io_type=io,
+        image_mean=_floats(image_mean, "image_mean"),
+        image_std=_floats(image_std, "image_std"),
+        image_crop=bool(image_crop),
+        sample_limit=int(sample_limit or 0),
+    )
 
 
 def _format_input_shapes(input_shapes):
@@ -271,6 +422,15 @@ def convert(
     batch=None,
     input_shapes=None,
     base_dir=None,
+    quantize=None,
+    calibration=None,
+    eval_data=None,
+    percentile=None,
+    io_type=None,
+    image_mean=None,
+    image_std=None,
+    image_crop=False,
+    sample_limit=None,
 ):
     """Convert an ONNX model to TFLite and return its Report.
 
@@ -286,6 +446,23 @@ def convert(
     input_shapes: fix input shapes, {"x": (1, 3, 224, 224)} or ["x:1,3,224,224"].
     base_dir: folder of the external data files of an in-memory model (default: refused).
 
+    Quantization (the report's ``quantization`` field gives sizes, the error against the float
+    model per output, top-1 agreement for classifiers, and warnings):
+    quantize: None, "float16" (float16 weights), "dynamic" (int8 weights of convolutions and
+        fully connected layers, float activations) or "int8" (full integer, calibrated).
+    calibration: the int8 calibration samples: a folder or file of .npy arrays (ONNX layout) or
+        images (PNG, JPEG, BMP, PGM/PPM), with one sub-folder per input when there are several;
+        or in memory: an array of stacked samples, a list of arrays, a dict {input: array}, a
+        list of such dicts (written to a temporary folder).
+    eval_data: held-out samples (same forms) for the report's error figures; default: the
+        calibration samples.
+    percentile: int8 ranges clipped to this percentile (e.g. 99.99) instead of min/max.
+    io_type: "float32" (default), "int8" or "uint8" inputs and outputs of an int8 model.
+    image_mean, image_std: per-channel normalisation of images, applied to pixel / 255
+        (e.g. (0.485, 0.456, 0.406) and (0.229, 0.224, 0.225)).
+    image_crop: resize images on the shorter side and centre-crop (default: stretch).
+    sample_limit: use at most this many samples.
+
     Raises ConversionError (a ValueError) with .status and .message when the model cannot be
     converted; no output file is created and an existing one is left untouched.
     """
@@ -296,21 +473,67 @@ def convert(
         output = default_output_path(model)
     if output is not None:
         output = os.fspath(output)
-    report_json, tflite, dump = _core.convert(
-        model,
-        output,
-        base_dir=os.fspath(base_dir) if base_dir is not None else None,
-        keep_io_layout=bool(keep_io_layout),
-        no_layout_pass=bool(no_layout_pass),
-        no_fusions=bool(no_fusions),
-        dump_after=dump_after,
-        batch=int(batch or 0),
-        input_shapes=_format_input_shapes(input_shapes),
-    )
+    qkw = _quant_kwargs(quantize, percentile, io_type, image_mean, image_std, image_crop, sample_limit)
+    with _Samples(calibration) as cal, _Samples(eval_data) as ev:
+        report_json, tflite, dump = _core.convert(
+            model,
+            output,
+            base_dir=os.fspath(base_dir) if base_dir is not None else None,
+            keep_io_layout=bool(keep_io_layout),
+            no_layout_pass=bool(no_layout_pass),
+            no_fusions=bool(no_fusions),
+            dump_after=dump_after,
+            batch=int(batch or 0),
+            input_shapes=_format_input_shapes(input_shapes),
+            calibration=cal,
+            eval_data=ev,
+            **qkw,
+        )
     report = Report.from_json(report_json, tflite=tflite, dump=dump)
     if is_path:
         report.onnx_path = os.fspath(model)
     return report
+
+
+def run(model, inputs, *, keep_io_layout=False, no_layout_pass=False, no_fusions=False, batch=None,
+        input_shapes=None, image_mean=None, image_std=None, image_crop=False, sample_limit=None):
+    """Run an ONNX model in liteport's own reference interpreter (no other runtime).
+
+    The model is converted as ``convert`` would (same options) and the converted float model is
+    executed op by op by the C library's reference kernels, one sample at a time.
+    model: a path, the model bytes or an ``onnx.ModelProto``.
+    inputs: the samples, in the forms ``convert(calibration=...)`` takes: an array (the samples
+        of a one-input model stacked along the first axis), a list of arrays, a dict
+        {input name: array}, a list of dicts, or a path to a folder / file of .npy arrays or images.
+    Returns {output name: array} in ONNX layout, the samples stacked along the first axis.
+    """
+    import numpy as np
+
+    tmp = tempfile.mkdtemp(prefix="liteport-run-")
+    try:
+        if hasattr(model, "SerializeToString") and not isinstance(model, (bytes, bytearray)):
+            model = model.SerializeToString()
+        if not (isinstance(model, str) or hasattr(model, "__fspath__")):
+            path = os.path.join(tmp, "model.onnx")
+            with open(path, "wb") as f:
+                f.write(bytes(model))
+            model = path
+        if isinstance(inputs, dict):
+            inputs = {k: _to_numpy(v) for k, v in inputs.items()}
+        elif not (isinstance(inputs, (str, bytes)) or hasattr(inputs, "__fspath__")):
+            inputs = _to_numpy(inputs)
+        out_dir = os.path.join(tmp, "out")
+        os.makedirs(out_dir)
+        qkw = _quant_kwargs(None, None, None, image_mean, image_std, image_crop, sample_limit)
+        with _Samples(inputs) as data:
+            report = json.loads(_core.run(
+                os.fspath(model), data, out_dir, keep_io_layout=bool(keep_io_layout),
+                no_layout_pass=bool(no_layout_pass), no_fusions=bool(no_fusions), batch=int(batch or 0),
+                input_shapes=_format_input_shapes(input_shapes), sample_limit=qkw["sample_limit"],
+                image_mean=qkw["image_mean"], image_std=qkw["image_std"], image_crop=qkw["image_crop"]))
+        return {o["name"]: np.load(o["file"]) for o in report["run"]["outputs"]}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # Imported last: they use Report/convert above. Neither imports torch, onnxruntime or LiteRT at

@@ -22,6 +22,7 @@
 #define F16_MIN_ELEMS 16       /* smaller float constants (eps, masks, bounds) stay float32 */
 #define DYNAMIC_MIN_ELEMS 1024 /* dynamic range: smaller weights stay float32 (as TensorFlow does) */
 #define CONCAT_WARN_RATIO 16.0 /* warn when an input spans less than 1/16 of a shared range */
+#define WILD_RANGE 1e6f        /* activations beyond this stay float32 */
 
 /* ---------------- op classes ---------------- */
 
@@ -70,7 +71,7 @@ static int op_class(lp_op op) {
     case LP_TFL_ADD: case LP_TFL_SUB: case LP_TFL_MUL: case LP_TFL_SQUARED_DIFFERENCE: case LP_TFL_MEAN:
     case LP_TFL_SUM: case LP_TFL_RELU: case LP_TFL_RELU6: case LP_TFL_RELU_N1_TO_1: case LP_TFL_LEAKY_RELU:
     case LP_TFL_HARD_SWISH: case LP_TFL_PRELU: case LP_TFL_GELU: case LP_TFL_ELU: case LP_TFL_EXP:
-    case LP_TFL_RSQRT: case LP_TFL_ARG_MAX: case LP_TFL_ARG_MIN:
+    case LP_TFL_RSQRT: case LP_TFL_ARG_MAX: case LP_TFL_ARG_MIN: case LP_TFL_ABS:
         return K_OWN;
     case LP_TFL_LOGISTIC: case LP_TFL_SOFTMAX: case LP_TFL_TANH: case LP_TFL_LOG_SOFTMAX: case LP_TFL_L2_NORMALIZATION:
         return K_FIXED;
@@ -386,6 +387,7 @@ static lp_status plan_int8(lp_graph *g, lp_plan *p, const lp_range *ranges, int 
     u.has = calloc((size_t)nt + 1, 1);
     u.fixed = calloc((size_t)nt + 1, 1);
     u.fp = calloc((size_t)nt + 1, sizeof(lp_qp));
+    lp_range *eff = NULL; /* ranges as the int8 test sees them */
     lp_status st = LP_OK;
     if (!u.parent || !u.lo || !u.hi || !u.has || !u.fixed || !u.fp) {
         st = lp_err_set(err, LP_ERR_NOMEM, "out of memory");
@@ -402,10 +404,35 @@ static lp_status plan_int8(lp_graph *g, lp_plan *p, const lp_range *ranges, int 
             u.has[t] = 1;
         }
     }
-    /* which nodes run in int8; outputs with fixed parameters */
+    /* which nodes run in int8; outputs with fixed parameters. An activation beyond +-1e6 (a
+     * -1e30 mask term, an overflowing sum) has no useful int8 scale, and LiteRT refuses the
+     * multipliers it would need: ops touching one stay float32. Shared-parameter ops are judged
+     * by their inputs (PADV2's output holds -FLT_MAX before max pooling). */
+    eff = malloc(sizeof(lp_range) * (size_t)(nt + 1));
+    if (!eff) {
+        st = lp_err_set(err, LP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    memcpy(eff, ranges, sizeof(lp_range) * (size_t)nt);
+    for (int i = 0; i < g->n_n; i++) /* a padded tensor ranges like its input (the pad value saturates) */
+        if (!g->n[i].dead && g->n[i].op == LP_TFL_PADV2 && is_f32_act(g, g->n[i].in[0]) && is_f32_act(g, g->n[i].out[0]))
+            eff[g->n[i].out[0]] = eff[g->n[i].in[0]];
     for (int i = 0; i < g->n_n; i++) {
         const lp_node *n = &g->n[i];
         if (n->dead || !node_int8_ok(g, n)) continue;
+        int wild = 0;
+        for (int pass = 0; pass < 2; pass++)
+            for (int j = 0; j < (pass ? n->n_out : n->n_in); j++) {
+                int t = pass ? n->out[j] : n->in[j];
+                if (pass && op_class(n->op) == K_SHARED) continue;
+                if (is_f32_act(g, t) && eff[t].seen && !(fabsf(eff[t].lo) <= WILD_RANGE && fabsf(eff[t].hi) <= WILD_RANGE)) {
+                    if (!wild)
+                        warn(rep, "%s '%s' stays float32: tensor '%s' ranges over [%g, %g], too wide for int8",
+                             lp_op_name(n->op), n->name, g->t[t].name, eff[t].lo, eff[t].hi);
+                    wild = 1;
+                }
+            }
+        if (wild) continue;
         p->node_int8[i] = 1;
         lp_qp fp;
         if (fixed_params(n->op, &fp) && is_f32_act(g, n->out[0])) {
@@ -420,6 +447,9 @@ static lp_status plan_int8(lp_graph *g, lp_plan *p, const lp_range *ranges, int 
         int base = -1;
         for (int k = 0; k < n->n_out; k++)
             if (is_f32_act(g, n->out[k])) {
+                /* these ops only move (or drop) their inputs' values: the inputs' ranges cover the
+                 * outputs, and PADV2's output holds the pad value (-FLT_MAX before max pooling) */
+                if (uf_find(&u, n->out[k]) == n->out[k]) u.has[n->out[k]] = 0;
                 if (base < 0) base = n->out[k];
                 else uf_unite(&u, base, n->out[k]);
             }
@@ -589,6 +619,7 @@ done:
     free(u.has);
     free(u.fixed);
     free(u.fp);
+    free(eff);
     return st;
 }
 
@@ -903,13 +934,7 @@ static lp_status rewrite_int8(lp_graph *g, const lp_plan *p, int io, lp_err *err
                 if (!g->t[t].q) st = lp_err_set(err, LP_ERR_NOMEM, "out of memory");
                 w.qv[t] = t;
             }
-            /* the float version: DEQUANTIZE of the input itself */
-            int f = like(g, t, LP_DT_F32, "/dequantize");
-            if (f < 0 || add_op1(g, LP_TFL_DEQUANTIZE, g->t[f].name, t, f) < 0) {
-                st = err->code;
-                break;
-            }
-            w.fv[t] = f;
+            /* float readers get a DEQUANTIZE when they exist (fver) */
         }
         for (int i = 0; i < g->outputs.n && st == LP_OK; i++) {
             int t = g->outputs.v[i];
@@ -984,6 +1009,27 @@ done:
 }
 
 /* ---------------- driver ---------------- */
+
+/* nodes none of whose outputs is read or is a graph output (the graph is in topological order) */
+static lp_status drop_unused(lp_graph *g, lp_err *err) {
+    char *needed = calloc((size_t)g->n_t + 1, 1);
+    if (!needed) return lp_err_set(err, LP_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < g->outputs.n; i++) needed[g->outputs.v[i]] = 1;
+    for (int i = g->n_n - 1; i >= 0; i--) {
+        lp_node *n = &g->n[i];
+        if (n->dead) continue;
+        int live = 0;
+        for (int k = 0; k < n->n_out; k++) live |= n->out[k] >= 0 && needed[n->out[k]];
+        if (!live) {
+            n->dead = 1;
+            continue;
+        }
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] >= 0) needed[n->in[j]] = 1;
+    }
+    free(needed);
+    return lp_graph_toposort(g);
+}
 
 static void histogram_float_ops(const lp_graph *g, const lp_plan *p, lp_quant_report *rep) {
     int counts[LP_OP_COUNT];
@@ -1083,6 +1129,7 @@ lp_status lp_quantize(lp_graph *g, const lp_options *opt, lp_err *err, lp_quant_
     else if (mode == LP_QUANTIZE_DYNAMIC) st = rewrite_dynamic(g, &plan, err);
     else st = rewrite_int8(g, &plan, opt->io_type, err);
     if (st == LP_OK) st = lp_graph_toposort(g);
+    if (st == LP_OK) st = drop_unused(g, err);
     if (mode == LP_QUANTIZE_INT8 && st == LP_OK && rep->n_float_ops)
         warn(rep, "%d op(s) have no int8 kernel and run in float32 between DEQUANTIZE and QUANTIZE (see float_ops)",
              rep->n_float_ops);

@@ -148,7 +148,7 @@ static int quant_version(const lp_graph *g, const lp_node *n) {
     case LP_TFL_SPACE_TO_DEPTH: case LP_TFL_DEPTH_TO_SPACE: case LP_TFL_SPLIT_V: case LP_TFL_SUM:
     case LP_TFL_LOG_SOFTMAX: case LP_TFL_SQUARED_DIFFERENCE: case LP_TFL_PACK: case LP_TFL_UNPACK:
     case LP_TFL_ARG_MAX: case LP_TFL_ARG_MIN: case LP_TFL_EXP: case LP_TFL_GELU: case LP_TFL_L2_NORMALIZATION:
-    case LP_TFL_BATCH_MATMUL:
+    case LP_TFL_BATCH_MATMUL: case LP_TFL_ABS:
         return i0 == I8 ? 2 : 0;
     default:
         return 0; /* RESHAPE, SQUEEZE, EXPAND_DIMS, HARD_SWISH, LEAKY_RELU, PRELU, ELU: version 1 */
