@@ -210,6 +210,12 @@ class Report(_Record):
                 shape = _fmt_dims(e.get("shape"))
                 text = f"  {str(e.get('name', '')):<{width}}  {e.get('dtype', '?'):<8} "
                 text += f"onnx {onnx_shape} -> tflite {shape}"
+                if e.get("tflite_dtype") and e.get("tflite_dtype") != e.get("dtype"):
+                    text += f" {e['tflite_dtype']}"
+                    qp = e.get("quantization")
+                    if qp:
+                        zp = int(qp["zero_point"])
+                        text += f" (real = {qp['scale']:.6g} * (q {'-' if zp >= 0 else '+'} {abs(zp)}))"
                 if perm is not None:
                     text += f"  layout {_layout_name(perm)}"
                 lines.append(text)
@@ -241,6 +247,9 @@ def _quant_text(q):
         head += f" (inputs/outputs {q.get('io_type')})"
     fs, sz = q.get("float_size") or 0, q.get("size") or 0
     head += f": {fs:,} -> {sz:,} bytes ({(sz / fs if fs else 0):.2f}x)"
+    wf, wq = q.get("weights_float_bytes") or 0, q.get("weights_bytes") or 0
+    if wf:
+        head += f"; weights {wf:,} -> {wq:,} bytes ({wq / wf:.2f}x)"
     if q.get("mode") == "int8":
         head += f", {q.get('int8_ops', 0)} int8 ops, {sum((q.get('float_ops') or {}).values())} float ops"
     lines = [head]
@@ -474,7 +483,8 @@ def convert(
     if output is not None:
         output = os.fspath(output)
     qkw = _quant_kwargs(quantize, percentile, io_type, image_mean, image_std, image_crop, sample_limit)
-    with _Samples(calibration) as cal, _Samples(eval_data) as ev:
+    cal_s, ev_s = _Samples(calibration), _Samples(eval_data)
+    with cal_s as cal, ev_s as ev:
         report_json, tflite, dump = _core.convert(
             model,
             output,
@@ -489,6 +499,9 @@ def convert(
             eval_data=ev,
             **qkw,
         )
+    for smp in (cal_s, ev_s):  # the temporary folder is gone: say where the samples came from
+        if smp._tmp:
+            report_json = report_json.replace(json.dumps(smp._tmp)[1:-1], "memory")
     report = Report.from_json(report_json, tflite=tflite, dump=dump)
     if is_path:
         report.onnx_path = os.fspath(model)

@@ -1,7 +1,7 @@
 /* Baseline JPEG decoding (ITU T.81: sequential DCT, Huffman coding, 8-bit samples), enough for
  * calibration photos: gray or YCbCr (JFIF; Adobe RGB), any sampling factors up to 4, restart
- * intervals. Chroma is upsampled by repetition and the IDCT is the plain float one, so pixels may
- * differ from libjpeg's by a level or two. Progressive and arithmetic-coded files are refused. */
+ * intervals. Subsampled chroma is interpolated between sample centres and the IDCT is the plain
+ * float one, so pixels may differ from libjpeg's by a level or two. Progressive and arithmetic-coded files are refused. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,8 +369,26 @@ lp_status lp_jpeg_decode(lp_image *img, const uint8_t *d, size_t n, const char *
                 float s[3];
                 for (int k = 0; k < j->ncomp; k++) {
                     const jcomp *c = &j->comp[k];
-                    int sx = x * c->h / j->hmax, sy = y * c->v / j->vmax;
-                    s[k] = c->pix[(size_t)sy * (size_t)c->bw * 8 + (size_t)sx];
+                    if (c->h == j->hmax && c->v == j->vmax) {
+                        s[k] = c->pix[(size_t)y * (size_t)c->bw * 8 + (size_t)x];
+                        continue;
+                    }
+                    /* subsampled chroma: bilinear between the samples' centres (libjpeg's
+                     * "fancy" upsampling for 2x is the same triangle filter) */
+                    int cw = (j->w * c->h + j->hmax - 1) / j->hmax, ch = (j->h * c->v + j->vmax - 1) / j->vmax;
+                    float fx = ((float)x + 0.5f) * (float)c->h / (float)j->hmax - 0.5f;
+                    float fy = ((float)y + 0.5f) * (float)c->v / (float)j->vmax - 0.5f;
+                    int x0 = (int)floorf(fx), y0 = (int)floorf(fy);
+                    float ax = fx - (float)x0, ay = fy - (float)y0;
+                    int x1 = x0 + 1, y1 = y0 + 1;
+                    x0 = x0 < 0 ? 0 : x0 >= cw ? cw - 1 : x0;
+                    x1 = x1 < 0 ? 0 : x1 >= cw ? cw - 1 : x1;
+                    y0 = y0 < 0 ? 0 : y0 >= ch ? ch - 1 : y0;
+                    y1 = y1 < 0 ? 0 : y1 >= ch ? ch - 1 : y1;
+                    size_t st = (size_t)c->bw * 8;
+                    const uint8_t *p = c->pix;
+                    s[k] = (1 - ay) * ((1 - ax) * p[(size_t)y0 * st + (size_t)x0] + ax * p[(size_t)y0 * st + (size_t)x1]) +
+                           ay * ((1 - ax) * p[(size_t)y1 * st + (size_t)x0] + ax * p[(size_t)y1 * st + (size_t)x1]);
                 }
                 uint8_t *o = img->px + ((size_t)y * (size_t)j->w + (size_t)x) * (size_t)ch;
                 if (ch == 1) {

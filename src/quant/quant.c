@@ -455,12 +455,17 @@ static lp_status plan_int8(lp_graph *g, lp_plan *p, const lp_range *ranges, int 
             }
         p->node_base[i] = base;
         if (base < 0) continue;
-        for (int j = 0; j < n->n_in && st == LP_OK; j++) {
-            int t = n->in[j];
-            if (t < 0 || g->t[t].dtype != LP_DT_F32) continue;
-            if (g->t[t].flags & LP_T_CONST) continue; /* constants take the group's parameters */
-            if (!uf_unite(&u, base, t)) st = requant_set(p, n, i, j, (lp_qp){-1, 0}, err); /* filled below */
-        }
+        /* inputs with free parameters first, so that the group's range is known when an input
+         * with fixed parameters (a LOGISTIC output, say) asks to join: it joins only when its
+         * fixed range holds the group's, else it is requantized to the group's parameters */
+        for (int pass = 0; pass < 2; pass++)
+            for (int j = 0; j < n->n_in && st == LP_OK; j++) {
+                int t = n->in[j];
+                if (t < 0 || g->t[t].dtype != LP_DT_F32) continue;
+                if (g->t[t].flags & LP_T_CONST) continue; /* constants take the group's parameters */
+                if (u.fixed[uf_find(&u, t)] != pass) continue;
+                if (!uf_unite(&u, base, t)) st = requant_set(p, n, i, j, (lp_qp){-1, 0}, err); /* filled below */
+            }
     }
     if (st != LP_OK) goto done;
     /* constants of shared ops widen their group's range */
@@ -1010,6 +1015,26 @@ done:
 
 /* ---------------- driver ---------------- */
 
+/* bytes of the constants live nodes read (each once) */
+static uint64_t const_bytes(const lp_graph *g) {
+    char *seen = calloc((size_t)g->n_t + 1, 1);
+    uint64_t total = 0;
+    if (!seen) return 0;
+    for (int i = 0; i < g->n_n; i++) {
+        const lp_node *n = &g->n[i];
+        if (n->dead) continue;
+        for (int j = 0; j < n->n_in; j++) {
+            int t = n->in[j];
+            if (t < 0 || seen[t] || !(g->t[t].flags & LP_T_CONST)) continue;
+            seen[t] = 1;
+            int64_t ne = lp_tensor_numel(&g->t[t]);
+            if (ne > 0) total += (uint64_t)ne * lp_dtype_size(g->t[t].dtype);
+        }
+    }
+    free(seen);
+    return total;
+}
+
 /* nodes none of whose outputs is read or is a graph output (the graph is in topological order) */
 static lp_status drop_unused(lp_graph *g, lp_err *err) {
     char *needed = calloc((size_t)g->n_t + 1, 1);
@@ -1078,6 +1103,7 @@ lp_status lp_quantize(lp_graph *g, const lp_options *opt, lp_err *err, lp_quant_
                           "int8 quantization needs calibration data: a folder of images or .npy arrays (--calibration DIR)");
     lp_data_opts dopt;
     LP_Q_TRY(lp_q_data_opts(opt, &dopt, err));
+    rep->const_bytes_float = const_bytes(g);
     lp_dataset *calib = NULL, *eval = NULL;
     lp_range *ranges = NULL;
     lp_plan plan;
@@ -1130,6 +1156,7 @@ lp_status lp_quantize(lp_graph *g, const lp_options *opt, lp_err *err, lp_quant_
     else st = rewrite_int8(g, &plan, opt->io_type, err);
     if (st == LP_OK) st = lp_graph_toposort(g);
     if (st == LP_OK) st = drop_unused(g, err);
+    rep->const_bytes = const_bytes(g);
     if (mode == LP_QUANTIZE_INT8 && st == LP_OK && rep->n_float_ops)
         warn(rep, "%d op(s) have no int8 kernel and run in float32 between DEQUANTIZE and QUANTIZE (see float_ops)",
              rep->n_float_ops);

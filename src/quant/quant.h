@@ -35,6 +35,7 @@ typedef struct lp_quant_report {
     lp_buf warn_text;         /* the same, one per line */
     int n_warnings;
     uint64_t float_size, size; /* .tflite bytes before and after (set by the driver) */
+    uint64_t const_bytes_float, const_bytes; /* bytes of constants (weights) before and after */
 } lp_quant_report;
 
 void lp_quant_report_free(lp_quant_report *r);

@@ -61,6 +61,8 @@ void lp_quant_report_json(const lp_quant_report *r, lp_buf *b) {
     lp_buf_printf(b, "{\"mode\":\"%s\",\"io_type\":\"%s\",\"float_size\":%llu,\"size\":%llu,\"size_ratio\":",
                   mode_name(r->mode), io_name(r->io_type), (unsigned long long)r->float_size, (unsigned long long)r->size);
     json_num(b, r->float_size ? (double)r->size / (double)r->float_size : 0);
+    lp_buf_printf(b, ",\"weights_float_bytes\":%llu,\"weights_bytes\":%llu", (unsigned long long)r->const_bytes_float,
+                  (unsigned long long)r->const_bytes);
     lp_buf_puts(b, ",\"calibration\":");
     if (r->calib_desc[0]) lp_buf_json_str(b, r->calib_desc);
     else lp_buf_puts(b, "null");
@@ -112,6 +114,7 @@ void lp_quant_report_text(const lp_quant_report *r, lp_buf *b) {
     if (r->mode == LP_QUANTIZE_INT8) lp_buf_printf(b, " (inputs/outputs %s)", io_name(r->io_type));
     lp_buf_printf(b, ": %.1f KiB -> %.1f KiB (%.2fx)", (double)r->float_size / 1024, (double)r->size / 1024,
                   r->float_size ? (double)r->size / (double)r->float_size : 0.0);
+    lp_buf_printf(b, "; weights %.1f KiB -> %.1f KiB", (double)r->const_bytes_float / 1024, (double)r->const_bytes / 1024);
     if (r->mode == LP_QUANTIZE_INT8) lp_buf_printf(b, ", %d int8 ops, %d float ops", r->n_int8_ops, r->n_float_ops);
     if (r->mode == LP_QUANTIZE_DYNAMIC) lp_buf_printf(b, ", %d hybrid ops", r->n_hybrid_ops);
     if (r->mode == LP_QUANTIZE_FLOAT16) lp_buf_printf(b, ", %d constants in float16", r->n_weights);
