@@ -736,3 +736,70 @@ def test_bad_quantization_input(case, tmp_path):
                             kw["calibration"]], capture_output=True, text=True)
         assert r.returncode == 1 and r.stderr.count("\n") == 1 and "liteport: error:" in r.stderr, r.stderr
         assert not out.exists()
+
+
+def test_quantization_under_sanitizers(tmp_path):
+    """build-asan/liteport quantizes like build/liteport (byte-identical output) with images of
+    every format as calibration data, and broken images (truncated, bit-flipped) give the same
+    one-line error in both, with no sanitizer report."""
+    import random
+
+    from PIL import Image
+
+    asan = os.path.join(ROOT, "build-asan", "liteport")
+    assert os.path.exists(asan), f"{asan} is missing: `make test` builds it first"
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="print_stacktrace=1")
+    onnx_path = _tiny(tmp_path)
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:20, 0:24]
+    pix = np.stack([xx * 10, yy * 12, (xx + yy) * 5], -1).astype(np.uint8) + rng.integers(0, 20, (20, 24, 3),
+                                                                                           dtype=np.uint8)
+    good = tmp_path / "good"
+    os.makedirs(good)
+    Image.fromarray(pix).save(good / "a.png")
+    Image.fromarray(pix).save(good / "b.jpg", quality=90)  # 4:2:0 chroma
+    Image.fromarray(pix[..., 0]).save(good / "c.jpg", quality=90)
+    Image.fromarray(pix).save(good / "d.bmp")
+    Image.fromarray(pix).save(good / "e.ppm")
+    Image.fromarray(pix).convert("LA").save(good / "f.png")
+
+    def both(args):
+        res = []
+        for i, cli in enumerate((CLI, asan)):
+            out = tmp_path / f"out{i}.tflite"
+            if out.exists():
+                out.unlink()
+            r = subprocess.run([cli, "convert", onnx_path, "-o", str(out), "-q", *args], capture_output=True,
+                               text=True, env=env)
+            res.append((r, out.read_bytes() if out.exists() else None))
+        (ra, a), (rb, b) = res
+        assert "Sanitizer" not in rb.stderr and "runtime error" not in rb.stderr, rb.stderr[-3000:]
+        assert ra.returncode == rb.returncode and ra.stderr == rb.stderr and a == b, (ra.stderr, rb.stderr[-2000:])
+        return ra
+
+    for args in (["--quantize", "int8", "--calibration", str(good), "--mean", "0.5,0.4,0.3", "--crop"],
+                 ["--quantize", "int8", "--calibration", str(good), "--io-type", "uint8", "--percentile", "99"],
+                 ["--quantize", "float16"], ["--quantize", "dynamic"]):
+        assert both(args).returncode == 0
+    # broken images: a clean error each time (some bit flips land in pixel data and still decode)
+    r = random.Random(0)
+    errors = 0
+    for name in ("a.png", "b.jpg", "d.bmp", "e.ppm"):
+        data = (good / name).read_bytes()
+        cases = [data[:k] for k in sorted({1, 8, 30, len(data) // 2, len(data) - 1})]
+        for _ in range(6):
+            b = bytearray(data)
+            for _ in range(r.randint(1, 6)):
+                b[r.randrange(len(b))] ^= 1 << r.randrange(8)
+            cases.append(bytes(b))
+        bad = tmp_path / "bad"
+        os.makedirs(bad, exist_ok=True)
+        for c in cases:
+            for f in os.listdir(bad):
+                os.unlink(bad / f)
+            (bad / name).write_bytes(c)
+            res = both(["--quantize", "int8", "--calibration", str(bad)])
+            if res.returncode:
+                errors += 1
+                assert res.returncode == 1 and res.stderr.count("\n") == 1 and name in res.stderr, res.stderr
+    assert errors >= 20
