@@ -95,27 +95,39 @@ def main(argv=None):
             size = os.path.getsize(path)
             if mode == "float32":
                 base = (size, ms)
+                wbytes = None  # filled from the first quantized report (its weights before)
+            else:
+                q = rep.quantization
+                wbytes = q.weights_bytes
+                if rows and rows[-1][0] == name and rows[-1][1] == "float32" and rows[-1][8] is None:
+                    rows[-1] = rows[-1][:8] + (q.weights_float_bytes,)
+                wratio = q.weights_bytes / q.weights_float_bytes
             if quality:
                 q = quality[1](y)
             else:  # random weights: agreement with the float32 model
                 ref = outs["float32"]
                 q = (float((y.argmax(1) == ref.argmax(1)).mean()),
                      float(np.abs(y - ref).max() / (ref.max() - ref.min())))
-            rows.append((name, mode, size, size / base[0], q, ms, ms / base[1], t_conv))
+            rows.append((name, mode, size, size / base[0], q, ms, ms / base[1], t_conv, wbytes))
             qtext = f"{q:.4g}" if quality else f"top-1 agree {q[0]:.2f}, max err {q[1]:.3f}"
-            print(f"{name} {mode}: {size / 1024:.1f} KiB ({size / base[0]:.2f}x), {qtext}, "
+            wtext = f", weights {wratio:.2f}x" if mode != "float32" else ""
+            print(f"{name} {mode}: {size / 1024:.1f} KiB ({size / base[0]:.2f}x{wtext}), {qtext}, "
                   f"LiteRT {ms:.3f} ms ({ms / base[1]:.2f}x), converted in {t_conv:.1f} s", flush=True)
 
-    lines = ["| model | variant | size KiB | size / float32 | quality | LiteRT ms | latency / float32 "
-             "| conversion s |", "|" + "---|" * 8]
-    for name, mode, size, sr, q, ms, lr, tc in rows:
+    lines = ["| model | variant | size KiB | size / float32 | weights KiB | weights / float32 | quality | LiteRT ms "
+             "| latency / float32 | conversion s |", "|" + "---|" * 10]
+    wbase = {}
+    for name, mode, size, sr, q, ms, lr, tc, wb in rows:
+        if mode == "float32":
+            wbase[name] = wb
         if isinstance(q, tuple):
             qt = "(reference)" if mode == "float32" else f"top-1 agreement {q[0]:.2f}, max error {100 * q[1]:.1f}% of range"
         elif name == "digits":
             qt = f"accuracy {100 * q:.2f}%"
         else:
             qt = f"PSNR {q:.2f} dB"
-        lines.append(f"| {name} | {mode} | {size / 1024:.1f} | {sr:.2f} | {qt} | {ms:.3f} | {lr:.2f} | {tc:.1f} |")
+        lines.append(f"| {name} | {mode} | {size / 1024:.1f} | {sr:.2f} | {wb / 1024:.1f} | {wb / wbase[name]:.2f} "
+                     f"| {qt} | {ms:.3f} | {lr:.2f} | {tc:.1f} |")
     table = "\n".join(lines)
     note = (f"Measured by `bench/quantize.py` on {platform.machine()} ({os.cpu_count()} cores), all in one run: "
             f"LiteRT interpreter (ai-edge-litert, XNNPACK delegate, 1 thread), batch 1, median of {args.runs} "
@@ -124,7 +136,9 @@ def main(argv=None):
             "held-out data: digits on the held-out quarter of scikit-learn's digits; super-resolution (PyTorch's "
             "tutorial network, x3, trained for 800 steps on synthetic 48x48 images) against the true "
             "high-resolution images; mobilenet_v2 and resnet18 have seeded random weights and random inputs, so "
-            "only their agreement with float32 is meaningful. Conversion time includes calibration.\n")
+            "only their agreement with float32 is meaningful. Conversion time includes calibration. \"weights\" are "
+            "the bytes of the constants the ops read; the rest of a file is names, shapes, quantization "
+            "parameters and the flatbuffer's tables, which weigh most in small models.\n")
     print()
     print(table)
     with open(args.out, "w") as f:
