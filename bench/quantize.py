@@ -6,13 +6,14 @@ file size (and the ratio to float32), the quality on held-out data (digits: top-
 held-out split; super-resolution: PSNR against the true high-resolution images; torchvision models
 with seeded random weights: top-1 agreement with float32 and the output's error relative to its
 range), and LiteRT latency (XNNPACK delegate, 1 thread, batch 1, median of --runs runs after
---warmup runs) with its ratio to float32 measured in the same run.
+--warmup runs) with its ratio to float32 measured in the same run (the variants take turns).
 
     .venv/bin/python bench/quantize.py [--runs 30] [--models digits,super_resolution,mobilenet_v2,resnet18]
 """
 import argparse
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -52,6 +53,19 @@ def build(name):
     return model, cal, held, None
 
 
+def interpreter(tflite_path, report, x):
+    """a function that runs LiteRT (XNNPACK, 1 thread) once on x (ONNX layout, batch 1)"""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=tflite_path, num_threads=1)
+    it.allocate_tensors()
+    inp = it.get_input_details()[0]
+    perm = report.inputs[0].get("perm") if report.inputs[0].layout_changed else None
+    a = np.ascontiguousarray(x.transpose(perm) if perm else x).astype(inp["dtype"])
+    it.set_tensor(inp["index"], a)
+    return it.invoke
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=30)
@@ -65,7 +79,6 @@ def main(argv=None):
     import torch
 
     import liteport
-    from latency import litert_latency
     from test_quantize import Flat, assert_int8_only
 
     torch.set_num_threads(1)
@@ -77,7 +90,7 @@ def main(argv=None):
         onnx_path = os.path.join(tmp, f"{name}.onnx")
         torch.onnx.export(model, (torch.from_numpy(held[:1]),), onnx_path, input_names=["x"], output_names=["y"],
                           dynamic_axes={"x": {0: "N"}, "y": {0: "N"}}, dynamo=False)
-        outs, base = {}, None
+        outs, conv = {}, {}
         for mode in MODES:
             path = os.path.join(tmp, f"{name}-{mode}.tflite")
             t = time.perf_counter()
@@ -86,33 +99,39 @@ def main(argv=None):
             else:
                 rep = liteport.convert(onnx_path, path, quantize=mode, calibration=cal if mode == "int8" else None,
                                        eval_data=held)
-            t_conv = time.perf_counter() - t
+            conv[mode] = (path, rep, time.perf_counter() - t)
             if mode == "int8":
                 assert_int8_only(Flat(path))  # no float op between QUANTIZE and DEQUANTIZE
-            y = liteport.LiteRTModel(path, rep)({"x": held})["y"]
-            outs[mode] = y
-            ms = litert_latency(path, rep, held[:1], args.warmup, args.runs)
-            size = os.path.getsize(path)
-            if mode == "float32":
-                base = (size, ms)
-                wbytes = None  # filled from the first quantized report (its weights before)
-            else:
-                q = rep.quantization
-                wbytes = q.weights_bytes
-                if rows and rows[-1][0] == name and rows[-1][1] == "float32" and rows[-1][8] is None:
-                    rows[-1] = rows[-1][:8] + (q.weights_float_bytes,)
-                wratio = q.weights_bytes / q.weights_float_bytes
+            outs[mode] = liteport.LiteRTModel(path, rep)({"x": held})["y"]
+        # latency: the variants take turns, one invocation each per round, so that the load of a
+        # shared machine weighs on all of them alike
+        invoke = {m: interpreter(conv[m][0], conv[m][1], held[:1]) for m in MODES}
+        times = {m: [] for m in MODES}
+        for r in range(args.warmup + args.runs):
+            for m in MODES:
+                t = time.perf_counter()
+                invoke[m]()
+                if r >= args.warmup:
+                    times[m].append(time.perf_counter() - t)
+        ms = {m: statistics.median(times[m]) * 1000.0 for m in MODES}
+        q16 = conv["float16"][1].quantization
+        for mode in MODES:
+            path, rep, t_conv = conv[mode]
+            y = outs[mode]
+            size, base = os.path.getsize(path), os.path.getsize(conv["float32"][0])
+            wbytes = q16.weights_float_bytes if mode == "float32" else rep.quantization.weights_bytes
+            wratio = wbytes / q16.weights_float_bytes
             if quality:
                 q = quality[1](y)
             else:  # random weights: agreement with the float32 model
                 ref = outs["float32"]
                 q = (float((y.argmax(1) == ref.argmax(1)).mean()),
                      float(np.abs(y - ref).max() / (ref.max() - ref.min())))
-            rows.append((name, mode, size, size / base[0], q, ms, ms / base[1], t_conv, wbytes))
+            rows.append((name, mode, size, size / base, q, ms[mode], ms[mode] / ms["float32"], t_conv, wbytes))
             qtext = f"{q:.4g}" if quality else f"top-1 agree {q[0]:.2f}, max err {q[1]:.3f}"
-            wtext = f", weights {wratio:.2f}x" if mode != "float32" else ""
-            print(f"{name} {mode}: {size / 1024:.1f} KiB ({size / base[0]:.2f}x{wtext}), {qtext}, "
-                  f"LiteRT {ms:.3f} ms ({ms / base[1]:.2f}x), converted in {t_conv:.1f} s", flush=True)
+            print(f"{name} {mode}: {size / 1024:.1f} KiB ({size / base:.2f}x, weights {wratio:.2f}x), {qtext}, "
+                  f"LiteRT {ms[mode]:.3f} ms ({ms[mode] / ms['float32']:.2f}x), converted in {t_conv:.1f} s",
+                  flush=True)
 
     lines = ["| model | variant | size KiB | size / float32 | weights KiB | weights / float32 | quality | LiteRT ms "
              "| latency / float32 | conversion s |", "|" + "---|" * 10]
@@ -131,7 +150,8 @@ def main(argv=None):
     table = "\n".join(lines)
     note = (f"Measured by `bench/quantize.py` on {platform.machine()} ({os.cpu_count()} cores), all in one run: "
             f"LiteRT interpreter (ai-edge-litert, XNNPACK delegate, 1 thread), batch 1, median of {args.runs} "
-            f"runs after {args.warmup} warm-up runs. int8 models are calibrated by liteport's reference "
+            f"runs after {args.warmup} warm-up runs, the four variants of a model taking turns (one invocation "
+            "each per round) so that the load of a shared machine weighs on them alike. int8 models are calibrated by liteport's reference "
             "interpreter (min/max ranges) and keep float32 inputs and outputs. Quality is measured in LiteRT on "
             "held-out data: digits on the held-out quarter of scikit-learn's digits; super-resolution (PyTorch's "
             "tutorial network, x3, trained for 800 steps on synthetic 48x48 images) against the true "
