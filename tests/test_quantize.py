@@ -56,7 +56,7 @@ class Flat:
         scales = [q.Scale(k) for k in range(q.ScaleLength())] if q else []
         zps = [q.ZeroPoint(k) for k in range(q.ZeroPointLength())] if q else []
         return dict(name=t.Name().decode(), type=TYPES[t.Type()], scales=scales, zero_points=zps,
-                    dim=q.QuantizedDimension() if q else 0)
+                    dim=q.QuantizedDimension() if q else 0, shape=[t.Shape(k) for k in range(t.ShapeLength())])
 
     def ops(self):
         res = []
@@ -490,6 +490,37 @@ def test_torchvision_int8(name, tmp_path):
             assert o["version"] == 3
             w = o["inputs"][1]
             assert len(w["scales"]) > 1 and w["dim"] == (3 if o["op"] == "DEPTHWISE_CONV_2D" else 0)
+
+
+def test_dynamic_range_hybrid_kernels(tmp_path):
+    """Dynamic range: per-channel int8 weights in CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED
+    (LiteRT's hybrid versions 5, 6 and 12), float activations, small weights left in float32."""
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Conv2d(3, 128, 3, padding=1), nn.ReLU(), nn.Conv2d(128, 128, 3, padding=1, groups=128),
+                           nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 16), nn.ReLU(),
+                           nn.Linear(16, 4))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 3, 12, 12)).astype(np.float32)
+    onnx_path = export(module, [x[:1]], tmp_path / "m.onnx")
+    rep_f = liteport.convert(onnx_path, tmp_path / "f.tflite")
+    rep = liteport.convert(onnx_path, tmp_path / "q.tflite", quantize="dynamic", eval_data=x)
+    flat = Flat(tmp_path / "q.tflite")
+    ops = {o["op"] + str(o["inputs"][1]["shape"][-1] if o["op"] == "FULLY_CONNECTED" else ""): o
+           for o in flat.ops() if o["op"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")}
+    assert (ops["CONV_2D"]["version"], ops["DEPTHWISE_CONV_2D"]["version"], ops["FULLY_CONNECTED128"]["version"]) \
+        == (5, 6, 12)
+    for key, dim, channels in (("CONV_2D", 0, 128), ("DEPTHWISE_CONV_2D", 3, 128), ("FULLY_CONNECTED128", 0, 16)):
+        o = ops[key]
+        w = o["inputs"][1]
+        assert w["type"] == "INT8" and len(w["scales"]) == channels, (key, w["type"], len(w["scales"]))
+        assert w["dim"] == dim and set(w["zero_points"]) == {0}
+        assert o["inputs"][0]["type"] == "FLOAT32" and o["outputs"][0]["type"] == "FLOAT32"
+    # 16 x 4 = 64 weights: below the threshold, float32 like TensorFlow's converter does
+    assert ops["FULLY_CONNECTED16"]["inputs"][1]["type"] == "FLOAT32"
+    assert rep.quantization.hybrid_ops == 3
+    ref = litert(tmp_path / "f.tflite", rep_f, {"x": x})["y"]
+    got = litert(tmp_path / "q.tflite", rep, {"x": x})["y"]
+    assert rel_err(ref, got) < 0.03
 
 
 # ---------------------------------------------------------------------------------------------
