@@ -46,6 +46,23 @@ typedef enum lp_status {
     LP_STATUS_COUNT
 } lp_status;
 
+/* lp_options.quantize */
+typedef enum lp_quantize_mode {
+    LP_QUANTIZE_NONE = 0,
+    LP_QUANTIZE_FLOAT16,  /* float16 weights, DEQUANTIZE to float32 where kernels read them */
+    LP_QUANTIZE_DYNAMIC,  /* int8 weights of CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED, float activations */
+    LP_QUANTIZE_INT8,     /* full integer: int8 activations and weights, int32 biases (needs calibration) */
+    LP_QUANTIZE_COUNT
+} lp_quantize_mode;
+
+/* lp_options.io_type: the element type of a full-integer model's inputs and outputs */
+typedef enum lp_io_type {
+    LP_IO_FLOAT32 = 0,    /* float32 (QUANTIZE after the inputs, DEQUANTIZE before the outputs) */
+    LP_IO_INT8,
+    LP_IO_UINT8,
+    LP_IO_COUNT
+} lp_io_type;
+
 /* Conversion options. The zero value of every field means the default. */
 typedef struct lp_options {
     int keep_io_layout;      /* 1: inputs/outputs keep the ONNX layout (no NHWC I/O) */
@@ -75,6 +92,18 @@ typedef struct lp_options {
                                     * channels); the cast and normalization run inside the model */
     const char *labels_file;       /* a text file, one label per line, for an output's last axis */
     const char *labels_output;     /* the output the labels belong to (NULL: the first output) */
+
+    /* quantization (see lp_quantize_mode); sample data is a folder or file of .npy arrays (ONNX
+     * layout) or images, with one sub-folder per input when there are several (src/quant/data.h) */
+    int quantize;            /* lp_quantize_mode; 0: float32 model */
+    const char *calibration; /* int8: calibration samples (folder or file) */
+    const char *eval_data;   /* held-out samples for the report's error figures (default: calibration) */
+    int sample_limit;        /* > 0: use at most this many calibration / evaluation samples */
+    float percentile;        /* int8: 0 = min/max ranges; e.g. 99.99: clip activation ranges to that percentile */
+    int io_type;             /* int8: lp_io_type of the model's inputs and outputs */
+    int image_crop;          /* images: 1 = resize the shorter side and centre-crop; 0 = stretch.
+                                Calibration images are normalized with image_mean / image_std above
+                                (pixel / 255 on PyTorch's 0-1 scale, unless norm_scale is 255) */
 } lp_options;
 
 /* Color space of an image input (lp_options.image_color_space). */
@@ -109,6 +138,13 @@ lp_status lp_convert_buffer(lp_converter *c, const void *data, size_t size, cons
 /* Like lp_convert_buffer, but writes to `out_path` atomically (see lp_convert_file). */
 lp_status lp_convert_buffer_to_file(lp_converter *c, const void *data, size_t size,
                                     const char *base_dir, const char *out_path);
+
+/* Convert the ONNX file like lp_convert_file, write no model, and run the converted float model
+ * in liteport's reference interpreter on the samples at `data_path` (a folder or file of .npy
+ * arrays or images, see lp_options). Writes `out_dir`/NAME.npy per output (ONNX layout, the
+ * samples stacked along the first axis; characters outside [A-Za-z0-9._-] in NAME become '_').
+ * `out_dir` must exist. The report (lp_converter_report_json) lists the files. */
+lp_status lp_run_file(lp_converter *c, const char *onnx_path, const char *data_path, const char *out_dir);
 
 /* The message of the last failed conversion ("" after success). Owned by the converter. */
 const char *lp_converter_message(const lp_converter *c);

@@ -8,15 +8,23 @@
  *           no_fusions=False, dump_after=None, batch=0, input_shapes=None, metadata=False,
  *           model_name=None, model_description=None, model_version=None, model_author=None,
  *           model_license=None, image_input=None, color_space=0, mean=None, std=None,
- *           norm_scale=0, uint8_input=False, labels_file=None, labels_output=None)
+ *           norm_scale=0, uint8_input=False, labels_file=None, labels_output=None,
+ *           weights_outside=False, quantize=0, calibration=None, eval_data=None,
+ *           sample_limit=0, percentile=0.0, io_type=0, image_crop=False)
  *       -> (report_json: str, tflite: bytes | None, dump: str)
+ *
+ *   run(src, data, out_dir, *, <the same options>) -> report_json: str
+ *       converts the model file `src` and runs it in the reference interpreter on `data`,
+ *       writing out_dir/<output>.npy (lp_run_file).
  *
  *   src     a path (str / bytes / os.PathLike) or any object exporting a contiguous buffer
  *           (bytes, bytearray, memoryview, mmap, numpy array); a buffer is read in place, not copied.
  *   output  a path, or None. With a buffer src and output None the .tflite bytes are returned;
  *           with a path src an output path is required (the Python layer picks the default).
  *   input_shapes  "name:1,3,224,224;name2:1,10" (the Python layer formats dicts into this).
- *   mean, std     sequences of 1 to 4 floats (lp_options.image_mean / image_std), or None;
+ *   mean, std     sequences of 1 to 4 floats (lp_options.image_mean / image_std), or None: the
+ *                 normalization the model expects, for the metadata, uint8 pixel input and
+ *                 calibration images alike (norm_scale 255: given on the 0-255 scale);
  *                 color_space is an lp_color_space number. The other metadata keywords map to the
  *                 lp_options field of (nearly) the same name.
  *
@@ -112,6 +120,61 @@ static int is_path_like(PyObject *o)
     return PyUnicode_Check(o) || PyBytes_Check(o) || PyObject_HasAttrString(o, "__fspath__");
 }
 
+/* The quantization options shared by convert() and run(): Python objects in, owned bytes out. */
+typedef struct quant_args {
+    int quantize, sample_limit, io_type, image_crop, norm_scale, n_norm;
+    float percentile, mean[4], std[4];
+    PyObject *calibration_arg, *eval_arg, *mean_arg, *std_arg; /* borrowed */
+    PyObject *calibration, *eval_data;                         /* owned bytes or NULL */
+} quant_args;
+
+static int quant_args_convert(quant_args *q)
+{
+    if (q->quantize < 0 || q->quantize >= LP_QUANTIZE_COUNT) {
+        PyErr_Format(PyExc_ValueError, "quantize must be 0..%d", LP_QUANTIZE_COUNT - 1);
+        return 0;
+    }
+    if (q->io_type < 0 || q->io_type >= LP_IO_COUNT) {
+        PyErr_Format(PyExc_ValueError, "io_type must be 0..%d", LP_IO_COUNT - 1);
+        return 0;
+    }
+    if (q->sample_limit < 0) {
+        PyErr_SetString(PyExc_ValueError, "sample_limit must be >= 0");
+        return 0;
+    }
+    int n_mean = floats_or_none(q->mean_arg, "mean", q->mean);
+    int n_std = floats_or_none(q->std_arg, "std", q->std);
+    if (n_mean < 0 || n_std < 0) return 0;
+    if (n_mean != n_std) {
+        PyErr_SetString(PyExc_ValueError, "mean and std must have the same number of values");
+        return 0;
+    }
+    q->n_norm = n_mean;
+    return fs_path_or_none(q->calibration_arg, &q->calibration) &&
+           fs_path_or_none(q->eval_arg, &q->eval_data);
+}
+
+static void quant_args_apply(const quant_args *q, lp_options *opt)
+{
+    opt->quantize = q->quantize;
+    opt->sample_limit = q->sample_limit;
+    opt->io_type = q->io_type;
+    opt->image_crop = q->image_crop;
+    opt->percentile = q->percentile;
+    opt->calibration = q->calibration ? PyBytes_AS_STRING(q->calibration) : NULL;
+    opt->eval_data = q->eval_data ? PyBytes_AS_STRING(q->eval_data) : NULL;
+    opt->n_image_norm = q->n_norm;
+    memcpy(opt->image_mean, q->mean, sizeof q->mean);
+    memcpy(opt->image_std, q->std, sizeof q->std);
+    opt->norm_scale = q->norm_scale;
+}
+
+static void quant_args_free(quant_args *q)
+{
+    Py_XDECREF(q->calibration);
+    Py_XDECREF(q->eval_data);
+}
+
 static PyObject *core_convert(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     (void)self;
@@ -120,28 +183,27 @@ static PyObject *core_convert(PyObject *self, PyObject *args, PyObject *kwargs)
                              "input_shapes", "metadata", "model_name", "model_description",
                              "model_version", "model_author", "model_license", "image_input",
                              "color_space", "mean", "std", "norm_scale", "uint8_input",
-                             "labels_file", "labels_output", "weights_outside", NULL};
+                             "labels_file", "labels_output", "weights_outside", "quantize",
+                             "calibration", "eval_data", "sample_limit", "percentile", "io_type",
+                             "image_crop", NULL};
     PyObject *src = NULL, *output_arg = Py_None, *base_dir_arg = Py_None;
     PyObject *dump_arg = Py_None, *shapes_arg = Py_None;
     int keep_io_layout = 0, no_layout_pass = 0, no_fusions = 0, batch = 0, weights_outside = 0;
-    int metadata = 0, color_space = 0, norm_scale = 0, uint8_input = 0;
+    int metadata = 0, color_space = 0, uint8_input = 0;
     PyObject *str_args[8] = {Py_None, Py_None, Py_None, Py_None, Py_None, Py_None, Py_None, Py_None};
-    PyObject *mean_arg = Py_None, *std_arg = Py_None;
+    quant_args q;
+    memset(&q, 0, sizeof q);
+    q.calibration_arg = q.eval_arg = q.mean_arg = q.std_arg = Py_None;
 
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "O|O$OpppOiOpOOOOOOiOOipOOp:convert", kwlist, &src, &output_arg,
+            args, kwargs, "O|O$OpppOiOpOOOOOOiOOipOOpiOOifip:convert", kwlist, &src, &output_arg,
             &base_dir_arg, &keep_io_layout, &no_layout_pass, &no_fusions, &dump_arg, &batch,
             &shapes_arg, &metadata, &str_args[0], &str_args[1], &str_args[2], &str_args[3],
-            &str_args[4], &str_args[5], &color_space, &mean_arg, &std_arg, &norm_scale,
-            &uint8_input, &str_args[6], &str_args[7], &weights_outside))
+            &str_args[4], &str_args[5], &color_space, &q.mean_arg, &q.std_arg, &q.norm_scale,
+            &uint8_input, &str_args[6], &str_args[7], &weights_outside, &q.quantize,
+            &q.calibration_arg, &q.eval_arg, &q.sample_limit, &q.percentile, &q.io_type,
+            &q.image_crop))
         return NULL;
-    float mean[4], std[4];
-    int n_mean = floats_or_none(mean_arg, "mean", mean), n_std = floats_or_none(std_arg, "std", std);
-    if (n_mean < 0 || n_std < 0) return NULL;
-    if (n_mean != n_std) {
-        PyErr_SetString(PyExc_ValueError, "mean and std must have the same number of values");
-        return NULL;
-    }
     if (batch < 0) {
         PyErr_SetString(PyExc_ValueError, "batch must be >= 0 (0: keep dynamic batch)");
         return NULL;
@@ -182,6 +244,7 @@ static PyObject *core_convert(PyObject *self, PyObject *args, PyObject *kwargs)
         if (i == 6 ? !fs_path_or_none(str_args[i], &strs[i]) : !utf8_or_none(str_args[i], str_names[i], &strs[i]))
             goto done;
     }
+    if (!quant_args_convert(&q)) goto done;
     if (src_is_path && !out_path) {
         PyErr_SetString(PyExc_ValueError,
                         "converting a file needs an output path (liteport.convert picks one)");
@@ -208,11 +271,8 @@ static PyObject *core_convert(PyObject *self, PyObject *args, PyObject *kwargs)
                               &opt.labels_file,   &opt.labels_output};
     for (int i = 0; i < 8; i++) *fields[i] = strs[i] ? PyBytes_AS_STRING(strs[i]) : NULL;
     opt.image_color_space = color_space;
-    opt.n_image_norm = n_mean;
-    memcpy(opt.image_mean, mean, sizeof mean);
-    memcpy(opt.image_std, std, sizeof std);
-    opt.norm_scale = norm_scale;
     opt.image_uint8 = uint8_input;
+    quant_args_apply(&q, &opt);
 
     c = lp_converter_new(&opt); /* copies the option strings */
     if (!c) {
@@ -272,6 +332,66 @@ done:
     Py_XDECREF(dump_after);
     Py_XDECREF(input_shapes);
     for (int i = 0; i < 8; i++) Py_XDECREF(strs[i]);
+    quant_args_free(&q);
+    return result;
+}
+
+static PyObject *core_run(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    (void)self;
+    static char *kwlist[] = {"src", "data", "out_dir", "keep_io_layout", "no_layout_pass",
+                             "no_fusions", "batch", "input_shapes", "sample_limit",
+                             "mean", "std", "norm_scale", "image_crop", NULL};
+    PyObject *src = NULL, *data_arg = NULL, *out_arg = NULL, *shapes_arg = Py_None;
+    int keep_io_layout = 0, no_layout_pass = 0, no_fusions = 0, batch = 0;
+    quant_args q;
+    memset(&q, 0, sizeof q);
+    q.calibration_arg = q.eval_arg = q.mean_arg = q.std_arg = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO|$pppiOiOOip:run", kwlist, &src, &data_arg,
+                                     &out_arg, &keep_io_layout, &no_layout_pass, &no_fusions,
+                                     &batch, &shapes_arg, &q.sample_limit, &q.mean_arg, &q.std_arg,
+                                     &q.norm_scale, &q.image_crop))
+        return NULL;
+    PyObject *src_path = NULL, *data = NULL, *out_dir = NULL, *input_shapes = NULL, *result = NULL;
+    lp_converter *c = NULL;
+    if (batch < 0) {
+        PyErr_SetString(PyExc_ValueError, "batch must be >= 0 (0: keep dynamic batch)");
+        goto done;
+    }
+    if (!PyUnicode_FSConverter(src, &src_path) || !PyUnicode_FSConverter(data_arg, &data) ||
+        !PyUnicode_FSConverter(out_arg, &out_dir) ||
+        !utf8_or_none(shapes_arg, "input_shapes", &input_shapes) || !quant_args_convert(&q))
+        goto done;
+    lp_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.keep_io_layout = keep_io_layout;
+    opt.no_layout_pass = no_layout_pass;
+    opt.no_fusions = no_fusions;
+    opt.fix_batch = batch;
+    opt.input_shapes = input_shapes ? PyBytes_AS_STRING(input_shapes) : NULL;
+    quant_args_apply(&q, &opt);
+    c = lp_converter_new(&opt);
+    if (!c) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    lp_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = lp_run_file(c, PyBytes_AS_STRING(src_path), PyBytes_AS_STRING(data), PyBytes_AS_STRING(out_dir));
+    Py_END_ALLOW_THREADS
+    if (st != LP_OK) {
+        raise_conversion_error(c, st);
+        goto done;
+    }
+    const char *report = lp_converter_report_json(c);
+    result = PyUnicode_DecodeUTF8(report, (Py_ssize_t)strlen(report), "replace");
+done:
+    lp_converter_free(c);
+    Py_XDECREF(src_path);
+    Py_XDECREF(data);
+    Py_XDECREF(out_dir);
+    Py_XDECREF(input_shapes);
+    quant_args_free(&q);
     return result;
 }
 
@@ -293,11 +413,19 @@ static PyMethodDef core_methods[] = {
      "        no_fusions=False, dump_after=None, batch=0, input_shapes=None, metadata=False,\n"
      "        model_name=None, model_description=None, model_version=None, model_author=None,\n"
      "        model_license=None, image_input=None, color_space=0, mean=None, std=None,\n"
-     "        norm_scale=0, uint8_input=False, labels_file=None, labels_output=None)\n"
+     "        norm_scale=0, uint8_input=False, labels_file=None, labels_output=None,\n"
+     "        weights_outside=False, quantize=0, calibration=None, eval_data=None,\n"
+     "        sample_limit=0, percentile=0.0, io_type=0, image_crop=False)\n"
      "-> (report_json, tflite_bytes_or_None, dump_text)\n\n"
      "Convert an ONNX model (path or bytes-like) to TFLite. With bytes-like src and no output,\n"
      "returns the .tflite bytes; otherwise writes `output` atomically and returns None for them.\n"
      "Raises ConversionError on failure. The GIL is released during the conversion."},
+    {"run", (PyCFunction)(void (*)(void))core_run, METH_VARARGS | METH_KEYWORDS,
+     "run(src, data, out_dir, *, keep_io_layout=False, no_layout_pass=False, no_fusions=False,\n"
+     "    batch=0, input_shapes=None, sample_limit=0, mean=None, std=None, norm_scale=0,\n"
+     "    image_crop=False) -> report_json\n\n"
+     "Convert the ONNX file `src` and run it in liteport's reference interpreter on the samples\n"
+     "at `data`, writing out_dir/<output>.npy. Raises ConversionError on failure."},
     {"status_name", core_status_name, METH_O, "status_name(code) -> the lp_status_name string"},
     {NULL, NULL, 0, NULL},
 };

@@ -7,6 +7,7 @@
 #include "android.h"
 #include "onnx/onnx.h"
 #include "passes/passes.h"
+#include "quant/quant.h"
 #include "tflite/tflite.h"
 
 struct lp_converter {
@@ -14,6 +15,8 @@ struct lp_converter {
     char *dump_after;
     char *input_shapes;
     char *strs[9];      /* copies of the metadata option strings */
+    char *calibration, *eval_data; /* copies of the quantization option strings */
+    const char *run_data, *run_out; /* lp_run_file: samples to run and the folder for outputs */
     lp_err err;
     lp_buf report;
     lp_buf text;
@@ -51,7 +54,10 @@ lp_converter *lp_converter_new(const lp_options *opt) {
     if (opt) c->opt = *opt;
     c->dump_after = dupstr(c->opt.dump_after);
     c->input_shapes = dupstr(c->opt.input_shapes);
-    if ((c->opt.dump_after && !c->dump_after) || (c->opt.input_shapes && !c->input_shapes)) {
+    c->calibration = dupstr(c->opt.calibration);
+    c->eval_data = dupstr(c->opt.eval_data);
+    if ((c->opt.dump_after && !c->dump_after) || (c->opt.input_shapes && !c->input_shapes) ||
+        (c->opt.calibration && !c->calibration) || (c->opt.eval_data && !c->eval_data)) {
         lp_converter_free(c);
         return NULL;
     }
@@ -69,6 +75,8 @@ lp_converter *lp_converter_new(const lp_options *opt) {
         }
         *fields[i] = c->strs[i];
     }
+    c->opt.calibration = c->calibration;
+    c->opt.eval_data = c->eval_data;
     return c;
 }
 
@@ -77,6 +85,8 @@ void lp_converter_free(lp_converter *c) {
     free(c->dump_after);
     free(c->input_shapes);
     for (int i = 0; i < 9; i++) free(c->strs[i]);
+    free(c->calibration);
+    free(c->eval_data);
     lp_buf_free(&c->report);
     lp_buf_free(&c->text);
     lp_buf_free(&c->dump);
@@ -207,6 +217,9 @@ static void json_io(lp_buf *b, const lp_graph *g, const io_snap *snap, const lp_
         lp_buf_printf(b, ",\"tflite_dtype\":\"%s\",\"shape\":", lp_dtype_name(t->dtype));
         json_dims(b, g, t->rank, t->dims, 0);
         lp_buf_printf(b, ",\"layout_changed\":%s", t->has_io_perm ? "true" : "false");
+        if (t->q && t->q->n == 1) /* an integer input or output of a quantized model */
+            lp_buf_printf(b, ",\"quantization\":{\"scale\":%.9g,\"zero_point\":%lld}", t->q->scale[0],
+                          (long long)t->q->zero_point[0]);
         if (t->has_io_perm) {
             lp_buf_puts(b, ",\"perm\":[");
             for (int d = 0; d < t->rank; d++) lp_buf_printf(b, "%s%d", d ? "," : "", t->io_perm[d]);
@@ -379,12 +392,33 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
                             cv->opt.dump_after, names);
         }
     }
+    /* the reference interpreter and the quantizer read constants directly: lazily transformed
+     * weights (src/ir/lazy.c) are computed now */
+    for (int i = 0; st == LP_OK && (cv->run_out || cv->opt.quantize) && i < g->n_t; i++)
+        if (g->t[i].lazy && !lp_tensor_bytes(g, i)) st = g->err->code;
+    lp_quant_report qrep;
+    memset(&qrep, 0, sizeof qrep);
+    lp_buf run_json = {0};
+    if (st == LP_OK && cv->run_out) {
+        st = lp_run_samples(g, &cv->opt, cv->run_data, cv->run_out, err, &run_json);
+    } else if (st == LP_OK && cv->opt.quantize) {
+        /* the float model's size first, for the report */
+        lp_tflite_out ffb;
+        lp_tflite_info finfo;
+        st = lp_tflite_build(g, &ffb, 0, NULL, 0, &finfo);
+        qrep.float_size = ffb.size;
+        lp_tflite_out_free(&ffb);
+        if (st == LP_OK) st = lp_quantize(g, &cv->opt, err, &qrep);
+        if (st == LP_OK) st = lp_graph_verify(g, "quantize");
+    }
     lp_tflite_info info;
-    if (st == LP_OK) st = lp_android_metadata(&android, g, err);
-    if (st == LP_OK)
+    memset(&info, 0, sizeof info);
+    if (st == LP_OK && !cv->run_out) st = lp_android_metadata(&android, g, err);
+    if (st == LP_OK && !cv->run_out)
         st = lp_tflite_build(g, &fb, cv->opt.weights_outside, android.meta, android.meta_size, &info);
-    if (st == LP_OK) st = lp_android_files(&android, fb.size, err);
-    uint64_t out_size = fb.size + android.zip_size; /* associated files follow the model */
+    if (st == LP_OK && !cv->run_out) st = lp_android_files(&android, fb.size, err);
+    uint64_t out_size = cv->run_out ? 0 : fb.size + android.zip_size; /* associated files follow the model */
+    qrep.size = out_size;
     double ms = (lp_now() - t0) * 1000.0;
     if (st == LP_OK) {
         h_tfl = malloc(sizeof(histo) * (size_t)(g->n_n + 1));
@@ -417,10 +451,27 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
         json_histo(b, h_tfl, n_h_tfl);
         lp_buf_printf(b,
                       ",\"n_tflite_ops\":%d,\"transposes\":%d,\"n_tensors\":%d,\"n_buffers\":%d,"
-                      "\"shared_buffers\":%d,\"min_runtime_version\":\"%s\",\"warnings\":[",
+                      "\"shared_buffers\":%d,\"min_runtime_version\":\"%s\"",
                       info.n_ops, transposes, info.n_tensors, info.n_buffers, info.n_dedup, info.min_runtime);
+        if (cv->opt.quantize && !cv->run_out) {
+            lp_buf_puts(b, ",\"quantization\":");
+            lp_quant_report_json(&qrep, b);
+        }
+        if (cv->run_out) {
+            lp_buf_puts(b, ",\"run\":");
+            lp_buf_append(b, run_json.data, run_json.len);
+        }
+        lp_buf_puts(b, ",\"warnings\":[");
         char warn[600];
-        if (lp_android_warning(&android, g, warn, sizeof warn)) lp_buf_json_str(b, warn);
+        int n_warn = 0;
+        if (!cv->run_out && lp_android_warning(&android, g, warn, sizeof warn)) {
+            lp_buf_json_str(b, warn);
+            n_warn++;
+        }
+        if (qrep.warnings.len) {
+            if (n_warn) lp_buf_puts(b, ",");
+            lp_buf_append(b, qrep.warnings.data, qrep.warnings.len);
+        }
         lp_buf_puts(b, "]");
         lp_buf_puts(b, ",\"metadata\":");
         lp_android_report_json(&android, g, b);
@@ -433,13 +484,28 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
         lp_buf_printf(t, "  ONNX nodes %d (opset %d) -> TFLite ops %d, TRANSPOSE %d\n  ", onnx_nodes, g->opset,
                       info.n_ops, transposes);
         for (int i = 0; i < n_h_tfl; i++) lp_buf_printf(t, "%s%s %d", i ? ", " : "", lp_op_name(h_tfl[i].op), h_tfl[i].count);
-        lp_buf_printf(t, "\n  size %.1f KiB%s, %.1f ms\n", (double)out_size / 1024.0,
-                      fb.outside ? " (weights after the flatbuffer)" : "", ms);
-        lp_android_report_text(&android, g, t);
+        if (cv->run_out)
+            lp_buf_printf(t, "\n  ran the reference interpreter, outputs in %s, %.1f ms\n", cv->run_out, ms);
+        else
+            lp_buf_printf(t, "\n  size %.1f KiB%s, %.1f ms\n", (double)out_size / 1024.0,
+                          fb.outside ? " (weights after the flatbuffer)" : "", ms);
+        if (!cv->run_out) lp_android_report_text(&android, g, t);
+        if (cv->opt.quantize && !cv->run_out) lp_quant_report_text(&qrep, t);
+        if (qrep.warn_text.len) {
+            const char *w = lp_buf_cstr(&qrep.warn_text);
+            while (*w) {
+                const char *e = strchr(w, '\n');
+                size_t len = e ? (size_t)(e - w) : strlen(w);
+                lp_buf_printf(t, "  warning: %.*s\n", (int)len, w);
+                w += len + (e ? 1 : 0);
+            }
+        }
         if (b->failed || t->failed) st = lp_err_set(err, LP_ERR_NOMEM, "out of memory writing the report");
     }
+    lp_quant_report_free(&qrep);
+    lp_buf_free(&run_json);
     /* the output is written last: a failure anywhere before leaves no file */
-    if (st == LP_OK) {
+    if (st == LP_OK && !cv->run_out) {
         sink s = {0};
         lp_outfile of;
         if (out_path) {
@@ -501,6 +567,16 @@ lp_status lp_convert_file(lp_converter *c, const char *onnx_path, const char *ou
     else st = convert(c, m.data, m.size, dir, onnx_path, out_path);
     lp_arena_free(&a);
     lp_map_close(&m);
+    return st;
+}
+
+lp_status lp_run_file(lp_converter *c, const char *onnx_path, const char *data_path, const char *out_dir) {
+    reset(c);
+    if (!data_path || !out_dir) return lp_err_set(&c->err, LP_ERR_INVALID, "running a model needs data and an output folder");
+    c->run_data = data_path;
+    c->run_out = out_dir;
+    lp_status st = lp_convert_file(c, onnx_path, NULL);
+    c->run_data = c->run_out = NULL;
     return st;
 }
 

@@ -125,11 +125,9 @@ def test_keep_io_layout_option(tmp_path):
     assert report.transposes == 1, dict(report.tflite_ops)
 
 
-def test_digits_model_predictions_match(tmp_path):
+def test_digits_model_predictions_match(tmp_path, digits):
     """The built-in default model gives the same predictions in LiteRT as in PyTorch."""
-    from liteport import demo
-
-    model, (_, x_test, _, y_test), _ = demo.train()
+    model, (_, x_test, _, y_test) = digits
     out = tmp_path / "digits.tflite"
     report = liteport.export(model, (torch.from_numpy(x_test[:1]),), out, input_names=["image"],
                              output_names=["logits"])

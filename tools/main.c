@@ -1,5 +1,6 @@
 /* liteport command-line tool: a thin wrapper over the library.
  *   liteport convert MODEL.onnx [-o OUT.tflite] [options]
+ *   liteport run MODEL.onnx --data DATA -o OUTDIR [options]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,14 @@ static void usage(FILE *f) {
             "                        [--author S] [--license S] [--image-input NAME] [--color-space rgb|grayscale]\n"
             "                        [--mean M1,M2,M3] [--std S1,S2,S3] [--norm-scale 1|255] [--uint8-input]\n"
             "                        [--labels FILE] [--labels-output NAME]\n"
-            "       liteport version\n");
+            "                        [--quantize float16|dynamic|int8] [--calibration DATA]\n"
+            "                        [--eval-data DATA] [--percentile P] [--io-type float32|int8|uint8]\n"
+            "                        [--samples N] [--crop]\n"
+            "       liteport run MODEL.onnx --data DATA -o OUTDIR [convert options]\n"
+            "       liteport version\n"
+            "DATA: a folder (or file) of .npy arrays (ONNX layout) or PNG/JPEG/BMP/PGM/PPM images;\n"
+            "images are scaled to 0..1, normalised by --mean/--std (the model's normalization, also\n"
+            "written to the metadata) and resized to the input size.\n");
 }
 
 /* "0.485,0.456,0.406" -> up to 4 floats; returns the count, or -1 */
@@ -58,13 +66,14 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    if (strcmp(argv[1], "convert") != 0) {
+    int run = strcmp(argv[1], "run") == 0;
+    if (strcmp(argv[1], "convert") != 0 && !run) {
         fprintf(stderr, "liteport: error: unknown command '%s'\n", argv[1]);
         usage(stderr);
         return 2;
     }
     lp_options opt = {0};
-    const char *in = NULL, *out = NULL;
+    const char *in = NULL, *out = NULL, *data = NULL;
     int json = 0, quiet = 0, n_mean = 0, n_std = 0;
     char shapes[4096] = "";
     for (int i = 2; i < argc; i++) {
@@ -127,6 +136,44 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "liteport: error: --norm-scale is 1 (PyTorch's 0-1 scale) or 255, not '%s'\n", v);
                 return 2;
             }
+        } else if (strcmp(a, "--quantize") == 0 && has_next) {
+            const char *m = argv[++i];
+            if (strcmp(m, "float16") == 0) opt.quantize = LP_QUANTIZE_FLOAT16;
+            else if (strcmp(m, "dynamic") == 0) opt.quantize = LP_QUANTIZE_DYNAMIC;
+            else if (strcmp(m, "int8") == 0) opt.quantize = LP_QUANTIZE_INT8;
+            else {
+                fprintf(stderr, "liteport: error: --quantize takes float16, dynamic or int8, not '%s'\n", m);
+                return 2;
+            }
+        } else if (strcmp(a, "--io-type") == 0 && has_next) {
+            const char *m = argv[++i];
+            if (strcmp(m, "float32") == 0) opt.io_type = LP_IO_FLOAT32;
+            else if (strcmp(m, "int8") == 0) opt.io_type = LP_IO_INT8;
+            else if (strcmp(m, "uint8") == 0) opt.io_type = LP_IO_UINT8;
+            else {
+                fprintf(stderr, "liteport: error: --io-type takes float32, int8 or uint8, not '%s'\n", m);
+                return 2;
+            }
+        } else if (strcmp(a, "--calibration") == 0 && has_next) opt.calibration = argv[++i];
+        else if (strcmp(a, "--eval-data") == 0 && has_next) opt.eval_data = argv[++i];
+        else if (strcmp(a, "--data") == 0 && has_next) data = argv[++i];
+        else if (strcmp(a, "--crop") == 0) opt.image_crop = 1;
+        else if (strcmp(a, "--percentile") == 0 && has_next) {
+            char *e;
+            double v = strtod(argv[++i], &e);
+            if (*e || !(v >= 50 && v < 100)) {
+                fprintf(stderr, "liteport: error: --percentile needs a number in [50, 100), e.g. 99.99\n");
+                return 2;
+            }
+            opt.percentile = (float)v;
+        } else if (strcmp(a, "--samples") == 0 && has_next) {
+            char *e;
+            long v = strtol(argv[++i], &e, 10);
+            if (*e || v <= 0 || v > 1 << 30) {
+                fprintf(stderr, "liteport: error: --samples needs a positive integer\n");
+                return 2;
+            }
+            opt.sample_limit = (int)v;
         } else if (strcmp(a, "--json") == 0) json = 1;
         else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) quiet = 1;
         else if (a[0] == '-' && a[1]) {
@@ -149,6 +196,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     opt.n_image_norm = n_mean;
+    if (run && (!data || !out)) {
+        fprintf(stderr, "liteport: error: run needs --data DATA and -o OUTDIR\n");
+        return 2;
+    }
     char *def = NULL;
     if (!out) {
         def = default_output(in);
@@ -165,7 +216,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     int rc = 0;
-    lp_status st = lp_convert_file(c, in, out);
+    lp_status st = run ? lp_run_file(c, in, data, out) : lp_convert_file(c, in, out);
     /* the IR dump helps most when the conversion failed; with --json it goes to stderr so that
      * stdout stays one JSON document */
     if (opt.dump_after) fputs(lp_converter_dump(c), json ? stderr : stdout);

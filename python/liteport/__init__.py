@@ -6,6 +6,9 @@
     report = liteport.convert(onnx_bytes)               # in memory: report.tflite holds the bytes
     report = liteport.export(module, (x,), "m.tflite")  # PyTorch -> ONNX -> TFLite, verified
     print(liteport.verify("m.onnx", "m.tflite"))        # onnxruntime vs LiteRT, per output
+    report = liteport.convert("m.onnx", "m_int8.tflite", quantize="int8", calibration="images/")
+    print(report.quantization)                          # size, error against float32, warnings
+    outs = liteport.run("m.onnx", x_numpy)              # liteport's own reference interpreter
 
 The converter itself is the C library in src/ (compiled into ``liteport._core``); this package
 only picks defaults, formats options and wraps the JSON report the library produces.
@@ -13,6 +16,7 @@ only picks defaults, formats options and wraps the JSON report the library produ
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping
 
@@ -23,6 +27,7 @@ __version__ = _core.version
 
 __all__ = [
     "convert",
+    "run",
     "export",
     "verify",
     "Report",
@@ -209,6 +214,10 @@ class Report(_Record):
                 text += f"onnx {onnx_shape} -> tflite {shape}"
                 if e.get("tflite_dtype") and e.get("tflite_dtype") != e.get("dtype"):
                     text += f" {e['tflite_dtype']}"
+                    qp = e.get("quantization")
+                    if qp:
+                        zp = int(qp["zero_point"])
+                        text += f" (real = {qp['scale']:.6g} * (q {'-' if zp >= 0 else '+'} {abs(zp)}))"
                 if perm is not None:
                     text += f"  layout {_layout_name(perm)}"
                 lines.append(text)
@@ -233,12 +242,145 @@ class Report(_Record):
             if lab:
                 text += f", {lab['count']} labels ({lab['file']}) for {lab['output']!r}"
             lines.append(text)
+        q = d.get("quantization")
+        if q:
+            lines.append(_quant_text(q))
         for w in d.get("warnings") or []:
             lines.append(f"warning: {w}")
         return "\n".join(lines)
 
     def __repr__(self):
         return f"Report({self._d.get('input') or '<memory>'!r} -> {self._d.get('output') or '<memory>'!r})"
+
+
+def _quant_text(q):
+    """Text lines for the report's "quantization" object."""
+    head = f"quantized {q.get('mode')}"
+    if q.get("mode") == "int8":
+        head += f" (inputs/outputs {q.get('io_type')})"
+    fs, sz = q.get("float_size") or 0, q.get("size") or 0
+    head += f": {fs:,} -> {sz:,} bytes ({(sz / fs if fs else 0):.2f}x)"
+    wf, wq = q.get("weights_float_bytes") or 0, q.get("weights_bytes") or 0
+    if wf:
+        head += f"; weights {wf:,} -> {wq:,} bytes ({wq / wf:.2f}x)"
+    if q.get("mode") == "int8":
+        head += f", {q.get('int8_ops', 0)} int8 ops, {sum((q.get('float_ops') or {}).values())} float ops"
+    lines = [head]
+    if q.get("calibration") and q.get("mode") == "int8":
+        line = f"  calibrated on {q['calibration']}"
+        if q.get("percentile"):
+            line += f", ranges clipped to the {q['percentile']:g} percentile"
+        lines.append(line)
+    if q.get("evaluated_on"):
+        lines.append(f"  error against the float model (simulated) on {q['evaluated_on']}:")
+        for o in q.get("outputs") or []:
+            t = f"    {o['name']}: max {o['max_abs_error']:.3g}, mean {o['mean_abs_error']:.3g}"
+            if o.get("snr_db") is not None:
+                t += f", SNR {o['snr_db']:.1f} dB"
+            if o.get("psnr_db") is not None:
+                t += f", PSNR {o['psnr_db']:.1f} dB"
+            if o.get("top1_agreement") is not None:
+                t += f", top-1 agreement {100 * o['top1_agreement']:.2f}%"
+            lines.append(t)
+    return "\n".join(lines)
+
+
+QUANTIZE_MODES = {"float16": 1, "dynamic": 2, "int8": 3}
+IO_TYPES = {"float32": 0, "int8": 1, "uint8": 2}
+
+
+def _safe_name(name):
+    """A file or folder name for a tensor name (the C library's rule)."""
+    out = "".join(c if (c.isascii() and (c.isalnum() or c in "._-")) else "_" for c in name)
+    return out if out not in ("", ".", "..") else "output"
+
+
+class _Samples:
+    """Sample data for the C library: a path is passed as it is; arrays are written as .npy files
+    into a temporary folder (removed on exit).
+
+    In-memory forms: one array (the samples of a one-input model stacked along the first axis,
+    ONNX layout); a list of arrays (one per sample, or per batch); a dict {input name: array or
+    list of arrays}; a list of dicts (one per sample); any iterable of those items.
+    """
+
+    def __init__(self, data):
+        self.data = data
+        self.path = None
+        self._tmp = None
+
+    def __enter__(self):
+        d = self.data
+        if d is None:
+            return None
+        if isinstance(d, (str, bytes)) or hasattr(d, "__fspath__"):
+            self.path = os.fsdecode(os.fspath(d))
+            return self.path
+        import numpy as np
+
+        self._tmp = tempfile.mkdtemp(prefix="liteport-samples-")
+        self.path = self._tmp
+        if isinstance(d, dict):
+            for name, arrs in d.items():
+                self._write(os.path.join(self._tmp, _safe_name(name)), arrs)
+            return self.path
+        if isinstance(d, np.ndarray):
+            self._write(self._tmp, [d])
+            return self.path
+        items = list(d)
+        if items and all(isinstance(x, dict) for x in items):
+            names = list(items[0])
+            for name in names:
+                self._write(os.path.join(self._tmp, _safe_name(name)), [x[name] for x in items])
+            return self.path
+        self._write(self._tmp, items)
+        return self.path
+
+    @staticmethod
+    def _write(folder, arrs):
+        import numpy as np
+
+        if isinstance(arrs, np.ndarray):
+            arrs = [arrs]
+        os.makedirs(folder, exist_ok=True)
+        for k, a in enumerate(arrs):
+            a = np.asarray(a)
+            if hasattr(a, "detach"):
+                a = a.detach().cpu().numpy()
+            np.save(os.path.join(folder, f"{k:08d}.npy"), np.ascontiguousarray(a))
+
+    def __exit__(self, *exc):
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def _to_numpy(x):
+    if hasattr(x, "detach"):  # a torch tensor
+        return x.detach().cpu().numpy()
+    return x
+
+
+def _quant_kwargs(quantize, percentile, io_type, image_crop, sample_limit):
+    """The C binding's keyword arguments for the quantization options."""
+    if quantize is None or quantize is False:
+        q = 0
+    elif quantize in QUANTIZE_MODES:
+        q = QUANTIZE_MODES[quantize]
+    else:
+        raise ValueError(f"quantize={quantize!r}: choose 'float16', 'dynamic' or 'int8'")
+    if io_type is None:
+        io = 0
+    elif io_type in IO_TYPES:
+        io = IO_TYPES[io_type]
+    else:
+        raise ValueError(f"io_type={io_type!r}: choose 'float32', 'int8' or 'uint8'")
+    return dict(
+        quantize=q,
+        percentile=float(percentile or 0.0),
+        io_type=io,
+        image_crop=bool(image_crop),
+        sample_limit=int(sample_limit or 0),
+    )
 
 
 def _format_input_shapes(input_shapes):
@@ -270,29 +412,33 @@ def _format_input_shapes(input_shapes):
 _COLOR_SPACES = {None: 0, "auto": 0, "rgb": 1, "grayscale": 2}
 
 
-def _android_options(*, metadata, model_name, model_description, model_version, author, license,
-                     image_input, color_space, mean, std, norm_scale, uint8_input, labels_output):
-    """Python keywords -> the metadata keywords of _core.convert (checked where Python knows best)."""
-    key = color_space.lower() if isinstance(color_space, str) else color_space
-    if key not in _COLOR_SPACES:
-        raise ValueError(f"color_space must be 'rgb' or 'grayscale', not {color_space!r}")
+def _norm_kwargs(mean, std, norm_scale):
+    """The model's input normalization (metadata, uint8 pixel input and calibration images)."""
     if norm_scale not in (None, 1, 255):
         raise ValueError(f"norm_scale must be 1 (mean/std on the 0-1 scale) or 255, not {norm_scale!r}")
     if (mean is None) != (std is None):
         raise ValueError("mean and std go together")
 
-    def floats(v, what):
+    def floats(v):
         if v is None:
             return None
         if isinstance(v, (int, float)):
             return [float(v)]
         return [float(x) for x in v]
 
+    return dict(mean=floats(mean), std=floats(std), norm_scale=int(norm_scale or 0))
+
+
+def _android_options(*, metadata, model_name, model_description, model_version, author, license,
+                     image_input, color_space, mean, std, norm_scale, uint8_input, labels_output):
+    """Python keywords -> the metadata keywords of _core.convert (checked where Python knows best)."""
+    key = color_space.lower() if isinstance(color_space, str) else color_space
+    if key not in _COLOR_SPACES:
+        raise ValueError(f"color_space must be 'rgb' or 'grayscale', not {color_space!r}")
     return dict(metadata=bool(metadata), model_name=model_name, model_description=model_description,
                 model_version=model_version, model_author=author, model_license=license,
-                image_input=image_input, color_space=_COLOR_SPACES[key], mean=floats(mean, "mean"),
-                std=floats(std, "std"), norm_scale=int(norm_scale or 0), uint8_input=bool(uint8_input),
-                labels_output=labels_output)
+                image_input=image_input, color_space=_COLOR_SPACES[key], uint8_input=bool(uint8_input),
+                labels_output=labels_output, **_norm_kwargs(mean, std, norm_scale))
 
 
 @contextlib.contextmanager
@@ -347,6 +493,13 @@ def convert(
     uint8_input=False,
     labels=None,
     labels_output=None,
+    quantize=None,
+    calibration=None,
+    eval_data=None,
+    percentile=None,
+    io_type=None,
+    image_crop=False,
+    sample_limit=None,
 ):
     """Convert an ONNX model to TFLite and return its Report.
 
@@ -380,6 +533,23 @@ def convert(
         labels_output (default: the first output); stored as labels.txt (or the file's name)
         in a ZIP archive appended to the model.
 
+    Quantization (the report's ``quantization`` field gives sizes, the error against the float
+    model per output, top-1 agreement for classifiers, and warnings):
+    quantize: None, "float16" (float16 weights), "dynamic" (int8 weights of convolutions and
+        fully connected layers, float activations) or "int8" (full integer, calibrated).
+    calibration: the int8 calibration samples: a folder or file of .npy arrays (ONNX layout) or
+        images (PNG, JPEG, BMP, PGM/PPM), with one sub-folder per input when there are several;
+        or in memory: an array of stacked samples, a list of arrays, a dict {input: array}, a
+        list of such dicts (written to a temporary folder).
+    eval_data: held-out samples (same forms) for the report's error figures; default: the
+        calibration samples.
+    percentile: int8 ranges clipped to this percentile (e.g. 99.99) instead of min/max.
+    io_type: "float32" (default), "int8" or "uint8" inputs and outputs of an int8 model.
+    Calibration and evaluation images are resized to the input, divided by 255 and normalized
+        with mean and std above (e.g. (0.485, 0.456, 0.406) and (0.229, 0.224, 0.225)).
+    image_crop: resize images on the shorter side and centre-crop (default: stretch).
+    sample_limit: use at most this many samples.
+
     Raises ConversionError (a ValueError) with .status and .message when the model cannot be
     converted; no output file is created and an existing one is left untouched.
     """
@@ -395,7 +565,9 @@ def convert(
         model_version=model_version, author=author, license=license, image_input=image_input,
         color_space=color_space, mean=mean, std=std, norm_scale=norm_scale,
         uint8_input=uint8_input, labels_output=labels_output)
-    with _labels_path(labels) as labels_file:
+    qkw = _quant_kwargs(quantize, percentile, io_type, image_crop, sample_limit)
+    cal_s, ev_s = _Samples(calibration), _Samples(eval_data)
+    with _labels_path(labels) as labels_file, cal_s as cal, ev_s as ev:
         report_json, tflite, dump = _core.convert(
             model,
             output,
@@ -408,12 +580,59 @@ def convert(
             input_shapes=_format_input_shapes(input_shapes),
             labels_file=labels_file,
             weights_outside=bool(weights_outside),
+            calibration=cal,
+            eval_data=ev,
             **android,
+            **qkw,
         )
+    for smp in (cal_s, ev_s):  # the temporary folder is gone: say where the samples came from
+        if smp._tmp:
+            report_json = report_json.replace(json.dumps(smp._tmp)[1:-1], "memory")
     report = Report.from_json(report_json, tflite=tflite, dump=dump)
     if is_path:
         report.onnx_path = os.fspath(model)
     return report
+
+
+def run(model, inputs, *, keep_io_layout=False, no_layout_pass=False, no_fusions=False, batch=None,
+        input_shapes=None, mean=None, std=None, norm_scale=None, image_crop=False, sample_limit=None):
+    """Run an ONNX model in liteport's own reference interpreter (no other runtime).
+
+    The model is converted as ``convert`` would (same options) and the converted float model is
+    executed op by op by the C library's reference kernels, one sample at a time.
+    model: a path, the model bytes or an ``onnx.ModelProto``.
+    inputs: the samples, in the forms ``convert(calibration=...)`` takes: an array (the samples
+        of a one-input model stacked along the first axis), a list of arrays, a dict
+        {input name: array}, a list of dicts, or a path to a folder / file of .npy arrays or images.
+    Returns {output name: array} in ONNX layout, the samples stacked along the first axis.
+    """
+    import numpy as np
+
+    tmp = tempfile.mkdtemp(prefix="liteport-run-")
+    try:
+        if hasattr(model, "SerializeToString") and not isinstance(model, (bytes, bytearray)):
+            model = model.SerializeToString()
+        if not (isinstance(model, str) or hasattr(model, "__fspath__")):
+            path = os.path.join(tmp, "model.onnx")
+            with open(path, "wb") as f:
+                f.write(bytes(model))
+            model = path
+        if isinstance(inputs, dict):
+            inputs = {k: _to_numpy(v) for k, v in inputs.items()}
+        elif not (isinstance(inputs, (str, bytes)) or hasattr(inputs, "__fspath__")):
+            inputs = _to_numpy(inputs)
+        out_dir = os.path.join(tmp, "out")
+        os.makedirs(out_dir)
+        qkw = _quant_kwargs(None, None, None, image_crop, sample_limit)
+        with _Samples(inputs) as data:
+            report = json.loads(_core.run(
+                os.fspath(model), data, out_dir, keep_io_layout=bool(keep_io_layout),
+                no_layout_pass=bool(no_layout_pass), no_fusions=bool(no_fusions), batch=int(batch or 0),
+                input_shapes=_format_input_shapes(input_shapes), sample_limit=qkw["sample_limit"],
+                image_crop=qkw["image_crop"], **_norm_kwargs(mean, std, norm_scale)))
+        return {o["name"]: np.load(o["file"]) for o in report["run"]["outputs"]}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # Imported last: they use Report/convert above. Neither imports torch, onnxruntime or LiteRT at

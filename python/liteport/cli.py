@@ -2,6 +2,8 @@
 
     liteport convert MODEL.onnx [-o OUT.tflite] [--keep-io-layout] [--batch N]
                      [--input-shape name:1,3,224,224 ...] [--json]
+                     [--quantize float16|dynamic|int8 --calibration DATA ...]
+    liteport run MODEL.onnx --data DATA -o OUTDIR
     liteport export [--model pkg.module:factory | digits] [--input-shape 1,1,8,8 ...] [-o OUT.tflite]
     liteport verify MODEL.onnx MODEL.tflite [--batch-sizes 1,3]
     liteport inspect MODEL.tflite
@@ -78,10 +80,45 @@ def _convert_options(args, with_input_shape=True):
         opts["norm_scale"] = int(opts["norm_scale"])
     if with_input_shape:
         opts["input_shapes"] = dict(args.input_shape) if args.input_shape else None
+    if getattr(args, "quantize", None):
+        opts.update(quantize=args.quantize, calibration=args.calibration, eval_data=args.eval_data,
+                    percentile=args.percentile, io_type=args.io_type, sample_limit=args.samples)
+    if getattr(args, "crop", False):
+        opts["image_crop"] = True
     return opts
 
 
 PASSES = "canonicalize, infer, simplify, fold_bn, lower, legalize, layout, pixels, fuse, dce"
+
+
+def _float_list(text):
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+
+
+def _add_image_options(p):
+    # --mean/--std/--norm-scale are in the metadata group: the same normalization serves the
+    # metadata, the uint8 pixel input and the calibration images
+    p.add_argument("--crop", action="store_true",
+                   help="images: resize the shorter side and centre-crop (default: stretch)")
+
+
+def _add_quant_options(p):
+    g = p.add_argument_group("quantization")
+    g.add_argument("--quantize", choices=("float16", "dynamic", "int8"),
+                   help="float16 weights, dynamic-range int8 weights, or full int8 (calibrated)")
+    g.add_argument("--calibration", metavar="DATA",
+                   help="int8 calibration samples: a folder or file of .npy arrays (ONNX layout) or "
+                        "PNG/JPEG/BMP/PGM/PPM images; one sub-folder per input when there are several")
+    g.add_argument("--eval-data", metavar="DATA", help="held-out samples for the error report")
+    g.add_argument("--percentile", type=float, metavar="P",
+                   help="clip int8 activation ranges to this percentile (e.g. 99.99) instead of min/max")
+    g.add_argument("--io-type", choices=("float32", "int8", "uint8"),
+                   help="element type of an int8 model's inputs and outputs (default float32)")
+    g.add_argument("--samples", type=int, metavar="N", help="use at most N samples")
+    _add_image_options(g)
 
 
 def _add_convert_options(p, with_input_shape=True, with_dump=True):
@@ -111,7 +148,8 @@ def _add_convert_options(p, with_input_shape=True, with_dump=True):
     g.add_argument("--color-space", choices=("rgb", "grayscale"),
                    help="color space of the image (default: from the channel count)")
     g.add_argument("--mean", type=_float_list, metavar="M1,M2,M3",
-                   help="normalization the model expects: (pixel - mean) / std")
+                   help="normalization the model expects: (pixel - mean) / std (metadata, "
+                        "--uint8-input and calibration images)")
     g.add_argument("--std", type=_float_list, metavar="S1,S2,S3")
     g.add_argument("--norm-scale", choices=("1", "255"),
                    help="mean/std are on PyTorch's 0-1 scale (1, default) or on 0-255 (255)")
@@ -142,6 +180,29 @@ def cmd_convert(args):
         sys.stdout.write(report.dump if report.dump.endswith("\n") else report.dump + "\n")
     if not args.quiet:
         print(report)
+    return 0
+
+
+def cmd_run(args):
+    import numpy as np
+
+    import liteport
+
+    try:
+        outs = liteport.run(args.model, args.data, keep_io_layout=args.keep_io_layout,
+                            no_layout_pass=args.no_layout_pass, no_fusions=args.no_fusions,
+                            batch=args.batch, input_shapes=dict(args.input_shape) if args.input_shape else None,
+                            mean=args.mean, std=args.std,
+                            norm_scale=int(args.norm_scale) if args.norm_scale else None, image_crop=args.crop,
+                            sample_limit=args.samples)
+    except liteport.ConversionError as e:
+        raise _CliError(str(e)) from None
+    os.makedirs(args.output, exist_ok=True)
+    for name, a in outs.items():
+        path = os.path.join(args.output, liteport._safe_name(name) + ".npy")
+        np.save(path, a)
+        if not args.quiet:
+            print(f"{name}: {a.dtype} {list(a.shape)} -> {path}")
     return 0
 
 
@@ -322,9 +383,21 @@ def build_parser():
     p.add_argument("-o", "--output", metavar="OUT.tflite",
                    help="output path (default: MODEL.tflite beside the input)")
     _add_convert_options(p)
+    _add_quant_options(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("run", help="run a model in liteport's reference interpreter (no other runtime)")
+    p.add_argument("model", metavar="MODEL.onnx")
+    p.add_argument("--data", required=True, metavar="DATA",
+                   help="input samples: a folder or file of .npy arrays (ONNX layout) or images")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for OUTPUT.npy files")
+    _add_convert_options(p, with_dump=False)
+    _add_image_options(p)
+    p.add_argument("--samples", type=int, metavar="N", help="use at most N samples")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("export", help="export a PyTorch module to .onnx and .tflite, verified")
     p.add_argument("--model", default="digits",
@@ -342,6 +415,7 @@ def build_parser():
     p.add_argument("--no-verify", action="store_true")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights and example inputs")
     _add_convert_options(p, with_input_shape=False, with_dump=False)
+    _add_quant_options(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=cmd_export)

@@ -175,11 +175,14 @@ def export(module, example_inputs, output, *, input_names=None, output_names=Non
     opset: ONNX opset (None: the exporter's default).
     exporter: "default" (whatever torch.onnx.export uses by default), "dynamo" or "torchscript".
     verify: run liteport.verify (batch 1 and 3 when the batch is dynamic) and raise
-        VerificationError when max|litert - ort| > 1e-4 * max(1, max|ort|).
-    convert_options: passed to liteport.convert (keep_io_layout, batch, input_shapes, and the
-        TFLite metadata options: image_input, mean, std, norm_scale, color_space, uint8_input,
-        labels, labels_output, model_name, ...; see docs/android.md). With uint8_input the
-        verification feeds the same random pixels to both sides (normalized for onnxruntime).
+        VerificationError when max|litert - ort| > 1e-4 * max(1, max|ort|). With quantize= it
+        verifies the float conversion; the report's quantization section measures the quantized
+        model against it.
+    convert_options: passed to liteport.convert (keep_io_layout, batch, input_shapes, quantize,
+        calibration, ..., and the TFLite metadata options: image_input, mean, std, norm_scale,
+        color_space, uint8_input, labels, labels_output, model_name, ...; see docs/android.md).
+        With uint8_input the verification feeds the same random pixels to both sides
+        (normalized for onnxruntime).
 
     Returns the conversion Report, with ``.verification`` (a VerifyResult, or None) and
     ``.onnx_path`` set.
@@ -195,11 +198,23 @@ def export(module, example_inputs, output, *, input_names=None, output_names=Non
     onnx_path = export_onnx(module, example_inputs, onnx_path, input_names=input_names,
                             output_names=output_names, dynamic_batch=dynamic_batch, opset=opset,
                             exporter=exporter, quiet=quiet)
+    quantized = bool(convert_options.get("quantize"))
     report = convert(onnx_path, output, **convert_options)
     report.onnx_path = onnx_path
     if verify:
-        result = run_verify(onnx_path, output, report=report)
+        if quantized:
+            # a quantized model differs from onnxruntime by design: verify the float conversion
+            # (the report's quantization section measures the quantized one against it)
+            plain = {k: v for k, v in convert_options.items() if k in _FLOAT_OPTIONS}
+            with open(onnx_path, "rb") as f:
+                float_report = convert(f.read(), None, base_dir=os.path.dirname(onnx_path) or ".", **plain)
+            result = run_verify(onnx_path, float_report.tflite, report=float_report)
+        else:
+            result = run_verify(onnx_path, output, report=report)
         report.verification = result
         if not result.ok:
             raise VerificationError(result)
     return report
+
+
+_FLOAT_OPTIONS = ("keep_io_layout", "no_layout_pass", "no_fusions", "batch", "input_shapes")

@@ -122,19 +122,34 @@ def _tflite_io_signature(tflite_bytes):
 # LiteRT with ONNX layout and names
 
 
+def _quant_params(details):
+    """(scale, zero_point) of a per-tensor quantized input/output, else (0, 0)."""
+    q = details.get("quantization")
+    if isinstance(q, (tuple, list)) and len(q) == 2 and q[0]:
+        return float(q[0]), int(q[1])
+    qp = details.get("quantization_parameters") or {}
+    sc = qp.get("scales")
+    if sc is not None and len(sc) == 1 and sc[0]:
+        return float(sc[0]), int(qp["zero_points"][0])
+    return 0.0, 0
+
+
 class LiteRTModel:
     """Runs a converted .tflite model in LiteRT with ONNX names and ONNX layouts.
 
         m = LiteRTModel("m.tflite", report)          # report from liteport.convert/export
         outs = m({"input": x_nchw})                   # {"output": y} in ONNX layout
 
-    Inputs are transposed by the report's perm before LiteRT and outputs transposed back. When
+    Inputs are transposed by the report's perm before LiteRT and outputs transposed back. Integer
+    (int8 / uint8) inputs of a quantized model take float arrays, quantized with the input's scale
+    and zero point; such outputs are dequantized to float32 (``dequantize=False`` keeps the raw
+    integers). When
     the model has a ``serving_default`` signature it is run through the signature runner (keys =
     ONNX names, as Android's runSignature uses them); otherwise inputs and outputs are matched by
     position. Changing the batch size resizes the inputs (only dynamic dimensions may change).
     """
 
-    def __init__(self, tflite_model, report, num_threads=None):
+    def __init__(self, tflite_model, report, num_threads=None, dequantize=True):
         from ai_edge_litert.interpreter import Interpreter
 
         if isinstance(tflite_model, (str, os.PathLike)):
@@ -146,6 +161,7 @@ class LiteRTModel:
             self.tflite_bytes, self.tflite_path = _read_bytes(tflite_model)
             self.interpreter = Interpreter(model_content=self.tflite_bytes, num_threads=num_threads)
         self.report = report
+        self.dequantize = dequantize
         rep_in = list(report.get("inputs") or [])
         rep_out = list(report.get("outputs") or [])
         from . import _perm
@@ -202,6 +218,10 @@ class LiteRTModel:
         if name in self._pixels and not np.issubdtype(a.dtype, np.integer):
             raise ValueError(f"input {name!r} takes 8-bit pixels (uint8_input): pass integer pixel values "
                              f"0-255, not {a.dtype} (the model normalizes them itself)")
+        scale, zero = _quant_params(d)
+        if scale and want.kind in "iu" and a.dtype.kind == "f":
+            info = np.iinfo(want)
+            a = np.clip(np.round(a / scale) + zero, info.min, info.max)
         if a.dtype != want:
             a = a.astype(want)
         a = _c_order(a)
@@ -261,6 +281,9 @@ class LiteRTModel:
         out = {}
         for n in self.output_names:
             a = np.asarray(raw[n])
+            scale, zero = _quant_params(self._out_details[n])
+            if self.dequantize and scale and a.dtype.kind in "iu":
+                a = (a.astype(np.float32) - np.float32(zero)) * np.float32(scale)
             perm = self._out_perm.get(n)
             if perm is not None:
                 a = a.transpose(_inverse(perm))

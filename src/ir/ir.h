@@ -100,6 +100,14 @@ typedef struct lp_symval {
     int32_t sym[LP_MAX_SV];/* > 0: element i equals the size of symbol sym[i] */
 } lp_symval;
 
+/* ---- quantization parameters (a quantized model's int8/uint8/int32 tensors) ---- */
+typedef struct lp_qparams {
+    int n;             /* number of scales: 1 per tensor, or one per slice along `dim` */
+    int dim;           /* quantized_dimension (per-channel) */
+    float *scale;      /* n scales; real = scale * (q - zero_point) */
+    int64_t *zero_point; /* n zero points */
+} lp_qparams;
+
 /* ---- tensors ---- */
 enum {
     LP_T_INPUT = 1,   /* graph input */
@@ -123,6 +131,7 @@ typedef struct lp_tensor {
     int has_io_perm;           /* io_perm is set (layout changed) */
     float qscale;              /* reserved for quantisation */
     const struct lp_lazy *lazy;/* lazily computed payload (data is then NULL), see below */
+    lp_qparams *q;             /* quantization parameters (arena), or NULL */
 } lp_tensor;
 
 /* ---- parameters of TFLite ops (meaning per op, see tflite/README.md) ---- */

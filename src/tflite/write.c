@@ -49,7 +49,115 @@ static int max_rank_of_io(const lp_graph *g, const lp_node *n) {
     return r;
 }
 
+/* Versions of ops with quantized (int8, hybrid) or float16 tensors: LiteRT's op_version.cc
+ * (GetBuiltinOperatorVersion), in its order of checks. 0 = not such an op (see below). */
+static int dtype_in(const lp_graph *g, const lp_node *n, int k) {
+    return k < n->n_in && n->in[k] >= 0 ? (int)g->t[n->in[k]].dtype : -1;
+}
+static int dtype_out(const lp_graph *g, const lp_node *n, int k) {
+    return k < n->n_out && n->out[k] >= 0 ? (int)g->t[n->out[k]].dtype : -1;
+}
+static int per_channel(const lp_graph *g, const lp_node *n, int k) {
+    return k < n->n_in && n->in[k] >= 0 && g->t[n->in[k]].q && g->t[n->in[k]].q->n > 1;
+}
+static int broadcast_over_4d(const lp_graph *g, const lp_node *n) {
+    if (n->n_in < 2 || n->in[0] < 0 || n->in[1] < 0) return 0;
+    const lp_tensor *a = &g->t[n->in[0]], *b = &g->t[n->in[1]];
+    int same = a->rank == b->rank;
+    for (int d = 0; same && d < a->rank; d++) same = a->dims[d] == b->dims[d];
+    return !same && (a->rank > 4 || b->rank > 4);
+}
+
+static int quant_version(const lp_graph *g, const lp_node *n) {
+    int i0 = dtype_in(g, n, 0), i1 = dtype_in(g, n, 1), o0 = dtype_out(g, n, 0);
+    int rank0 = n->n_in > 0 && n->in[0] >= 0 ? g->t[n->in[0]].rank : 0;
+    const int F32 = LP_DT_F32, I8 = LP_DT_I8;
+    switch (n->op) {
+    case LP_TFL_CONV_2D:
+        if (i0 == I8 && i1 == I8 && o0 == I8) return 3;
+        if (i0 == F32 && i1 == I8 && o0 == F32) return per_channel(g, n, 1) ? 5 : 2;
+        return 0;
+    case LP_TFL_DEPTHWISE_CONV_2D:
+        if (i0 == F32 && i1 == I8 && o0 == F32) return per_channel(g, n, 1) ? 6 : 4;
+        if (i0 == I8 && i1 == I8 && o0 == I8) return 3;
+        return 0;
+    case LP_TFL_FULLY_CONNECTED:
+        if (i0 == F32 && i1 == I8 && o0 == F32 && per_channel(g, n, 1)) return 12;
+        if (i1 != I8) return 0;
+        if (n->n_in == 2) return 6;
+        if (n->p.keep_num_dims) return 5;
+        if (i0 == I8 && o0 == I8) return 4;
+        if (i0 == F32 && o0 == F32) return 3;
+        return 0;
+    case LP_TFL_TRANSPOSE_CONV:
+        if (i1 != I8) return 0;
+        if (n->p.act) return 4;
+        if (n->n_in == 4 && n->in[3] >= 0) return 3;
+        return 2;
+    case LP_TFL_DEQUANTIZE:
+        if (i0 == LP_DT_F16 || i0 == LP_DT_I16) return 3;
+        if (i0 == I8) return per_channel(g, n, 0) ? 5 : 2;
+        return 0;
+    case LP_TFL_QUANTIZE:
+        return i0 >= 0 ? 1 : 0;
+    case LP_TFL_MUL:
+        if (i0 != I8) return 0;
+        if (n->in[1] >= 0 && g->t[n->in[0]].q && g->t[n->in[1]].q && n->out[0] >= 0 && g->t[n->out[0]].q &&
+            (double)g->t[n->in[0]].q->scale[0] * g->t[n->in[1]].q->scale[0] / g->t[n->out[0]].q->scale[0] >= 1.0)
+            return 3;
+        return 2;
+    case LP_TFL_SUB:
+        if (i0 != I8) return 0;
+        return broadcast_over_4d(g, n) ? 3 : 2;
+    case LP_TFL_MAXIMUM: case LP_TFL_MINIMUM:
+        if (i0 != I8) return 0;
+        return broadcast_over_4d(g, n) ? 3 : 2;
+    case LP_TFL_TRANSPOSE:
+        if (i0 != I8) return 0;
+        return rank0 > 5 ? 6 : rank0 > 4 ? 4 : 2;
+    case LP_TFL_PAD: case LP_TFL_PADV2:
+        if (i0 != I8) return 0;
+        return rank0 > 4 ? 4 : 2;
+    case LP_TFL_SLICE:
+        if (i0 != I8) return 0;
+        return rank0 > 4 ? 5 : 2;
+    case LP_TFL_STRIDED_SLICE:
+        if (i0 != I8) return 0;
+        if (n->p.offset) return 8;
+        if (n->p.ellipsis_mask || n->p.new_axis_mask) return 6;
+        return rank0 > 4 ? 4 : 2;
+    case LP_TFL_RESIZE_BILINEAR:
+        if (i0 != I8) return 0;
+        return n->p.half_pixel ? 3 : 2;
+    case LP_TFL_RESIZE_NEAREST_NEIGHBOR:
+        if (i0 != I8) return 0;
+        return (n->p.half_pixel || n->p.align_corners) ? 3 : 2;
+    case LP_TFL_SPLIT: /* the input is input 1 */
+        return i1 == I8 ? 2 : 0;
+    case LP_TFL_GATHER:
+        if (i0 != I8) return 0;
+        return n->p.batch_dims ? 5 : 2;
+    case LP_TFL_TILE: case LP_TFL_BROADCAST_TO:
+        return i0 == I8 ? 3 : 0;
+    case LP_TFL_SPACE_TO_BATCH_ND: case LP_TFL_BATCH_TO_SPACE_ND:
+        if (i0 != I8) return 0;
+        return rank0 != 4 ? 3 : 2;
+    case LP_TFL_ADD: case LP_TFL_AVERAGE_POOL_2D: case LP_TFL_MAX_POOL_2D: case LP_TFL_CONCATENATION:
+    case LP_TFL_SOFTMAX: case LP_TFL_MEAN: case LP_TFL_MIRROR_PAD: case LP_TFL_REDUCE_MAX: case LP_TFL_REDUCE_MIN:
+    case LP_TFL_RELU6: case LP_TFL_RSQRT: case LP_TFL_RELU: case LP_TFL_TANH: case LP_TFL_LOGISTIC:
+    case LP_TFL_SPACE_TO_DEPTH: case LP_TFL_DEPTH_TO_SPACE: case LP_TFL_SPLIT_V: case LP_TFL_SUM:
+    case LP_TFL_LOG_SOFTMAX: case LP_TFL_SQUARED_DIFFERENCE: case LP_TFL_PACK: case LP_TFL_UNPACK:
+    case LP_TFL_ARG_MAX: case LP_TFL_ARG_MIN: case LP_TFL_EXP: case LP_TFL_GELU: case LP_TFL_L2_NORMALIZATION:
+    case LP_TFL_BATCH_MATMUL: case LP_TFL_ABS:
+        return i0 == I8 ? 2 : 0;
+    default:
+        return 0; /* RESHAPE, SQUEEZE, EXPAND_DIMS, HARD_SWISH, LEAKY_RELU, PRELU, ELU: version 1 */
+    }
+}
+
 int lp_tfl_op_version(const lp_graph *g, const lp_node *n) {
+    int qv = quant_version(g, n);
+    if (qv) return qv;
     const lp_tfl_params *p = &n->p;
     int rank = max_rank_of_io(g, n);
     lp_dtype in_dt = n->n_in > 0 && n->in[0] >= 0 ? g->t[n->in[0]].dtype : LP_DT_F32;
@@ -598,6 +706,16 @@ static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside,
             sig[i] = T->dims[i] >= 0 ? (int32_t)T->dims[i] : -1;
             dyn |= T->dims[i] < 0;
         }
+        lp_fb_ref qref = 0;
+        if (T->q && T->q->n > 0) { /* QuantizationParameters: 2 scale, 3 zero_point, 6 quantized_dimension */
+            lp_fb_ref sc = lp_fb_vec_f32(b, T->q->scale, T->q->n);
+            lp_fb_ref zp = lp_fb_vec_i64(b, T->q->zero_point, T->q->n);
+            lp_fb_start(b);
+            lp_fb_add_ref(b, 2, sc);
+            lp_fb_add_ref(b, 3, zp);
+            if (T->q->n > 1 && T->q->dim) lp_fb_add_i32(b, 6, T->q->dim);
+            qref = lp_fb_end(b);
+        }
         lp_fb_ref name = lp_fb_string(b, T->name);
         lp_fb_ref shp = lp_fb_vec_i32(b, shape, T->rank);
         lp_fb_ref shs = dyn ? lp_fb_vec_i32(b, sig, T->rank) : 0;
@@ -605,7 +723,7 @@ static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside,
          * TensorFlow converter writes: Android Studio's model binding reads quantization().scale(0)
          * of INT32/INT64/UINT8 inputs and outputs without checking for a missing table */
         lp_fb_ref quant = 0;
-        if ((T->flags & (LP_T_INPUT | LP_T_OUTPUT)) && (ty == 2 || ty == 3 || ty == 4)) {
+        if (!qref && (T->flags & (LP_T_INPUT | LP_T_OUTPUT)) && (ty == 2 || ty == 3 || ty == 4)) {
             lp_fb_start(b);
             quant = lp_fb_end(b);
         }
@@ -614,7 +732,7 @@ static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside,
         if (ty) lp_fb_add_i8(b, 1, (int8_t)ty);
         if (bufidx[order[k]]) lp_fb_add_u32(b, 2, (uint32_t)bufidx[order[k]]);
         lp_fb_add_ref(b, 3, name);
-        lp_fb_add_ref(b, 4, quant);
+        lp_fb_add_ref(b, 4, qref ? qref : quant);
         lp_fb_add_ref(b, 7, shs);
         trefs[k] = lp_fb_end(b);
     }
