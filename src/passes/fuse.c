@@ -209,7 +209,8 @@ static int pad_amounts(const fz *F, int t, int64_t *pv) {
 
 /* TFLite SAME padding for one spatial dim equals (before, after)? */
 static int same_pad(int64_t in, int64_t k, int64_t s, int64_t d, int64_t before, int64_t after) {
-    if (in < 0 || s <= 0) return 0;
+    if (s <= 0 || (in < 0 && s != 1)) return 0; /* stride 1: SAME pads do not depend on the size */
+    if (in < 0) in = 1;
     int64_t out = (in + s - 1) / s, eff = (k - 1) * d + 1;
     int64_t total = (out - 1) * s + eff - in;
     if (total < 0) total = 0;
@@ -343,10 +344,62 @@ static int count_uses(fz *F) {
     return 1;
 }
 
+/* SHAPE readers (run-time sizes, lp_emit_dims) must not keep an intermediate alive that a fusion
+ * would absorb: a SHAPE of t moves to the output of t's only other reader when that output has
+ * the same dims (equal symbols are equal sizes) and the reader's other inputs are constants (so
+ * it cannot depend on the SHAPE). Then SHAPEs of one tensor are merged. */
+static lp_status shape_readers(lp_ctx *c) {
+    lp_graph *g = c->g;
+    lp_uses u;
+    if (!lp_uses_build(g, &u)) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    int any = 0;
+    for (int i = 0; i < g->n_n; i++) {
+        lp_node *sn = &g->n[i];
+        if (sn->dead || sn->op != LP_TFL_SHAPE) continue;
+        for (int hop = 0; hop < 64; hop++) {
+            int t = sn->in[0], next = -1, others = 0;
+            if (g->t[t].flags & LP_T_OUTPUT) break;
+            for (int k = u.start[t]; k < u.start[t + 1]; k++) {
+                const lp_node *r = &g->n[u.list[k]];
+                if (r->dead || r->op == LP_TFL_SHAPE) continue;
+                others++;
+                next = u.list[k];
+            }
+            if (others != 1) break;
+            const lp_node *r = &g->n[next];
+            int y = r->n_out == 1 ? r->out[0] : -1, ok = y >= 0;
+            for (int j = 0; j < r->n_in && ok; j++)
+                ok = r->in[j] < 0 || r->in[j] == t || lp_tensor_is_const(g, r->in[j]);
+            if (!ok || g->t[y].rank != g->t[t].rank || !lp_dims_equal(g->t[y].dims, g->t[t].dims, g->t[t].rank)) break;
+            for (int d = 0; d < g->t[t].rank && ok; d++) ok = g->t[t].dims[d] != LP_DIM_UNKNOWN;
+            if (!ok) break;
+            sn->in[0] = y; /* the use index goes stale: y's list lacks this SHAPE, which only
+                              makes later moves through y more conservative */
+            any = 1;
+        }
+    }
+    lp_uses_free(&u);
+    /* one SHAPE per tensor and output type */
+    for (int i = 0; i < g->n_n; i++) {
+        lp_node *a = &g->n[i];
+        if (a->dead || a->op != LP_TFL_SHAPE) continue;
+        for (int j = i + 1; j < g->n_n; j++) {
+            lp_node *b = &g->n[j];
+            if (b->dead || b->op != LP_TFL_SHAPE || b->in[0] != a->in[0] || b->p.out_type != a->p.out_type ||
+                (g->t[b->out[0]].flags & LP_T_OUTPUT))
+                continue;
+            lp_graph_replace_uses(g, b->out[0], a->out[0]);
+            b->dead = 1;
+            any = 1;
+        }
+    }
+    return any ? lp_graph_toposort(g) : LP_OK;
+}
+
 lp_status lp_pass_fuse(lp_ctx *c) {
     lp_graph *g = c->g;
     fz F = {c, g, NULL, 0};
-    lp_status st = LP_OK;
+    lp_status st = shape_readers(c);
     for (int round = 0; round < 16 && st == LP_OK; round++) {
         if (!count_uses(&F)) {
             st = lp_fail(c, LP_ERR_NOMEM, "out of memory");
