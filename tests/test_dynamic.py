@@ -229,7 +229,7 @@ def _run(m, feeds_list, tmp_path):
     path = tmp_path / "m.onnx"
     onnx.save(m, path)
     rep = liteport.convert(str(path), str(tmp_path / "m.tflite"))
-    builtin_ops(rep.tflite)
+    builtin_ops(read(tmp_path / "m.tflite"))
     for feeds in feeds_list:
         v = liteport.verify(str(path), str(tmp_path / "m.tflite"), feeds, report=rep)
         assert v.ok, str(v)

@@ -934,7 +934,9 @@ static lp_status cos_lower(lp_ctx *c, const lp_node *n) {
     double v;
     LP_TRY(cos_value(c, n, &dt, &v));
     int s = n->in[0];
-    if (T(s)->dtype != LP_DT_I32) s = lp_emit_cast(c, s, LP_DT_I32, -1);
+    lp_tensor *y = T(n->out[0]);
+    if (y->rank >= 0 && lp_dims_computable(c, y->rank, y->dims, -1, 0)) s = lp_emit_dims(c, y->rank, y->dims, -1, 0);
+    else if (T(s)->dtype != LP_DT_I32) s = lp_emit_cast(c, s, LP_DT_I32, -1);
     int val = lp_emit_scalar(c, dt, v, "value");
     if (s < 0 || val < 0) return c->err->code;
     int in[2] = {s, val};
@@ -1057,6 +1059,9 @@ static lp_status expand_lower(lp_ctx *c, const lp_node *n) {
     int s;
     if (!dyn) {
         s = lp_emit_i32_dims(c, y->dims, y->rank, "shape");
+    } else if (lp_dims_computable(c, y->rank, y->dims, n->in[0], 0)) {
+        /* the output's sizes are known symbolically: read them where they are (int32) */
+        s = lp_emit_dims(c, y->rank, y->dims, n->in[0], 0);
     } else {
         /* a runtime shape: usable as BROADCAST_TO's target when it is exactly the output shape
          * (ONNX Expand also accepts 1s where the input is larger; BROADCAST_TO does not) */

@@ -246,7 +246,7 @@ void lp_strides(int rank, const int64_t *dims, int64_t *strides) {
 
 lp_status lp_sv_materialize(lp_ctx *c, int tid) {
     lp_tensor *t = &c->g->t[tid];
-    if (!t->sv || !lp_sv_known(t->sv) || !lp_dtype_is_int(t->dtype)) return LP_OK;
+    if (!t->sv || !lp_sv_known(t->sv) || (!lp_dtype_is_int(t->dtype) && t->dtype != LP_DT_BOOL)) return LP_OK;
     size_t es = lp_dtype_size(t->dtype);
     void *p = lp_arena_alloc(&c->g->arena, es * (size_t)(t->sv->n ? t->sv->n : 1));
     if (!p) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
@@ -416,7 +416,7 @@ int lp_emit_dims(lp_ctx *c, int rank, const int64_t *dims, int prefer, int minus
         }
     }
     if (m == 0) return lp_emit_i32(c, konst, nk, "shape");
-    int parts[LP_MAX_RANK + 1];
+    int parts[LP_MAX_RANK + 1] = {0};
     for (int j = 0; j < m; j++) {
         int64_t r = c->g->t[srcs[j]].rank;
         int s = lp_emit_tensor(c, LP_DT_I32, 1, &r, "shape_of");

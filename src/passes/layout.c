@@ -425,23 +425,46 @@ static lp_status sink(lay *L, int ni) {
         break;
     case K_STRIDED: {
         if (n->p.ellipsis_mask || n->p.new_axis_mask || n->p.shrink_axis_mask || n->p.offset) return LP_OK;
-        int64_t b[LP_MAX_RANK], e[LP_MAX_RANK], s[LP_MAX_RANK];
-        if (const_vec(g, n->in[1], b, LP_MAX_RANK) != r || const_vec(g, n->in[2], e, LP_MAX_RANK) != r ||
-            const_vec(g, n->in[3], s, LP_MAX_RANK) != r)
-            return LP_OK;
-        int32_t nb[LP_MAX_RANK], ne[LP_MAX_RANK], ns[LP_MAX_RANK];
         np.begin_mask = np.end_mask = 0;
         for (int i = 0; i < r; i++) {
-            nb[P[i]] = (int32_t)b[i];
-            ne[P[i]] = (int32_t)e[i];
-            ns[P[i]] = (int32_t)s[i];
             if (n->p.begin_mask & (1 << i)) np.begin_mask |= 1 << P[i];
             if (n->p.end_mask & (1 << i)) np.end_mask |= 1 << P[i];
         }
-        new_in[1] = const_i32(L, base, "begin", nb, r, 0);
-        new_in[2] = const_i32(L, base, "end", ne, r, 0);
-        new_in[3] = const_i32(L, base, "strides", ns, r, 0);
-        if (new_in[1] < 0 || new_in[2] < 0 || new_in[3] < 0) return g->err->code;
+        /* constant vectors are permuted; run-time ones (lp_emit_dims, slice bounds) are
+         * gathered: v'[P[i]] = v[i], i.e. v' = GATHER(v, inverse of P) */
+        static const char *const hint[4] = {"", "begin", "end", "strides"};
+        for (int j = 1; j <= 3; j++) {
+            int64_t v[LP_MAX_RANK];
+            int t = n->in[j];
+            if (g->t[t].rank != 1 || g->t[t].dims[0] != r) return LP_OK;
+            if (const_vec(g, t, v, LP_MAX_RANK) == r) continue;
+            if (g->t[t].dtype != LP_DT_I32) return LP_OK;
+        }
+        for (int j = 1; j <= 3; j++) {
+            int64_t v[LP_MAX_RANK];
+            int t = new_in[j];
+            if (const_vec(g, t, v, LP_MAX_RANK) == r) {
+                int32_t nv[LP_MAX_RANK];
+                for (int i = 0; i < r; i++) nv[P[i]] = (int32_t)v[i];
+                new_in[j] = const_i32(L, base, hint[j], nv, r, 0);
+            } else {
+                int32_t iv[LP_MAX_RANK];
+                for (int i = 0; i < r; i++) iv[P[i]] = i;
+                int ic = const_i32(L, base, "perm", iv, r, 0);
+                char name[600];
+                snprintf(name, sizeof name, "%.400s/%s_permuted", base, hint[j]);
+                int64_t d = r;
+                int pv = ic < 0 ? -1 : lp_graph_add_tensor(g, name, LP_DT_I32, 1, &d);
+                int ins[2] = {t, ic};
+                int id = pv < 0 ? -1 : lp_graph_add_node(g, LP_TFL_GATHER, name, ins, 2, &pv, 1);
+                if (id < 0) return g->err->code;
+                g->n[id].p.axis = 0;
+                g->n[id].origin = g->n[ni].origin;
+                new_in[j] = pv;
+            }
+            if (new_in[j] < 0) return g->err->code;
+        }
+        n = &g->n[ni];
         break;
     }
     case K_SLICE: {
