@@ -299,3 +299,48 @@ def test_verify_tries_several_sizes_of_each_dynamic_dim(tmp_path):
     assert [c.shape for c in v.checks] == [[2, 5, 3], [2, 4], [2, 6, 3], [2, 4]]
     with pytest.raises(ValueError, match="no dynamic dimension is called 'height'"):
         liteport.verify(str(path), str(tmp_path / "m.tflite"), report=rep, dim_sizes={"height": [3]})
+
+
+# ---------------------------------------------------------------------------------------------
+# fixing dynamic dimensions at conversion time
+
+
+def test_fix_dimensions_by_input_name_and_batch(tmp_path):
+    """--input-shape name:... and --batch N (CLI, C tool and Python API alike) turn the dynamic
+    encoder static: fixed signature, no run-time shape arithmetic left, still matching onnxruntime;
+    a shape that contradicts the model is one clear error and writes nothing."""
+    import subprocess
+
+    torch.manual_seed(0)
+    model = Encoder().eval()
+    report = liteport.export(model, (torch.randint(1, 50, (2, 9)),), tmp_path / "enc.tflite", exporter="torchscript",
+                             dynamic_axes={"input": {1: "sequence"}}, verify=False)
+    onnx_path = report.onnx_path
+    assert "SHAPE" in dict(report.tflite_ops)  # dynamic: the head split reads run-time sizes
+
+    shaped = liteport.convert(onnx_path, tmp_path / "shaped.tflite", input_shapes={"input": (3, 5)})
+    assert list(shaped.inputs[0].shape) == [3, 5] and list(shaped.outputs[0].shape) == [3, 5, 32]
+    ops = builtin_ops(read(tmp_path / "shaped.tflite"))
+    assert "SHAPE" not in ops and "RANGE" not in ops and "CONCATENATION" not in ops, ops
+    v = liteport.verify(onnx_path, str(tmp_path / "shaped.tflite"), report=shaped)
+    assert v.ok and [c.shape for c in v.checks] == [[3, 5, 32]], str(v)
+
+    batched = liteport.convert(onnx_path, tmp_path / "batched.tflite", batch=4)
+    assert list(batched.inputs[0].shape) == [4, -1] and list(batched.outputs[0].shape) == [4, -1, 32]
+    v = liteport.verify(onnx_path, str(tmp_path / "batched.tflite"), report=batched, dim_sizes={"sequence": (2, 11)})
+    assert v.ok and [c.shape for c in v.checks] == [[4, 2, 32], [4, 11, 32]], str(v)
+
+    # the same options on both command lines give the same bytes as the Python API
+    c_cli = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "liteport")
+    for cmd in ([sys.executable, "-m", "liteport"], [c_cli]):
+        for opts, want in ((["--input-shape", "input:3,5"], "shaped.tflite"), (["--batch", "4"], "batched.tflite")):
+            out = tmp_path / "cli.tflite"
+            r = subprocess.run([*cmd, "convert", onnx_path, "-o", str(out), *opts], capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr
+            assert read(out) == read(tmp_path / want), (cmd, opts)
+            out.unlink()
+        for opts, msg in ((["--input-shape", "input:3"], "rank 2"), (["--input-shape", "ids:1,5"], "'ids'"),
+                          (["--batch", "2", "--input-shape", "input:3,5"], "already fixed at 2")):
+            r = subprocess.run([*cmd, "convert", onnx_path, "-o", str(out), *opts], capture_output=True, text=True)
+            assert r.returncode != 0 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, (opts, r.stderr)
+            assert not out.exists()
