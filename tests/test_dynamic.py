@@ -34,6 +34,16 @@ def builtin_ops(tflite):
     return names
 
 
+def int64_ops(tflite):
+    """The ops that compute an int64 tensor (reading the int64 model inputs aside): shape
+    arithmetic, RANGE and indices should all be int32."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=tflite)
+    dtypes = {t["index"]: t["dtype"] for t in it.get_tensor_details()}
+    return [op["op_name"] for op in it._get_ops_details() if any(dtypes[i] == np.int64 for i in op["outputs"])]
+
+
 def read(path):
     with open(path, "rb") as f:
         return f.read()
@@ -212,7 +222,8 @@ def test_transformer_dynamic_batch_and_sequence(exporter, tmp_path):
     assert list(report.inputs[0].shape) == [-1, -1]
     assert list(report.outputs[0].shape) == [-1, -1, 32]
     ops = builtin_ops(read(out))
-    assert "RANGE" in ops and "BROADCAST_TO" in ops or "SELECT_V2" in ops, ops
+    assert "RANGE" in ops and ("BROADCAST_TO" in ops or "SELECT_V2" in ops), ops
+    assert int64_ops(read(out)) == [], int64_ops(read(out))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -233,16 +233,18 @@ static void sym_sources_free(lp_ctx *c) {
  * and some (DIV, FLOOR_DIV) have no int64 version. An op whose int64 outputs are shape values
  * (inference gave them a symbolic value) and whose int64 inputs are shape values or constants
  * that fit int32 is lowered on int32 twins of its values: its outputs get int32 twins, and a CAST
- * to int64 feeds any reader that needs the ONNX type (dead code otherwise). */
+ * to int64 feeds any reader that needs the ONNX type (dead code otherwise). A Range over a
+ * run-time length (positions 0..S-1) has no shape value itself but stays between its int32
+ * bounds, so it is done in int32 the same way. */
 
 /* the inputs of op that carry shape values (bit i: input i), 0 for ops not done in int32 */
 static unsigned shape_value_inputs(const lp_node *n) {
     switch (n->op) {
     case LP_OP_Add: case LP_OP_Sub: case LP_OP_Mul: case LP_OP_Div: case LP_OP_Max: case LP_OP_Min:
-    case LP_OP_Concat:
+    case LP_OP_Concat: case LP_OP_Range:
         return n->n_in >= 32 ? 0 : (1u << n->n_in) - 1;
     case LP_OP_Neg: case LP_OP_Abs: case LP_OP_Gather: case LP_OP_Unsqueeze: case LP_OP_Squeeze:
-    case LP_OP_Reshape: case LP_OP_Slice: case LP_OP_Identity: case LP_OP_Flatten:
+    case LP_OP_Reshape: case LP_OP_Slice: case LP_OP_Identity: case LP_OP_Flatten: case LP_OP_Cast:
         return 1;
     default:
         return 0;
@@ -263,7 +265,8 @@ static int in_int32(lp_ctx *c, const lp_node *n) {
     unsigned mask = shape_value_inputs(n);
     if (!mask || n->n_out != 1 || n->out[0] < 0 || n->out[0] >= c->n_i32_of) return 0;
     const lp_tensor *y = &c->g->t[n->out[0]];
-    if (y->dtype != LP_DT_I64 || !y->sv || y->rank > 1 || (y->flags & LP_T_OUTPUT)) return 0;
+    if (y->dtype != LP_DT_I64 || (!y->sv && n->op != LP_OP_Range) || y->rank > 1 || (y->flags & LP_T_OUTPUT))
+        return 0;
     int any = 0;
     for (int j = 0; j < n->n_in; j++) {
         if (!(mask >> j & 1) || n->in[j] < 0) continue;
