@@ -458,8 +458,53 @@ static lp_status unsqueeze_infer(lp_ctx *c, const lp_node *n) {
     return keep_sv(c, n);
 }
 
-const lp_op_impl lp_impl_Squeeze = {squeeze_infer, eval_copy, reshape_lower};
-const lp_op_impl lp_impl_Unsqueeze = {unsqueeze_infer, eval_copy, reshape_lower};
+/* With several dynamic dims a RESHAPE needs its shape computed at run time; SQUEEZE and
+ * EXPAND_DIMS (one per new axis, in increasing order) take the sizes from their input instead. */
+static lp_status squeeze_lower(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]), *y = T(n->out[0]);
+    int ndyn = 0;
+    for (int i = 0; i < y->rank; i++) ndyn += y->dims[i] < 0;
+    int64_t axes[LP_MAX_RANK];
+    int k = ndyn > 1 ? axes_of(c, n, axes, LP_MAX_RANK) : -1;
+    if (c->err->code) return c->err->code;
+    if (k <= 0) return reshape_lower(c, n);
+    int r = n->op == LP_OP_Unsqueeze ? y->rank : x->rank, mark[LP_MAX_RANK] = {0};
+    for (int i = 0; i < k; i++) {
+        int a;
+        LP_TRY(lp_axis(c, axes[i], r, &a, "axis"));
+        mark[a] = 1;
+    }
+    if (n->op == LP_OP_Squeeze) {
+        int id = lp_emit_op(c, LP_TFL_SQUEEZE, &n->in[0], 1, &n->out[0], 1);
+        if (id < 0) return c->err->code;
+        lp_tfl_params *p = lp_emit_params(c, id);
+        p->n_squeeze = 0;
+        for (int a = 0; a < r; a++)
+            if (mark[a]) p->squeeze_dims[p->n_squeeze++] = a;
+        return LP_OK;
+    }
+    /* after inserting the axes below a, the next one goes to its final position a */
+    int cur = n->in[0], left = k;
+    int64_t dims[LP_MAX_RANK];
+    int cr = x->rank;
+    memcpy(dims, x->dims, sizeof(int64_t) * (size_t)cr);
+    for (int a = 0; a < r; a++) {
+        if (!mark[a]) continue;
+        memmove(dims + a + 1, dims + a, sizeof(int64_t) * (size_t)(cr - a));
+        dims[a] = 1;
+        cr++;
+        int32_t a32 = a;
+        int ai = lp_emit_const(c, LP_DT_I32, 0, NULL, &a32, "axis");
+        int out = --left == 0 ? n->out[0] : lp_emit_tensor(c, x->dtype, cr, dims, "expanded");
+        int in[2] = {cur, ai};
+        if (ai < 0 || out < 0 || lp_emit_op(c, LP_TFL_EXPAND_DIMS, in, 2, &out, 1) < 0) return c->err->code;
+        cur = out;
+    }
+    return LP_OK;
+}
+
+const lp_op_impl lp_impl_Squeeze = {squeeze_infer, eval_copy, squeeze_lower};
+const lp_op_impl lp_impl_Unsqueeze = {unsqueeze_infer, eval_copy, squeeze_lower};
 
 /* ---------------- Concat ---------------- */
 

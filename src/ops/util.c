@@ -344,12 +344,19 @@ static int axis_of_sym(const lp_tensor *T, int64_t d) {
 /* a readable tensor with symbol d in its dims (and the axis), or -1 */
 static int sym_source(lp_ctx *c, int64_t d, int prefer, int *axis) {
     if (d == LP_DIM_UNKNOWN) return -1;
+    int64_t k = -d;
+    /* a graph input that carries the symbol first: it is alive anyway, and every reader of the
+     * same sizes then shares one SHAPE (and the shape arithmetic after it merges, fuse.c) */
+    if (k < c->n_sym_src && c->sym_src && c->sym_src[k] >= 0 && (c->g->t[c->sym_src[k]].flags & LP_T_INPUT)) {
+        int t = c->sym_src[k];
+        *axis = c->sym_axis[k];
+        if (*axis < c->g->t[t].rank && c->g->t[t].dims[*axis] == d) return t;
+    }
     if (prefer >= 0 && dims_readable(c, prefer) && (*axis = axis_of_sym(&c->g->t[prefer], d)) >= 0) return prefer;
     for (int j = 0; j < c->cur.n_in; j++) {
         int t = c->cur.in[j];
         if (dims_readable(c, t) && (*axis = axis_of_sym(&c->g->t[t], d)) >= 0) return t;
     }
-    int64_t k = -d;
     if (k < c->n_sym_src && c->sym_src && c->sym_src[k] >= 0 && dims_readable(c, c->sym_src[k])) {
         int t = c->sym_src[k];
         *axis = c->sym_axis[k];

@@ -396,10 +396,68 @@ static lp_status shape_readers(lp_ctx *c) {
     return any ? lp_graph_toposort(g) : LP_OK;
 }
 
+/* Run-time shape arithmetic is emitted per op (lp_emit_dims): the reshapes of q, k and v build
+ * the same [B, S, H, D] from the same SHAPE. Ops with int32 vector results whose op, parameters
+ * and inputs (the same tensor, or constants with the same bytes) agree are computed once. */
+static int cse_op(int op) {
+    switch (op) {
+    case LP_TFL_CONCATENATION: case LP_TFL_GATHER: case LP_TFL_STRIDED_SLICE: case LP_TFL_SLICE:
+    case LP_TFL_ADD: case LP_TFL_SUB: case LP_TFL_MUL: case LP_TFL_DIV: case LP_TFL_FLOOR_DIV:
+    case LP_TFL_FLOOR_MOD: case LP_TFL_MAXIMUM: case LP_TFL_MINIMUM: case LP_TFL_PACK: case LP_TFL_RESHAPE:
+    case LP_TFL_CAST: case LP_TFL_SQUEEZE: case LP_TFL_EXPAND_DIMS: case LP_TFL_SELECT_V2:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int same_value(const lp_graph *g, int a, int b) {
+    if (a == b) return 1;
+    if (a < 0 || b < 0) return 0;
+    const lp_tensor *A = &g->t[a], *B = &g->t[b];
+    if (!(A->flags & LP_T_CONST) || !(B->flags & LP_T_CONST) || !A->data || !B->data) return 0;
+    return A->dtype == B->dtype && A->rank == B->rank && lp_dims_equal(A->dims, B->dims, A->rank) &&
+           A->nbytes == B->nbytes && memcmp(A->data, B->data, A->nbytes) == 0;
+}
+
+static int shape_math(const lp_graph *g, const lp_node *n) {
+    if (n->dead || n->n_out != 1 || n->out[0] < 0 || !cse_op(n->op)) return 0;
+    const lp_tensor *y = &g->t[n->out[0]];
+    return y->dtype == LP_DT_I32 && y->rank <= 1 && !(y->flags & LP_T_OUTPUT);
+}
+
+static lp_status merge_shape_math(lp_ctx *c) {
+    lp_graph *g = c->g;
+    LP_TRY(lp_graph_toposort(g));
+    int any = 1;
+    for (int round = 0; round < 32 && any; round++) {
+        any = 0;
+        for (int i = 0; i < g->n_n; i++) {
+            const lp_node *a = &g->n[i];
+            if (!shape_math(g, a)) continue;
+            for (int j = i + 1; j < g->n_n; j++) {
+                lp_node *b = &g->n[j];
+                if (b->op != a->op || b->n_in != a->n_in || !shape_math(g, b) ||
+                    memcmp(&a->p, &b->p, sizeof a->p) != 0)
+                    continue;
+                int same = 1;
+                for (int k = 0; k < a->n_in && same; k++) same = same_value(g, a->in[k], b->in[k]);
+                if (!same) continue;
+                /* a comes first in topological order: its result can replace b's */
+                lp_graph_replace_uses(g, b->out[0], a->out[0]);
+                b->dead = 1;
+                any = 1;
+            }
+        }
+    }
+    return LP_OK;
+}
+
 lp_status lp_pass_fuse(lp_ctx *c) {
     lp_graph *g = c->g;
     fz F = {c, g, NULL, 0};
     lp_status st = shape_readers(c);
+    if (st == LP_OK) st = merge_shape_math(c);
     for (int round = 0; round < 16 && st == LP_OK; round++) {
         if (!count_uses(&F)) {
             st = lp_fail(c, LP_ERR_NOMEM, "out of memory");

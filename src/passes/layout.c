@@ -867,9 +867,14 @@ static lp_status reshape_rules(lay *L, int ni) {
         x = n->in[0];
     }
     if (dims_same(&g->t[x], &g->t[y]) && !(g->t[y].flags & LP_T_OUTPUT) && g->t[x].dtype == g->t[y].dtype) {
-        int dyn = 0;
-        for (int i = 0; i < g->t[x].rank; i++) dyn += g->t[x].dims[i] < 0;
-        if (dyn <= 1) {
+        /* equal symbols are equal sizes; LP_DIM_UNKNOWN is "some size" and proves nothing
+         * unless it is the only dynamic dim (the element count then fixes it) */
+        int dyn = 0, unknown = 0;
+        for (int i = 0; i < g->t[x].rank; i++) {
+            dyn += g->t[x].dims[i] < 0;
+            unknown |= g->t[x].dims[i] == LP_DIM_UNKNOWN;
+        }
+        if (dyn <= 1 || !unknown) {
             forward(L, y, x);
             g->n[ni].dead = 1;
             L->changed = 1;
