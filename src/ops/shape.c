@@ -761,6 +761,18 @@ static lp_status slice_eval(lp_ctx *c, const lp_node *n) {
 static int slice_i32(lp_ctx *c, int t) {
     if (T(t)->dtype == LP_DT_I32) return t;
     if (T(t)->dtype == LP_DT_I64 && t < c->n_i32_of && c->i32_of[t] >= 0) return c->i32_of[t]; /* a shape value */
+    lp_tensor *K = T(t);
+    int64_t cnt = lp_tensor_numel(K);
+    if (lp_tensor_is_const(c->g, t) && lp_dtype_is_int(K->dtype) && cnt >= 0 && cnt <= LP_MAX_RANK && K->rank <= 1) {
+        /* constant bounds (a literal 0 or INT64_MAX beside a run-time one) clamp now */
+        int64_t v[LP_MAX_RANK];
+        for (int64_t i = 0; i < cnt; i++) {
+            v[i] = lp_get_i64(K->dtype, K->data, i);
+            v[i] = v[i] < INT32_MIN ? INT32_MIN : v[i] > INT32_MAX ? INT32_MAX : v[i];
+        }
+        int64_t d = cnt;
+        return mv_const_ints(c, LP_DT_I32, K->rank, &d, v, cnt, "bound");
+    }
     if (T(t)->dtype == LP_DT_I64) {
         int lo = mv_iscalar(c, LP_DT_I64, INT32_MIN, "i32_min"), hi = mv_iscalar(c, LP_DT_I64, INT32_MAX, "i32_max");
         int a = (lo < 0 || hi < 0) ? -1 : mv_bin(c, LP_TFL_MAXIMUM, t, lo, "clamp_lo");
@@ -800,6 +812,14 @@ static lp_status slice_runtime_const_axes(lp_ctx *c, const lp_node *n, int64_t k
     int vec[2];
     for (int j = 0; j < 2; j++) {
         int v = slice_i32(c, n->in[1 + j]);
+        if (v >= 0 && lp_tensor_is_const(c->g, v) && lp_tensor_numel(T(v)) == k) {
+            /* the constant one of the two (starts 0 beside run-time ends): placed now */
+            int64_t full[LP_MAX_RANK];
+            for (int d = 0; d < r; d++) full[d] = pick[d] == k ? 0 : lp_get_i64(T(v)->dtype, T(v)->data, pick[d]);
+            vec[j] = mv_i32v(c, full, r, j ? "end" : "begin");
+            if (vec[j] < 0) return c->err->code;
+            continue;
+        }
         int64_t one = 1, zero = 0;
         if (v >= 0 && T(v)->rank != 1) v = mv_reshape(c, v, 1, &k);
         int z = mv_const_ints(c, LP_DT_I32, 1, &one, &zero, 1, "zero");
