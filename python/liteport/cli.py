@@ -5,7 +5,7 @@
                      [--quantize float16|dynamic|int8 --calibration DATA ...]
     liteport run MODEL.onnx --data DATA -o OUTDIR
     liteport export [--model pkg.module:factory | digits] [--input-shape 1,1,8,8 ...] [-o OUT.tflite]
-    liteport verify MODEL.onnx MODEL.tflite [--batch-sizes 1,3]
+    liteport verify MODEL.onnx MODEL.tflite [--batch-sizes 1,3] [--dim-sizes NAME=7,1,16 ...]
     liteport inspect MODEL.tflite
 
 Metadata for Android (convert, export, verify): [--metadata] [--model-name S] [--model-description S]
@@ -44,6 +44,13 @@ def _named_shape(text):
         raise argparse.ArgumentTypeError(f"expected name:d0,d1,..., got {text!r}")
     name, dims = text.rsplit(":", 1)
     return name, _int_list(dims)
+
+
+def _named_sizes(text):
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=s1,s2,..., got {text!r}")
+    name, sizes = text.rsplit("=", 1)
+    return name, _int_list(sizes)
 
 
 # -- convert -------------------------------------------------------------------------------------
@@ -302,7 +309,7 @@ def cmd_verify(args):
         report = liteport.convert(data, base_dir=os.path.dirname(os.path.abspath(args.onnx)),
                                   **_convert_options(args))
     result = liteport.verify(args.onnx, args.tflite, batch_sizes=args.batch_sizes,
-                             seed=args.seed, rtol=args.rtol, report=report)
+                             dim_sizes=dict(args.dim_sizes) if args.dim_sizes else None, seed=args.seed, rtol=args.rtol, report=report)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -424,6 +431,9 @@ def build_parser():
     p.add_argument("onnx", metavar="MODEL.onnx")
     p.add_argument("tflite", metavar="MODEL.tflite")
     p.add_argument("--batch-sizes", type=_int_list, metavar="1,3")
+    p.add_argument("--dim-sizes", type=_named_sizes, action="append", metavar="NAME=7,1,16",
+                   help="sizes to try for a dynamic dimension: its dim_param name, or INPUT:AXIS "
+                        "(repeatable; default 64,97 for image height, 64,131 for width, 7,1,16 otherwise)")
     p.add_argument("--report", metavar="REPORT.json",
                    help="the JSON report of the conversion (liteport convert --json); or give the "
                         "conversion options below")

@@ -78,13 +78,18 @@ def _quiet(enabled=True):
         logging.disable(previous)
 
 
-def _batch_dynamic_shapes(module, args, batch, torch):
-    """dynamic_shapes giving dim 0 of every tensor argument the shared Dim `batch`.
+def _batch_dynamic_shapes(module, args, axes_of, torch):
+    """dynamic_shapes for torch.export: axes_of(k, tensor) gives {axis: Dim} for the k-th tensor
+    argument (or None).
 
     torch.export matches dynamic_shapes to forward()'s parameters: a `*args` parameter takes one
     entry holding a tuple for its values, so the spec follows the bound signature."""
+    counter = iter(range(len(args)))
+
     def spec(a):
-        return {0: batch} if isinstance(a, torch.Tensor) and a.dim() > 0 else None
+        if not isinstance(a, torch.Tensor):
+            return None
+        return axes_of(next(counter), a) or None
 
     try:
         sig = inspect.signature(module.forward)
@@ -100,13 +105,34 @@ def _batch_dynamic_shapes(module, args, batch, torch):
     return tuple(out)
 
 
+def _input_axes(dynamic_axes, input_names, dynamic_batch, tensors):
+    """{input name: {axis: dim name}}: the batch (dim 0) when dynamic_batch, plus dynamic_axes
+    (keys: input names or positions; values: {axis: name} or a list of axes)."""
+    out = {n: ({0: "batch"} if dynamic_batch and t.dim() > 0 else {}) for n, t in zip(input_names, tensors)}
+    for key, axes in (dynamic_axes or {}).items():
+        name = input_names[key] if isinstance(key, int) else key
+        if name not in out:
+            raise ValueError(f"dynamic_axes names {key!r}, which is not an input ({input_names})")
+        rank = tensors[input_names.index(name)].dim()
+        if not isinstance(axes, dict):
+            axes = {int(a): f"{name}_{int(a) % rank}" for a in axes}
+        for a, dim in axes.items():
+            a = int(a)
+            if not -rank <= a < rank:
+                raise ValueError(f"dynamic_axes: axis {a} of input {name!r} (rank {rank})")
+            out[name][a % rank] = str(dim)
+    return out
+
+
 def export_onnx(module, example_inputs, onnx_path, *, input_names=None, output_names=None,
-                dynamic_batch=True, opset=None, exporter="default", quiet=True):
+                dynamic_batch=True, dynamic_axes=None, opset=None, exporter="default", quiet=True):
     """torch.onnx.export with the settings liteport converts best. Returns the ONNX path.
 
     Weights are embedded (no external data file), constant folding is on (TorchScript:
     do_constant_folding; dynamo: optimize), inputs and outputs are named, and with dynamic_batch
-    dim 0 of every input and output is the dynamic dimension "batch".
+    dim 0 of every input and output is the dynamic dimension "batch". dynamic_axes makes more
+    input dimensions dynamic: {input name or position: {axis: dimension name}} (as
+    torch.onnx.export's dynamic_axes; one name is one size) or {input: [axes]}.
     """
     import torch
 
@@ -128,22 +154,37 @@ def export_onnx(module, example_inputs, onnx_path, *, input_names=None, output_n
     trace_args = None
     dynamo = _default_is_dynamo(torch) if exporter == "default" else exporter == "dynamo"
     kwargs = dict(input_names=input_names, output_names=output_names, opset_version=opset)
+    in_axes = _input_axes(dynamic_axes, input_names, dynamic_batch, tensors)
     if dynamo:
         kwargs.update(dynamo=True, external_data=False, optimize=True, verbose=False)
-        if dynamic_batch:
-            # One shared Dim: the batch of every input is the same size (what models assume).
-            # Positional form, so forward() argument names do not matter.
-            batch = torch.export.Dim("batch")
-            kwargs["dynamic_shapes"] = _batch_dynamic_shapes(module, args, batch, torch)
-            # torch.export specialises dims of size 1: trace with a batch of 2 (the example
-            # repeated), which gives the same graph with a batch that stays dynamic
-            if any(isinstance(a, torch.Tensor) and a.dim() > 0 and a.shape[0] == 1 for a in args):
-                trace_args = tuple(torch.cat([a, a]) if isinstance(a, torch.Tensor) and a.dim() > 0
-                                   and a.shape[0] == 1 else a for a in args)
+        if any(in_axes.values()):
+            # One Dim per name, shared by every input that uses it (the batch of every input
+            # is the same size, what models assume). Positional form, so forward() argument
+            # names do not matter.
+            dims = {}
+
+            def axes_of(k, t):
+                return {a: dims.setdefault(nm, torch.export.Dim(nm)) for a, nm in in_axes[input_names[k]].items()}
+
+            kwargs["dynamic_shapes"] = _batch_dynamic_shapes(module, args, axes_of, torch)
+            # torch.export specialises dims of size 1: trace with those dims at 2 (the example
+            # repeated along them), which gives the same graph with the dims still dynamic
+            def widen(k, t):
+                for a in sorted(in_axes[input_names[k]]):
+                    if t.shape[a] == 1:
+                        t = torch.cat([t, t], dim=a)
+                return t
+
+            if any(isinstance(a, torch.Tensor) and any(a.shape[x] == 1 for x in in_axes[input_names[k]])
+                   for k, a in enumerate(tensors)):
+                it = iter(range(len(tensors)))
+                trace_args = tuple(widen(next(it), a) if isinstance(a, torch.Tensor) else a for a in args)
     else:
         kwargs.update(dynamo=False, do_constant_folding=True, export_params=True)
+        axes = {n: dict(a) for n, a in in_axes.items() if a}
         if dynamic_batch:
-            axes = {n: {0: "batch"} for n in input_names + output_names}
+            axes.update({n: {0: "batch"} for n in output_names})
+        if axes:
             kwargs["dynamic_axes"] = axes
 
     onnx_path = os.fspath(onnx_path)
@@ -162,8 +203,8 @@ def export_onnx(module, example_inputs, onnx_path, *, input_names=None, output_n
 
 
 def export(module, example_inputs, output, *, input_names=None, output_names=None,
-           dynamic_batch=True, opset=None, exporter="default", verify=True, onnx_path=None,
-           quiet=True, **convert_options):
+           dynamic_batch=True, dynamic_axes=None, opset=None, exporter="default", verify=True,
+           onnx_path=None, quiet=True, **convert_options):
     """Export a PyTorch module to ONNX, convert it to .tflite, and check it numerically.
 
     module: a torch.nn.Module (put in eval mode). example_inputs: a tensor or a tuple of
@@ -172,12 +213,15 @@ def export(module, example_inputs, output, *, input_names=None, output_names=Non
     input_names / output_names: ONNX names, also the TFLite signature keys. Default "input",
         "input_1", ... and "output", "output_1", ...
     dynamic_batch: dim 0 of every input and output is dynamic.
+    dynamic_axes: more dynamic input dimensions, {input name or position: {axis: name}} (as
+        torch.onnx.export's; one name is one size), e.g. {"image": {2: "height", 3: "width"}}.
     opset: ONNX opset (None: the exporter's default).
     exporter: "default" (whatever torch.onnx.export uses by default), "dynamo" or "torchscript".
-    verify: run liteport.verify (batch 1 and 3 when the batch is dynamic) and raise
-        VerificationError when max|litert - ort| > 1e-4 * max(1, max|ort|). With quantize= it
-        verifies the float conversion; the report's quantization section measures the quantized
-        model against it.
+    verify: run liteport.verify (batch 1 and 3 when the batch is dynamic, several sizes of the
+        other dynamic dimensions) and raise VerificationError when
+        max|litert - ort| > 1e-4 * max(1, max|ort|). A dict is passed to liteport.verify as
+        keyword arguments (batch_sizes=, dim_sizes=, ...). With quantize= it verifies the float
+        conversion; the report's quantization section measures the quantized model against it.
     convert_options: passed to liteport.convert (keep_io_layout, batch, input_shapes, quantize,
         calibration, ..., and the TFLite metadata options: image_input, mean, std, norm_scale,
         color_space, uint8_input, labels, labels_output, model_name, ...; see docs/android.md).
@@ -196,21 +240,22 @@ def export(module, example_inputs, output, *, input_names=None, output_names=Non
         root, ext = os.path.splitext(output)
         onnx_path = (root if ext.lower() == ".tflite" else output) + ".onnx"
     onnx_path = export_onnx(module, example_inputs, onnx_path, input_names=input_names,
-                            output_names=output_names, dynamic_batch=dynamic_batch, opset=opset,
-                            exporter=exporter, quiet=quiet)
+                            output_names=output_names, dynamic_batch=dynamic_batch,
+                            dynamic_axes=dynamic_axes, opset=opset, exporter=exporter, quiet=quiet)
     quantized = bool(convert_options.get("quantize"))
     report = convert(onnx_path, output, **convert_options)
     report.onnx_path = onnx_path
     if verify:
+        vkw = verify if isinstance(verify, dict) else {}
         if quantized:
             # a quantized model differs from onnxruntime by design: verify the float conversion
             # (the report's quantization section measures the quantized one against it)
             plain = {k: v for k, v in convert_options.items() if k in _FLOAT_OPTIONS}
             with open(onnx_path, "rb") as f:
                 float_report = convert(f.read(), None, base_dir=os.path.dirname(onnx_path) or ".", **plain)
-            result = run_verify(onnx_path, float_report.tflite, report=float_report)
+            result = run_verify(onnx_path, float_report.tflite, report=float_report, **vkw)
         else:
-            result = run_verify(onnx_path, output, report=report)
+            result = run_verify(onnx_path, output, report=report, **vkw)
         report.verification = result
         if not result.ok:
             raise VerificationError(result)

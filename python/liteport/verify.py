@@ -15,6 +15,11 @@ import numpy as np
 
 DEFAULT_RTOL = 1e-4
 DEFAULT_BATCH_SIZES = (1, 3)
+# sizes tried for the other dynamic dimensions: height and width of image-like (4-D) inputs, and
+# anything else (sequence lengths, ...)
+DEFAULT_HEIGHT_SIZES = (64, 97)
+DEFAULT_WIDTH_SIZES = (64, 131)
+DEFAULT_DIM_SIZES = (7, 1, 16)
 SIGNATURE_KEY = "serving_default"
 WEAK_REF = 1e-2  # outputs this small pass the absolute rule almost whatever LiteRT computes
 
@@ -296,11 +301,11 @@ class LiteRTModel:
 
 
 class OutputCheck:
-    """The comparison of one output at one batch size."""
+    """The comparison of one output at one batch size (and size of each dynamic dimension)."""
 
-    __slots__ = ("name", "batch", "shape", "max_abs", "max_rel", "max_ref", "tolerance", "ok", "note")
+    __slots__ = ("name", "batch", "shape", "max_abs", "max_rel", "max_ref", "tolerance", "ok", "note", "sizes")
 
-    def __init__(self, name, batch, shape, max_abs, max_rel, max_ref, tolerance, ok, note=""):
+    def __init__(self, name, batch, shape, max_abs, max_rel, max_ref, tolerance, ok, note="", sizes=None):
         self.name = name
         self.batch = batch          # batch size of the run (dim 0 of the first input)
         self.shape = shape          # ONNX-layout shape of the onnxruntime output
@@ -310,6 +315,7 @@ class OutputCheck:
         self.tolerance = tolerance  # rtol * max(1, max|ort|)
         self.ok = ok                # max_abs <= tolerance (and shapes agree)
         self.note = note            # why it failed, when not a numeric difference
+        self.sizes = dict(sizes or {})  # size of each dynamic dimension in this run, by name
 
     def to_dict(self):
         return {k: getattr(self, k) for k in self.__slots__}
@@ -350,12 +356,15 @@ class VerifyResult:
                 "checks": [c.to_dict() for c in self.checks]}
 
     def __str__(self):
-        head = ["output", "batch", "shape", "max|ort|", "max abs diff", "max rel diff", "tolerance", ""]
+        with_sizes = any(set(c.sizes) - {"batch"} for c in self.checks)
+        head = ["output", "sizes" if with_sizes else "batch", "shape", "max|ort|", "max abs diff", "max rel diff",
+                "tolerance", ""]
         rows = []
         for c in self.checks:
             rows.append([
                 str(c.name),
-                "-" if c.batch is None else str(c.batch),
+                " ".join(f"{k}={v}" for k, v in c.sizes.items()) if with_sizes
+                else "-" if c.batch is None else str(c.batch),
                 "[" + ",".join(map(str, c.shape)) + "]",
                 f"{c.max_ref:.4g}",
                 f"{c.max_abs:.3g}",
@@ -405,8 +414,8 @@ def _compare(name, batch, ref, got, rtol):
 # verify
 
 
-def verify(onnx_model, tflite_model, inputs=None, *, batch_sizes=None, seed=0, rtol=DEFAULT_RTOL,
-           report=None):
+def verify(onnx_model, tflite_model, inputs=None, *, batch_sizes=None, dim_sizes=None, seed=0,
+           rtol=DEFAULT_RTOL, report=None):
     """Run onnxruntime and LiteRT on the same inputs and compare every output.
 
     onnx_model: path, bytes or onnx.ModelProto. tflite_model: path or bytes.
@@ -414,6 +423,12 @@ def verify(onnx_model, tflite_model, inputs=None, *, batch_sizes=None, seed=0, r
         {onnx input name: array} or a list in ONNX input order; arrays in ONNX layout.
     batch_sizes: batch sizes to try with random inputs. Default: (1, 3) when every input has a
         dynamic first dimension in both models, else the model's fixed batch.
+    dim_sizes: sizes to try for the other dynamic dimensions, {name: sizes}: the name is the
+        dimension's dim_param (every dimension with that name takes the same size) or
+        "input:axis" for an unnamed one. Default: (64, 97) for the height and (64, 131) for the
+        width of a 4-D input, (7, 1, 16) for any other. Run k takes the k-th size of every
+        dynamic dimension (shorter lists start over), so batch (1, 3) with height (224, 320, 97)
+        and width (224, 256, 131) runs 1x224x224, 3x320x256 and 1x97x131.
     report: the conversion report (Report or dict) that gives the I/O layout permutations. When
         None, the ONNX model is converted again in memory to obtain it (and the result checked
         against the given .tflite's shapes).
@@ -448,7 +463,7 @@ def verify(onnx_model, tflite_model, inputs=None, *, batch_sizes=None, seed=0, r
     backend = "signature runner" if lite.runner is not None else "input/output details"
     pixels = _pixel_inputs(report)
 
-    runs = []  # (batch or None, {name: array})
+    runs = []  # (batch or None, {dim name: size}, {name: array})
     if inputs is not None:
         if not isinstance(inputs, dict):
             inputs = list(inputs)
@@ -467,27 +482,22 @@ def verify(onnx_model, tflite_model, inputs=None, *, batch_sizes=None, seed=0, r
                 feed[i.name] = _c_order(a.astype(np.uint8))
                 continue
             feed[i.name] = _c_order(a.astype(_ort_dtype(i.type)))
-        runs.append((_batch_of(feed), feed))
+        runs.append((_batch_of(feed), {}, feed))
     else:
-        dynamic_batch = all(
-            len(i.shape) > 0 and _is_dynamic(i.shape[0]) and _tflite_batch_dynamic(lite, report, i.name)
-            for i in ort_inputs
-        ) and len(ort_inputs) > 0
-        if batch_sizes is None:
-            batch_sizes = DEFAULT_BATCH_SIZES if dynamic_batch else (None,)
+        groups = _dynamic_groups(ort_inputs, lite, report, batch_sizes, dim_sizes)
         rng = np.random.default_rng(seed)
-        for b in batch_sizes:
+        for sizes in _size_runs(groups):
             feed = {}
             for i in ort_inputs:
-                shape = _concrete_shape(i, b, lite, report)
+                shape = _concrete_shape(i, sizes, groups, lite, report)
                 if i.name in pixels:
                     feed[i.name] = rng.integers(0, 256, size=shape).astype(np.uint8)
                 else:
                     feed[i.name] = _random_input(rng, _ort_dtype(i.type), shape)
-            runs.append((_batch_of(feed), feed))
+            runs.append((_batch_of(feed), sizes, feed))
 
     checks = []
-    for b, feed in runs:
+    for b, sizes, feed in runs:
         # an image input that takes uint8 pixels (uint8_input): LiteRT gets the pixels, onnxruntime
         # the normalized floats the ONNX model expects
         lite_feed = dict(feed)
@@ -498,7 +508,9 @@ def verify(onnx_model, tflite_model, inputs=None, *, batch_sizes=None, seed=0, r
         ref = dict(zip(ort_outputs, sess.run(ort_outputs, feed)))
         got = lite(lite_feed)
         for n in ort_outputs:
-            checks.append(_compare(n, b, ref[n], got[n], rtol))
+            c = _compare(n, b, ref[n], got[n], rtol)
+            c.sizes = dict(sizes)
+            checks.append(c)
     return VerifyResult(checks, rtol, backend)
 
 
@@ -527,6 +539,59 @@ def _normalize_pixels(pixels, px):
     return _c_order(((a - mean.reshape(shape)) / std.reshape(shape)).astype(np.float32))
 
 
+class _Group:
+    """One dynamic dimension: the (input, axis) pairs that share its size, and the sizes to try."""
+
+    def __init__(self, name, members, sizes):
+        self.name = name
+        self.members = members
+        self.sizes = tuple(int(s) for s in sizes)
+
+
+def _dynamic_groups(ort_inputs, lite, report, batch_sizes, dim_sizes):
+    """The dynamic dimensions (dynamic in the ONNX model and -1 in the TFLite signature) as groups:
+    dim 0 of every input is one "batch" group when all are dynamic; other dimensions group by
+    their dim_param name, or stand alone as "input:axis"."""
+    dim_sizes = dict(dim_sizes or {})
+    groups, by_name = [], {}
+    dynamic_batch = len(ort_inputs) > 0 and all(
+        len(i.shape) > 0 and _is_dynamic(i.shape[0]) and _tflite_dim_dynamic(lite, report, i.name, 0)
+        for i in ort_inputs)
+    if dynamic_batch:
+        sizes = batch_sizes if batch_sizes is not None else dim_sizes.pop("batch", DEFAULT_BATCH_SIZES)
+        groups.append(_Group("batch", [(i.name, 0) for i in ort_inputs], sizes))
+    elif batch_sizes is not None and any(b is not None for b in batch_sizes):
+        raise ValueError("verify: batch_sizes given, but the batch of the model is not dynamic")
+    for i in ort_inputs:
+        for k, d in enumerate(i.shape):
+            if (k == 0 and dynamic_batch) or not _is_dynamic(d) or not _tflite_dim_dynamic(lite, report, i.name, k):
+                continue
+            name = d if isinstance(d, str) and d else f"{i.name}:{k}"
+            if name in by_name:
+                by_name[name].members.append((i.name, k))
+                continue
+            sizes = dim_sizes.pop(name, None)
+            if sizes is None:
+                sizes = (DEFAULT_HEIGHT_SIZES if k == 2 else DEFAULT_WIDTH_SIZES) if len(i.shape) == 4 and k >= 2 \
+                    else DEFAULT_DIM_SIZES
+            g = _Group(name, [(i.name, k)], sizes)
+            by_name[name] = g
+            groups.append(g)
+    if dim_sizes:
+        raise ValueError(f"verify: no dynamic dimension is called {', '.join(map(repr, dim_sizes))} "
+                         f"(dynamic: {', '.join(g.name for g in groups) or 'none'})")
+    for g in groups:
+        if not g.sizes or any(s < 1 for s in g.sizes):
+            raise ValueError(f"verify: sizes for {g.name!r} must be positive, not {list(g.sizes)}")
+    return groups
+
+
+def _size_runs(groups):
+    """Run k: the k-th size of every dimension (shorter lists start over)."""
+    n = max((len(g.sizes) for g in groups), default=1)
+    return [{g.name: g.sizes[k % len(g.sizes)] for g in groups} for k in range(n)]
+
+
 def _batch_of(feed):
     for a in feed.values():
         if a.ndim:
@@ -534,33 +599,30 @@ def _batch_of(feed):
     return None
 
 
-def _tflite_batch_dynamic(lite, report, name):
-    """Is ONNX dim 0 of input `name` dynamic in the TFLite model too?"""
+def _tflite_dim_dynamic(lite, report, name, axis):
+    """Is ONNX dim `axis` of input `name` dynamic in the TFLite model too?"""
     sig = lite.input_signature(name)
     perm = report.input_perm(name) if hasattr(report, "input_perm") else None
-    pos = perm.index(0) if perm is not None else 0
+    pos = perm.index(axis) if perm is not None else axis
     return len(sig) > pos and sig[pos] == -1
 
 
-def _concrete_shape(ort_input, batch, lite, report):
-    """ONNX-layout shape for a random input: batch for a dynamic dim 0; fixed dims as they are;
-    other dynamic dims from the TFLite model when it fixed them, else an error."""
+def _concrete_shape(ort_input, sizes, groups, lite, report):
+    """ONNX-layout shape for a random input: each dynamic dim at its group's size in this run;
+    fixed dims as they are; a dim the TFLite model fixed at its TFLite size."""
     sig = lite.input_signature(ort_input.name)
     perm = report.input_perm(ort_input.name) if hasattr(report, "input_perm") else None
+    member = {(m, a): g.name for g in groups for (m, a) in g.members}
     shape = []
     for k, d in enumerate(ort_input.shape):
         t = sig[perm.index(k)] if perm is not None else (sig[k] if k < len(sig) else -1)
-        if not _is_dynamic(d):
+        g = member.get((ort_input.name, k))
+        if g is not None:
+            shape.append(int(sizes[g]))
+        elif not _is_dynamic(d):
             shape.append(int(d))
-        elif k == 0 and batch is not None:
-            shape.append(int(batch))
         elif t > 0:
             shape.append(int(t))
-        elif k == 0:
-            shape.append(1)
         else:
-            raise ValueError(
-                f"input {ort_input.name!r} has dynamic dimension {k} ({d!r}); pass inputs= "
-                "with arrays of the size to test"
-            )
+            shape.append(1)
     return shape

@@ -57,6 +57,12 @@ lp_graph *lp_graph_new(lp_err *err) {
     if (!g) return NULL;
     lp_arena_init(&g->arena);
     g->err = err;
+    /* symbol 1 (dim -1) is reserved for "some size": code that writes -1 for a dynamic dim says
+     * nothing about which size it is, so -1 never names a real symbol */
+    if (lp_graph_new_sym(g, NULL) != LP_DIM_UNKNOWN) {
+        lp_graph_free(g);
+        return NULL;
+    }
     return g;
 }
 

@@ -60,6 +60,9 @@ int lp_op_from_onnx_name(const char *name);
 
 /* ---- dims: >= 0 known; < 0 dynamic, where -k names symbol k (equal symbols are equal sizes) ---- */
 #define LP_DIM_IS_KNOWN(d) ((d) >= 0)
+/* Symbol 1 is reserved: -1 is a dynamic size that is not known to equal any other (lowerings
+ * write -1 when they know nothing about a size). Real symbols are 2 and up. */
+#define LP_DIM_UNKNOWN (-1)
 
 /* ---- attributes (ONNX) ---- */
 typedef enum lp_attr_type {

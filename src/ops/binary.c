@@ -11,12 +11,48 @@ static int is_compare(lp_op op) {
            op == LP_OP_LessOrEqual;
 }
 
+static int64_t iop(lp_op op, int64_t a, int64_t b);
+
+/* a comparison of shape values: sizes are >= 0, so a size compares with a negative number (the
+ * -1 of "infer this dim" in exported shape arithmetic) the same way whatever it is; a size
+ * equals itself. Returns 0/1, or -1 when unknown. */
+static int compare_sv(lp_op op, int32_t sa, int64_t va, int32_t sb, int64_t vb) {
+    if (!sa && !sb) return (int)iop(op, va, vb);
+    if (sa && sb) {
+        if (sa != sb) return -1;
+        return op == LP_OP_Equal || op == LP_OP_GreaterOrEqual || op == LP_OP_LessOrEqual;
+    }
+    /* size s against number v < 0: s > v */
+    int flip = sb != 0;
+    int64_t v = flip ? va : vb;
+    if (v >= 0) return -1;
+    switch (op) {
+    case LP_OP_Equal: return 0;
+    case LP_OP_Less: case LP_OP_LessOrEqual: return flip;      /* s < v is false; v < s is true */
+    case LP_OP_Greater: case LP_OP_GreaterOrEqual: return !flip;
+    default: return -1;
+    }
+}
+
 /* symbolic arithmetic on shape values: known op known is known, x*1, x+0, x-0, x/1 keep the symbol */
 static lp_status binary_sv(lp_ctx *c, const lp_node *n) {
     lp_symval a, b;
     lp_tensor *y = T(n->out[0]);
-    if (!lp_dtype_is_int(y->dtype) || y->rank > 1 || !lp_sv_get(c, n->in[0], &a) || !lp_sv_get(c, n->in[1], &b))
-        return LP_OK;
+    if (y->rank > 1 || !lp_sv_get(c, n->in[0], &a) || !lp_sv_get(c, n->in[1], &b)) return LP_OK;
+    if (is_compare(n->op) && y->dtype == LP_DT_BOOL) {
+        int64_t ne = lp_tensor_numel(y);
+        if (ne < 0 || ne > LP_MAX_SV || (a.n != ne && a.n != 1) || (b.n != ne && b.n != 1)) return LP_OK;
+        lp_symval o = {0};
+        o.n = (int)ne;
+        for (int i = 0; i < o.n; i++) {
+            int ia = a.n == 1 ? 0 : i, ib = b.n == 1 ? 0 : i;
+            int r = compare_sv(n->op, a.sym[ia], a.v[ia], b.sym[ib], b.v[ib]);
+            if (r < 0) return LP_OK;
+            o.v[i] = r;
+        }
+        return lp_sv_set(c, n->out[0], &o);
+    }
+    if (!lp_dtype_is_int(y->dtype)) return LP_OK;
     int64_t ne = lp_tensor_numel(y);
     if (ne < 0 || ne > LP_MAX_SV || (a.n != ne && a.n != 1) || (b.n != ne && b.n != 1)) return LP_OK;
     lp_symval o = {0};
@@ -294,7 +330,23 @@ static lp_status where_infer(lp_ctx *c, const lp_node *n) {
     memcpy(ab.dims, dims, sizeof dims);
     LP_TRY(lp_broadcast(c, cond, &ab, &rank, dims));
     lp_set_out(c, n, 0, a->dtype, rank, dims);
-    return LP_OK;
+    /* shape values chosen by a known condition (exported Expand/Reshape arithmetic) */
+    lp_symval sc, sa, sb;
+    lp_tensor *y = T(n->out[0]);
+    int64_t ne = lp_tensor_numel(y);
+    if (!lp_dtype_is_int(y->dtype) || y->rank > 1 || ne < 0 || ne > LP_MAX_SV || !lp_sv_get(c, n->in[0], &sc) ||
+        !lp_sv_known(&sc) || !lp_sv_get(c, n->in[1], &sa) || !lp_sv_get(c, n->in[2], &sb))
+        return LP_OK;
+    if ((sc.n != ne && sc.n != 1) || (sa.n != ne && sa.n != 1) || (sb.n != ne && sb.n != 1)) return LP_OK;
+    lp_symval o = {0};
+    o.n = (int)ne;
+    for (int i = 0; i < o.n; i++) {
+        const lp_symval *src = sc.v[sc.n == 1 ? 0 : i] ? &sa : &sb;
+        int k = src->n == 1 ? 0 : i;
+        o.v[i] = src->v[k];
+        o.sym[i] = src->sym[k];
+    }
+    return lp_sv_set(c, n->out[0], &o);
 }
 
 static lp_status where_eval(lp_ctx *c, const lp_node *n) {

@@ -90,7 +90,8 @@ void lp_window_resolve_same(const lp_tensor *x, lp_window *s) {
 static int pads_are_tfl_same(const lp_tensor *xn, const lp_window *s) {
     for (int i = 0; i < s->nsp; i++) {
         int64_t in = xn->dims[1 + i]; /* channels last */
-        if (in < 0) return 0;
+        if (in < 0 && s->s[i] != 1) return 0; /* stride 1: SAME pads do not depend on the size */
+        if (in < 0) in = 1;
         int64_t out = (in + s->s[i] - 1) / s->s[i];
         int64_t eff = (s->k[i] - 1) * s->d[i] + 1;
         int64_t total = (out - 1) * s->s[i] + eff - in;
@@ -118,6 +119,7 @@ int lp_window_pad(lp_ctx *c, int xn, const lp_window *s, const int64_t *extra, d
         pads[2 * (i + 1)] = (int32_t)s->pb[i];
         pads[2 * (i + 1) + 1] = (int32_t)(s->pe[i] + extra_at(extra, i));
         if (dims[i + 1] >= 0) dims[i + 1] += pads[2 * (i + 1)] + pads[2 * (i + 1) + 1];
+        else if (pads[2 * (i + 1)] || pads[2 * (i + 1) + 1]) dims[i + 1] = lp_graph_new_sym(c->g, NULL);
     }
     int64_t pd[2] = {r, 2};
     int pi = lp_emit_const(c, LP_DT_I32, 2, pd, pads, "paddings");
@@ -145,7 +147,7 @@ int lp_window_input(lp_ctx *c, int xn, lp_window *s, int *padding, const int64_t
         *padding = 1; /* VALID */
         return xn;
     }
-    if (!any_extra && ((dyn_spatial && s->same_upper) || (!dyn_spatial && pads_are_tfl_same(X, s)))) {
+    if (!any_extra && ((dyn_spatial && s->same_upper) || pads_are_tfl_same(X, s))) {
         *padding = 0; /* SAME */
         return xn;
     }

@@ -18,6 +18,12 @@ typedef struct lp_ctx {
     lp_node cur;       /* a copy of it (the node array may move while lowering adds nodes) */
     const char *pass;  /* name of the running pass */
     size_t folded_bytes; /* constant payloads made by folding so far (bounded by LP_MAX_FOLD_BYTES) */
+    int *sym_src;      /* lowering: sym_src[k] = a tensor whose dim sym_axis[k] is symbol k, or -1 */
+    int8_t *sym_axis;
+    int n_sym_src;     /* entries in sym_src (symbols made later have none) */
+    int *i32_of;       /* lowering: i32_of[t] = an int32 tensor with the values of int64 shape
+                          value t (shape arithmetic runs in int32), or -1 */
+    int n_i32_of;
 } lp_ctx;
 
 typedef struct lp_op_impl {
@@ -118,8 +124,19 @@ lp_tfl_params *lp_emit_params(lp_ctx *c, int node);
 int lp_emit_transpose(lp_ctx *c, int x, const int *perm, int out);
 /* the same, marked as a layout transpose (one the layout pass may absorb into graph I/O) */
 int lp_emit_layout_transpose(lp_ctx *c, int x, const int *perm, int out);
-/* x reshaped to dims (static; dynamic dims allowed where at most one is unknown) */
+/* x reshaped to dims: a constant shape when at most one dim is dynamic (written -1), else the
+ * shape computed at run time (lp_emit_dims) */
 int lp_emit_reshape(lp_ctx *c, int x, int rank, const int64_t *dims, int out);
+/* The run-time value of dims as a 1-D int32 tensor. Known entries are constants; a symbol is read
+ * (SHAPE, GATHER) from a tensor that carries it and is already computed: `prefer` (if >= 0), an
+ * input of the node being lowered, or the graph's first tensor with that symbol (c->sym_src).
+ * With `minus`, one symbol that nothing carries is written as -1 (for RESHAPE). -1 with an error
+ * when a symbol cannot be read. */
+int lp_emit_dims(lp_ctx *c, int rank, const int64_t *dims, int prefer, int minus);
+/* 1 when lp_emit_dims would succeed (nothing emitted, no error) */
+int lp_dims_computable(lp_ctx *c, int rank, const int64_t *dims, int prefer, int minus);
+/* The run-time size of symbol `d` (< 0) as an int32 scalar, read like lp_emit_dims; -1 if none. */
+int lp_emit_sym(lp_ctx *c, int64_t d, int prefer);
 /* channels-first <-> channels-last for rank >= 3 */
 void lp_perm_to_last(int rank, int *perm);
 void lp_perm_to_first(int rank, int *perm);
@@ -130,7 +147,8 @@ int lp_emit_to_last(lp_ctx *c, int x);
 int lp_emit_from_last(lp_ctx *c, int out);
 /* A copy of x into out (RESHAPE to the same shape), used when an op is an identity. */
 int lp_emit_identity(lp_ctx *c, int x, int out);
-/* Cast x to dtype into a new tensor (or out) */
+/* Cast x to dtype into a new tensor (or out). An int64 shape value cast to int32 into a new
+ * tensor is its int32 twin when lowering made one (c->i32_of). */
 int lp_emit_cast(lp_ctx *c, int x, lp_dtype to, int out);
 
 /* permuted copy of a constant (row-major), into the graph arena */

@@ -206,7 +206,8 @@ static lp_status pool2d_lower(lp_ctx *c, pool_job *J, int x, int y) {
 /* ---- form 2: 3-D as two 2-D pools ---- */
 static int pool2d_op(lp_ctx *c, pool_kind kind, int xn, int64_t kh, int64_t kw, int64_t sh, int64_t sw) {
     lp_tensor *X = T(xn);
-    int64_t d[4] = {X->dims[0], (X->dims[1] - kh) / sh + 1, (X->dims[2] - kw) / sw + 1, X->dims[3]};
+    int64_t d[4] = {X->dims[0], X->dims[1] < 0 ? lp_graph_new_sym(c->g, NULL) : (X->dims[1] - kh) / sh + 1,
+                    X->dims[2] < 0 ? lp_graph_new_sym(c->g, NULL) : (X->dims[2] - kw) / sw + 1, X->dims[3]};
     int yn = lp_emit_tensor(c, X->dtype, 4, d, "pooled");
     int id = yn < 0 ? -1 : lp_emit_op(c, kind == POOL_MAX ? LP_TFL_MAX_POOL_2D : LP_TFL_AVERAGE_POOL_2D, &xn, 1, &yn, 1);
     if (id < 0) return -1;
@@ -288,8 +289,9 @@ static int pad_onnx(lp_ctx *c, int x, const pool_job *J, double value) {
     for (int i = 0; i < J->s.nsp; i++) {
         pads[2 * (2 + i)] = (int32_t)J->s.pb[i];
         pads[2 * (2 + i) + 1] = (int32_t)(J->s.pe[i] + J->extra[i]);
-        d[2 + i] += pads[2 * (2 + i)] + pads[2 * (2 + i) + 1];
         any |= pads[2 * (2 + i)] || pads[2 * (2 + i) + 1];
+        if (d[2 + i] >= 0) d[2 + i] += pads[2 * (2 + i)] + pads[2 * (2 + i) + 1];
+        else if (pads[2 * (2 + i)] || pads[2 * (2 + i) + 1]) d[2 + i] = lp_graph_new_sym(c->g, NULL);
     }
     if (!any) return x;
     int64_t pd[2] = {r, 2};

@@ -116,6 +116,8 @@ typedef struct resize_spec {
     const char *mode, *ctm, *nearest;
     double cubic_a, extrap;
     int exclude, antialias;
+    int from_scales;   /* output sizes come from scales (else from sizes) */
+    int runtime_sizes; /* sizes is a run-time input not known symbolically */
 } resize_spec;
 
 static lp_status resize_spec_get(lp_ctx *c, const lp_node *n, resize_spec *r) {
@@ -129,6 +131,8 @@ static lp_status resize_spec_get(lp_ctx *c, const lp_node *n, resize_spec *r) {
     r->extrap = lp_attr_f(c, n, "extrapolation_value", 0.0f);
     r->antialias = (int)lp_attr_i(c, n, "antialias", 0);
     r->has_roi = 0;
+    r->from_scales = 0;
+    r->runtime_sizes = 0;
     const char *policy = lp_attr_s(c, n, "keep_aspect_ratio_policy", "stretch");
     if (n->op == LP_OP_Upsample || n->opset < 11) {
         /* Upsample and opset-10 Resize: asymmetric coordinates, nearest rounds down */
@@ -202,6 +206,7 @@ static lp_status resize_spec_get(lp_ctx *c, const lp_node *n, resize_spec *r) {
         have_scales = 1;
     }
     if (have_scales) {
+        r->from_scales = 1;
         for (int i = 0; i < na; i++) {
             int a = ax[i];
             if (!(sc[i] > 0)) return lp_fail(c, LP_ERR_INVALID, "scale %g", sc[i]);
@@ -212,19 +217,29 @@ static lp_status resize_spec_get(lp_ctx *c, const lp_node *n, resize_spec *r) {
         }
         return LP_OK;
     }
-    /* sizes may carry symbols (PyTorch: concat(shape(x)[:2], [h, w])); a runtime sizes input
-     * leaves them to the model's declared output shape */
+    /* sizes may carry symbols (PyTorch: concat(shape(x)[:2], [h, w])); a run-time sizes input
+     * that is not known symbolically gives fresh symbols (read at run time by the lowering),
+     * except where the model declares a number */
     lp_symval sv;
     int64_t sz[LP_MAX_RANK];
     int known = lp_sv_get(c, n->in[sizes_in], &sv) && sv.n == na;
     if (known) {
         for (int i = 0; i < na; i++) sz[i] = sv.sym[i] ? -(int64_t)sv.sym[i] : sv.v[i];
     } else {
+        lp_tensor *S = T(n->in[sizes_in]);
+        if (strcmp(policy, "stretch") != 0)
+            return lp_fail(c, LP_ERR_UNSUPPORTED, "keep_aspect_ratio_policy '%s' with run-time sizes", policy);
+        if (S->rank != 1 || S->dims[0] != na)
+            return lp_fail(c, LP_ERR_INVALID, "sizes must be 1-D with one value per resized axis");
         int64_t dd[LP_MAX_RANK];
-        if (strcmp(policy, "stretch") != 0 || mv_declared(c, n, 0, dd) != rank)
-            return lp_fail(c, LP_ERR_UNSUPPORTED, "sizes must be known (or, with keep_aspect_ratio_policy 'stretch', "
-                                                  "the output shape declared)");
-        for (int i = 0; i < na; i++) sz[i] = dd[ax[i]];
+        int declared = mv_declared(c, n, 0, dd) == rank;
+        for (int i = 0; i < na; i++) sz[i] = declared && dd[ax[i]] >= 0 ? dd[ax[i]] : UNKNOWN_DIM;
+        r->runtime_sizes = 1;
+        for (int i = 0; i < na; i++) {
+            r->out[ax[i]] = sz[i];
+            r->scale[ax[i]] = x->dims[ax[i]] > 0 && sz[i] >= 0 ? (double)sz[i] / (double)x->dims[ax[i]] : 1.0;
+        }
+        return LP_OK;
     }
     if (strcmp(policy, "stretch") == 0) {
         for (int i = 0; i < na; i++) {
@@ -462,29 +477,75 @@ static int resize_axis(lp_ctx *c, const resize_spec *r, int x, int a, int64_t ou
     return out;
 }
 
-/* The TFLite kernels when they compute exactly ONNX's result: 4-D, only H and W resized, whole
- * scales agreeing with the sizes, and a coordinate/nearest mode TFLite has. */
+/* The TFLite kernels when they compute exactly ONNX's result: 4-D, only H and W resized, scales
+ * agreeing with the sizes, and a coordinate/nearest mode TFLite has. TFLite derives its scale
+ * from the sizes (in / out): a dynamic axis resized by scales needs a whole scale (out = in *
+ * scale exactly); sizes always agree (ONNX's scale is then out / in). */
 static int resize_fast(lp_ctx *c, const lp_node *n, const resize_spec *r, int *align, int *half) {
     lp_tensor *x = T(n->in[0]), *y = T(n->out[0]);
     if (x->rank != 4 || y->rank != 4 || r->antialias) return 0;
-    for (int i = 2; i < 4; i++)
-        if (x->dims[i] < 0 || y->dims[i] < 0) return 0;
     if (y->dims[0] != x->dims[0] || y->dims[1] != x->dims[1] || r->mode[0] == 'c') return 0;
     if (r->ctm[0] == 't' || strcmp(r->ctm, "half_pixel_symmetric") == 0) return 0;
-    for (int i = 2; i < 4; i++)
-        if (fabs(r->scale[i] * (double)x->dims[i] - (double)y->dims[i]) > 1e-9 * (double)y->dims[i]) return 0;
+    for (int i = 2; i < 4; i++) {
+        if (x->dims[i] >= 0 && y->dims[i] >= 0) {
+            if (fabs(r->scale[i] * (double)x->dims[i] - (double)y->dims[i]) > 1e-9 * (double)y->dims[i]) return 0;
+        } else if (r->from_scales && (r->scale[i] < 1 || r->scale[i] != floor(r->scale[i]) || r->scale[i] > 65536)) {
+            return 0;
+        }
+    }
     *align = strcmp(r->ctm, "align_corners") == 0;
     *half = strcmp(r->ctm, "half_pixel") == 0 || strcmp(r->ctm, "pytorch_half_pixel") == 0;
+    /* pytorch_half_pixel reads position 0 for an output size of 1 (TFLite's half-pixel kernel
+     * reads the middle): a static size 1 takes the general path, a dynamic one is handled by
+     * resize_fast_lower */
     if (strcmp(r->ctm, "pytorch_half_pixel") == 0 && (y->dims[2] == 1 || y->dims[3] == 1)) return 0;
     if (r->mode[0] == 'l') {
         /* RESIZE_BILINEAR with align_corners: scale (in-1)/(out-1), as ONNX; out == 1 differs */
         if (*align && (y->dims[2] == 1 || y->dims[3] == 1)) return 0;
+        if (*align && (y->dims[2] < 0 || y->dims[3] < 0)) return 0; /* could be 1 at run time */
         return 1;
     }
     /* nearest: TFLite's asymmetric kernel is floor(x * in/out), ONNX's asymmetric + floor; its
      * align_corners and half_pixel_centers roundings differ from ONNX's at ties, so those take
      * the GATHER path (constant indices, as cheap) */
     return !*align && !*half && strcmp(r->nearest, "floor") == 0;
+}
+
+/* the output size [H, W] of a 4-D resize as an int32 tensor (constant when static) */
+static int resize_size(lp_ctx *c, const lp_node *n, const resize_spec *r) {
+    lp_tensor *x = T(n->in[0]), *y = T(n->out[0]);
+    int64_t yd[2] = {y->dims[2], y->dims[3]}, xd[2] = {x->dims[2], x->dims[3]};
+    if (yd[0] >= 0 && yd[1] >= 0) return mv_i32v(c, yd, 2, "size");
+    if (lp_dims_computable(c, 2, yd, -1, 0)) return lp_emit_dims(c, 2, yd, -1, 0);
+    if (r->from_scales) {
+        /* out = in * scale, a whole scale (resize_fast) */
+        int64_t k[2] = {(int64_t)r->scale[2], (int64_t)r->scale[3]};
+        int in = lp_emit_dims(c, 2, xd, n->in[0], 0);
+        int kc = mv_i32v(c, k, 2, "scale");
+        return (in < 0 || kc < 0) ? -1 : mv_bin(c, LP_TFL_MUL, in, kc, "size");
+    }
+    /* a run-time sizes input: its H and W entries */
+    int s = n->in[n->opset < 11 ? 1 : 3];
+    lp_tensor *S = T(s);
+    int64_t len = S->dims[0], hw[2] = {len - 2, len - 1};
+    const lp_attr *axes = lp_node_attr(n, "axes");
+    if (axes && axes->type == LP_ATTR_INTS) {
+        for (int i = 0; i < axes->n; i++) {
+            int64_t a = axes->ints[i] < 0 ? axes->ints[i] + 4 : axes->ints[i];
+            if (a == 2) hw[0] = i;
+            if (a == 3) hw[1] = i;
+        }
+    }
+    int si = mv_as(c, s, LP_DT_I32);
+    int ii = mv_i32v(c, hw, 2, "hw");
+    int64_t two = 2;
+    int out = lp_emit_tensor(c, LP_DT_I32, 1, &two, "size");
+    int in2[2] = {si, ii};
+    if (si < 0 || ii < 0 || out < 0) return -1;
+    int id = lp_emit_op(c, LP_TFL_GATHER, in2, 2, &out, 1);
+    if (id < 0) return -1;
+    lp_emit_params(c, id)->axis = 0;
+    return out;
 }
 
 static lp_status resize_lower(lp_ctx *c, const lp_node *n) {
@@ -494,10 +555,37 @@ static lp_status resize_lower(lp_ctx *c, const lp_node *n) {
     int align = 0, half = 0;
     if (resize_fast(c, n, &r, &align, &half)) {
         int xn = lp_emit_to_last(c, n->in[0]);
-        int32_t sz[2] = {(int32_t)y->dims[2], (int32_t)y->dims[3]};
-        int si = lp_emit_i32(c, sz, 2, "size");
+        int si = resize_size(c, n, &r);
+        if (xn < 0 || si < 0) return c->err->code;
+        if (strcmp(r.ctm, "pytorch_half_pixel") == 0 && (T(n->out[0])->dims[2] < 0 || T(n->out[0])->dims[3] < 0)) {
+            /* an output size that may be 1 at run time: ONNX then reads position 0. Cropping the
+             * input to that one position there makes TFLite's half-pixel kernel read it too:
+             * in' = min(in, (out - 1) * in + 1) is 1 for out == 1 and in otherwise. */
+            int64_t xd[2] = {T(n->in[0])->dims[2], T(n->in[0])->dims[3]};
+            int in = lp_emit_dims(c, 2, xd, n->in[0], 0);
+            int one = mv_iscalar(c, LP_DT_I32, 1, "one");
+            int a = (in < 0 || one < 0) ? -1 : mv_bin(c, LP_TFL_SUB, si, one, "out_minus_1");
+            a = a < 0 ? -1 : mv_bin(c, LP_TFL_MUL, a, in, "scaled");
+            a = a < 0 ? -1 : mv_bin(c, LP_TFL_ADD, a, one, "plus_1");
+            a = a < 0 ? -1 : mv_bin(c, LP_TFL_MINIMUM, a, in, "kept");
+            int64_t m1 = -1, z4[4] = {0, 0, 0, 0};
+            int e = mv_i32v(c, &m1, 1, "all");
+            int parts[3] = {e, a, e};
+            int64_t four = 4;
+            int sz = lp_emit_tensor(c, LP_DT_I32, 1, &four, "crop");
+            int cid = (a < 0 || e < 0 || sz < 0) ? -1 : lp_emit_op(c, LP_TFL_CONCATENATION, parts, 3, &sz, 1);
+            if (cid < 0) return c->err->code;
+            lp_emit_params(c, cid)->axis = 0;
+            int b = mv_i32v(c, z4, 4, "begin");
+            lp_tensor *X = T(xn);
+            int64_t cd[4] = {X->dims[0], lp_graph_new_sym(c->g, NULL), lp_graph_new_sym(c->g, NULL), X->dims[3]};
+            int cropped = lp_emit_tensor(c, X->dtype, 4, cd, "cropped");
+            int in3[3] = {xn, b, sz};
+            if (b < 0 || cropped < 0 || lp_emit_op(c, LP_TFL_SLICE, in3, 3, &cropped, 1) < 0) return c->err->code;
+            xn = cropped;
+        }
         int yn = lp_emit_from_last(c, n->out[0]);
-        if (xn < 0 || si < 0 || yn < 0) return c->err->code;
+        if (yn < 0) return c->err->code;
         int in[2] = {xn, si};
         int id = lp_emit_op(c, r.mode[0] == 'l' ? LP_TFL_RESIZE_BILINEAR : LP_TFL_RESIZE_NEAREST_NEIGHBOR, in, 2, &yn, 1);
         if (id < 0) return c->err->code;
@@ -507,7 +595,9 @@ static lp_status resize_lower(lp_ctx *c, const lp_node *n) {
         return LP_OK;
     }
     if (!mv_static(x) || !mv_static(y))
-        return lp_fail(c, LP_ERR_UNSUPPORTED, "resizing needs static input and output shapes here");
+        return lp_fail(c, LP_ERR_UNSUPPORTED,
+                       "resizing needs static input and output shapes here (dynamic shapes: 4-D, H and W only, "
+                       "linear or nearest (floor, asymmetric), and whole scales)");
     /* axes that change (an axis with scale 1 and the same size is left alone, as ONNX does) */
     int todo[LP_MAX_RANK], nt = 0;
     for (int a = 0; a < r.rank; a++) {

@@ -135,21 +135,26 @@ static lp_status shape_lower(lp_ctx *c, const lp_node *n) {
     lp_tensor *x = T(n->in[0]);
     int s, e;
     LP_TRY(shape_range(c, n, x->rank, &s, &e));
+    /* SHAPE in int32 (the type shape arithmetic runs in, see lower_in_int32), cast to ONNX's
+     * int64 for readers that need it */
     int y = n->out[0];
     int full = (s == 0 && e == x->rank);
-    int64_t rank = x->rank;
-    int tmp = full ? y : lp_emit_tensor(c, LP_DT_I64, 1, &rank, "shape");
-    if (tmp < 0) return c->err->code;
-    int id = lp_emit_op(c, LP_TFL_SHAPE, &n->in[0], 1, &tmp, 1);
+    int64_t rank = x->rank, len = e - s;
+    int sh = lp_emit_tensor(c, LP_DT_I32, 1, &rank, "shape");
+    int id = sh < 0 ? -1 : lp_emit_op(c, LP_TFL_SHAPE, &n->in[0], 1, &sh, 1);
     if (id < 0) return c->err->code;
-    lp_emit_params(c, id)->out_type = LP_DT_I64;
+    lp_emit_params(c, id)->out_type = LP_DT_I32;
+    int y32 = sh;
     if (!full) {
         int32_t b = s, sz = e - s;
         int bi = lp_emit_i32(c, &b, 1, "begin"), si = lp_emit_i32(c, &sz, 1, "size");
-        int in[3] = {tmp, bi, si};
-        if (lp_emit_op(c, LP_TFL_SLICE, in, 3, &y, 1) < 0) return c->err->code;
+        y32 = lp_emit_tensor(c, LP_DT_I32, 1, &len, "shape");
+        int in[3] = {sh, bi, si};
+        if (bi < 0 || si < 0 || y32 < 0 || lp_emit_op(c, LP_TFL_SLICE, in, 3, &y32, 1) < 0) return c->err->code;
     }
-    return LP_OK;
+    c->g->t[y32].sv = c->g->t[y].sv;
+    if (y < c->n_i32_of) c->i32_of[y] = y32;
+    return lp_emit_cast(c, y32, LP_DT_I64, y) < 0 ? c->err->code : LP_OK;
 }
 
 const lp_op_impl lp_impl_Shape = {shape_infer, NULL, shape_lower};
@@ -255,10 +260,12 @@ static lp_status reshape_lower(lp_ctx *c, const lp_node *n) {
     lp_tensor *y = T(n->out[0]);
     int ndyn = 0;
     for (int i = 0; i < y->rank; i++) ndyn += y->dims[i] < 0;
-    if (ndyn <= 1) return lp_emit_reshape(c, n->in[0], y->rank, y->dims, n->out[0]) < 0 ? c->err->code : LP_OK;
-    /* several runtime dims: feed the shape tensor itself (int32) */
-    if (!lp_has_in(n, 1) || n->op != LP_OP_Reshape)
-        return lp_fail(c, LP_ERR_UNSUPPORTED, "reshape with several dynamic dimensions");
+    /* several dynamic dims: read from the tensors that carry them (int32 shape arithmetic); a
+     * target that is not known symbolically is the Reshape's own shape input, cast */
+    int via_dims = !(lp_has_in(n, 1) && n->op == LP_OP_Reshape) ||
+                   lp_dims_computable(c, y->rank, y->dims, n->in[0], 1);
+    if (ndyn <= 1 || via_dims)
+        return lp_emit_reshape(c, n->in[0], y->rank, y->dims, n->out[0]) < 0 ? c->err->code : LP_OK;
     int s = mv_as(c, n->in[1], LP_DT_I32);
     if (s < 0) return c->err->code;
     lp_tensor *x = T(n->in[0]);
@@ -451,8 +458,53 @@ static lp_status unsqueeze_infer(lp_ctx *c, const lp_node *n) {
     return keep_sv(c, n);
 }
 
-const lp_op_impl lp_impl_Squeeze = {squeeze_infer, eval_copy, reshape_lower};
-const lp_op_impl lp_impl_Unsqueeze = {unsqueeze_infer, eval_copy, reshape_lower};
+/* With several dynamic dims a RESHAPE needs its shape computed at run time; SQUEEZE and
+ * EXPAND_DIMS (one per new axis, in increasing order) take the sizes from their input instead. */
+static lp_status squeeze_lower(lp_ctx *c, const lp_node *n) {
+    lp_tensor *x = T(n->in[0]), *y = T(n->out[0]);
+    int ndyn = 0;
+    for (int i = 0; i < y->rank; i++) ndyn += y->dims[i] < 0;
+    int64_t axes[LP_MAX_RANK];
+    int k = ndyn > 1 ? axes_of(c, n, axes, LP_MAX_RANK) : -1;
+    if (c->err->code) return c->err->code;
+    if (k <= 0) return reshape_lower(c, n);
+    int r = n->op == LP_OP_Unsqueeze ? y->rank : x->rank, mark[LP_MAX_RANK] = {0};
+    for (int i = 0; i < k; i++) {
+        int a;
+        LP_TRY(lp_axis(c, axes[i], r, &a, "axis"));
+        mark[a] = 1;
+    }
+    if (n->op == LP_OP_Squeeze) {
+        int id = lp_emit_op(c, LP_TFL_SQUEEZE, &n->in[0], 1, &n->out[0], 1);
+        if (id < 0) return c->err->code;
+        lp_tfl_params *p = lp_emit_params(c, id);
+        p->n_squeeze = 0;
+        for (int a = 0; a < r; a++)
+            if (mark[a]) p->squeeze_dims[p->n_squeeze++] = a;
+        return LP_OK;
+    }
+    /* after inserting the axes below a, the next one goes to its final position a */
+    int cur = n->in[0], left = k;
+    int64_t dims[LP_MAX_RANK];
+    int cr = x->rank;
+    memcpy(dims, x->dims, sizeof(int64_t) * (size_t)cr);
+    for (int a = 0; a < r; a++) {
+        if (!mark[a]) continue;
+        memmove(dims + a + 1, dims + a, sizeof(int64_t) * (size_t)(cr - a));
+        dims[a] = 1;
+        cr++;
+        int32_t a32 = a;
+        int ai = lp_emit_const(c, LP_DT_I32, 0, NULL, &a32, "axis");
+        int out = --left == 0 ? n->out[0] : lp_emit_tensor(c, x->dtype, cr, dims, "expanded");
+        int in[2] = {cur, ai};
+        if (ai < 0 || out < 0 || lp_emit_op(c, LP_TFL_EXPAND_DIMS, in, 2, &out, 1) < 0) return c->err->code;
+        cur = out;
+    }
+    return LP_OK;
+}
+
+const lp_op_impl lp_impl_Squeeze = {squeeze_infer, eval_copy, squeeze_lower};
+const lp_op_impl lp_impl_Unsqueeze = {unsqueeze_infer, eval_copy, squeeze_lower};
 
 /* ---------------- Concat ---------------- */
 
@@ -647,7 +699,18 @@ static lp_status slice_infer(lp_ctx *c, const lp_node *n) {
     lp_tensor *x = T(n->in[0]);
     int64_t dims[LP_MAX_RANK];
     if (s.runtime) {
-        for (int d = 0; d < s.rank; d++) dims[d] = lp_graph_new_sym(c->g, NULL);
+        /* axes known: the other axes keep their sizes */
+        int64_t axes[LP_MAX_RANK];
+        int na = lp_has_in(n, 3) ? lp_known_ints(c, n, 3, axes, LP_MAX_RANK) : -1;
+        lp_tensor *st = T(n->in[1]);
+        int k = st->rank == 1 && st->dims[0] >= 0 && st->dims[0] <= s.rank ? (int)st->dims[0] : -1;
+        int sliced[LP_MAX_RANK] = {0}, known = k >= 0 && (!lp_has_in(n, 3) || na == k);
+        for (int i = 0; known && i < k; i++) {
+            int64_t a = na >= 0 ? axes[i] : i;
+            if (a < -s.rank || a >= s.rank) known = 0;
+            else sliced[a < 0 ? a + s.rank : a] = 1;
+        }
+        for (int d = 0; d < s.rank; d++) dims[d] = known && !sliced[d] ? x->dims[d] : lp_graph_new_sym(c->g, NULL);
         mv_merge_declared(c, n, 0, s.rank, dims);
         lp_set_out(c, n, 0, x->dtype, s.rank, dims);
         return LP_OK;
@@ -697,6 +760,19 @@ static lp_status slice_eval(lp_ctx *c, const lp_node *n) {
  * "to the end"; STRIDED_SLICE clamps in-range values exactly as ONNX does) */
 static int slice_i32(lp_ctx *c, int t) {
     if (T(t)->dtype == LP_DT_I32) return t;
+    if (T(t)->dtype == LP_DT_I64 && t < c->n_i32_of && c->i32_of[t] >= 0) return c->i32_of[t]; /* a shape value */
+    lp_tensor *K = T(t);
+    int64_t cnt = lp_tensor_numel(K);
+    if (lp_tensor_is_const(c->g, t) && lp_dtype_is_int(K->dtype) && cnt >= 0 && cnt <= LP_MAX_RANK && K->rank <= 1) {
+        /* constant bounds (a literal 0 or INT64_MAX beside a run-time one) clamp now */
+        int64_t v[LP_MAX_RANK];
+        for (int64_t i = 0; i < cnt; i++) {
+            v[i] = lp_get_i64(K->dtype, K->data, i);
+            v[i] = v[i] < INT32_MIN ? INT32_MIN : v[i] > INT32_MAX ? INT32_MAX : v[i];
+        }
+        int64_t d = cnt;
+        return mv_const_ints(c, LP_DT_I32, K->rank, &d, v, cnt, "bound");
+    }
     if (T(t)->dtype == LP_DT_I64) {
         int lo = mv_iscalar(c, LP_DT_I64, INT32_MIN, "i32_min"), hi = mv_iscalar(c, LP_DT_I64, INT32_MAX, "i32_max");
         int a = (lo < 0 || hi < 0) ? -1 : mv_bin(c, LP_TFL_MAXIMUM, t, lo, "clamp_lo");
@@ -706,14 +782,82 @@ static int slice_i32(lp_ctx *c, int t) {
     return mv_as(c, t, LP_DT_I32);
 }
 
+/* Runtime starts/ends with constant axes and steps: full-rank begin and end vectors gather the
+ * given values into place (GATHER of CONCAT(values, 0)); unsliced axes are masked. */
+static lp_status slice_runtime_const_axes(lp_ctx *c, const lp_node *n, int64_t k) {
+    lp_tensor *x = T(n->in[0]);
+    int r = x->rank;
+    int64_t axes[LP_MAX_RANK], steps[LP_MAX_RANK];
+    int na = lp_has_in(n, 3) ? lp_known_ints(c, n, 3, axes, LP_MAX_RANK) : -1;
+    int ns = lp_has_in(n, 4) ? lp_known_ints(c, n, 4, steps, LP_MAX_RANK) : -1;
+    if ((na >= 0 && na != k) || (ns >= 0 && ns != k) || k > r)
+        return lp_fail(c, LP_ERR_INVALID, "starts, ends, axes and steps must have the same length");
+    int64_t pick[LP_MAX_RANK], strides[LP_MAX_RANK];
+    int mask = 0;
+    for (int d = 0; d < r; d++) {
+        pick[d] = k; /* the appended 0 */
+        strides[d] = 1;
+        mask |= 1 << d;
+    }
+    for (int i = 0; i < k; i++) {
+        int a;
+        LP_TRY(lp_axis(c, na >= 0 ? axes[i] : i, r, &a, "axis"));
+        if (!(mask & (1 << a))) return lp_fail(c, LP_ERR_INVALID, "axis %d is repeated", a);
+        if (ns >= 0 && (steps[i] == 0 || steps[i] < INT32_MIN || steps[i] > INT32_MAX))
+            return lp_fail(c, LP_ERR_INVALID, "step %lld", (long long)steps[i]);
+        mask &= ~(1 << a);
+        pick[a] = i;
+        strides[a] = ns >= 0 ? steps[i] : 1;
+    }
+    int vec[2];
+    for (int j = 0; j < 2; j++) {
+        int v = slice_i32(c, n->in[1 + j]);
+        if (v >= 0 && lp_tensor_is_const(c->g, v) && lp_tensor_numel(T(v)) == k) {
+            /* the constant one of the two (starts 0 beside run-time ends): placed now */
+            int64_t full[LP_MAX_RANK];
+            for (int d = 0; d < r; d++) full[d] = pick[d] == k ? 0 : lp_get_i64(T(v)->dtype, T(v)->data, pick[d]);
+            vec[j] = mv_i32v(c, full, r, j ? "end" : "begin");
+            if (vec[j] < 0) return c->err->code;
+            continue;
+        }
+        int64_t one = 1, zero = 0;
+        if (v >= 0 && T(v)->rank != 1) v = mv_reshape(c, v, 1, &k);
+        int z = mv_const_ints(c, LP_DT_I32, 1, &one, &zero, 1, "zero");
+        int64_t len = k + 1, r64 = r;
+        int pool = lp_emit_tensor(c, LP_DT_I32, 1, &len, "pool");
+        int parts[2] = {v, z};
+        int id = (v < 0 || z < 0 || pool < 0) ? -1 : lp_emit_op(c, LP_TFL_CONCATENATION, parts, 2, &pool, 1);
+        if (id < 0) return c->err->code;
+        lp_emit_params(c, id)->axis = 0;
+        int pi = mv_i32v(c, pick, r, "pick");
+        int full = lp_emit_tensor(c, LP_DT_I32, 1, &r64, j ? "end" : "begin");
+        int in2[2] = {pool, pi};
+        id = (pi < 0 || full < 0) ? -1 : lp_emit_op(c, LP_TFL_GATHER, in2, 2, &full, 1);
+        if (id < 0) return c->err->code;
+        lp_emit_params(c, id)->axis = 0;
+        vec[j] = full;
+    }
+    int si = mv_i32v(c, strides, r, "strides");
+    if (si < 0) return c->err->code;
+    int in[4] = {n->in[0], vec[0], vec[1], si};
+    int id = lp_emit_op(c, LP_TFL_STRIDED_SLICE, in, 4, &n->out[0], 1);
+    if (id < 0) return c->err->code;
+    lp_emit_params(c, id)->begin_mask = mask;
+    lp_emit_params(c, id)->end_mask = mask;
+    return LP_OK;
+}
+
 /* Runtime starts/ends/axes/steps: full-rank begin, end and strides vectors are built with
  * SCATTER_ND at the (normalised) axes; unsliced axes get 0, the axis size and 1. */
 static lp_status slice_runtime_lower(lp_ctx *c, const lp_node *n) {
     lp_tensor *x = T(n->in[0]), *st = T(n->in[1]);
     int r = x->rank;
-    if (!mv_static(x)) return lp_fail(c, LP_ERR_UNSUPPORTED, "runtime slice bounds on an input of dynamic shape");
-    if (st->rank != 1 || st->dims[0] < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "starts must be 1-D of static length");
-    int64_t k = st->dims[0], r64 = r;
+    if (st->rank > 1 || (st->rank == 1 && st->dims[0] < 0))
+        return lp_fail(c, LP_ERR_UNSUPPORTED, "starts must be 1-D of static length");
+    int64_t k = st->rank == 1 ? st->dims[0] : 1, r64 = r, tmp[LP_MAX_RANK];
+    if ((!lp_has_in(n, 3) || lp_known_ints(c, n, 3, tmp, LP_MAX_RANK) >= 0) &&
+        (!lp_has_in(n, 4) || lp_known_ints(c, n, 4, tmp, LP_MAX_RANK) >= 0))
+        return slice_runtime_const_axes(c, n, k);
     int ax;
     if (lp_has_in(n, 3)) {
         int a = slice_i32(c, n->in[3]);
@@ -747,7 +891,7 @@ static lp_status slice_runtime_lower(lp_ctx *c, const lp_node *n) {
     /* missing = 1 - hit: the unsliced axes */
     int one = mv_iscalar(c, LP_DT_I32, 1, "one");
     int miss = one < 0 ? -1 : mv_bin(c, LP_TFL_SUB, one, sc[3], "unsliced");
-    int dv = mv_i32v(c, x->dims, r, "dims");
+    int dv = lp_emit_dims(c, r, x->dims, n->in[0], 0);
     int fill_end = (miss < 0 || dv < 0) ? -1 : mv_bin(c, LP_TFL_MUL, miss, dv, "end_fill");
     int end = fill_end < 0 ? -1 : mv_bin(c, LP_TFL_ADD, sc[1], fill_end, "end");
     int strides = miss < 0 ? -1 : sc[2] < 0 ? mv_i32v(c, (int64_t[]){1, 1, 1, 1, 1, 1, 1, 1}, r, "strides")
@@ -855,7 +999,9 @@ static lp_status cos_lower(lp_ctx *c, const lp_node *n) {
     double v;
     LP_TRY(cos_value(c, n, &dt, &v));
     int s = n->in[0];
-    if (T(s)->dtype != LP_DT_I32) s = lp_emit_cast(c, s, LP_DT_I32, -1);
+    lp_tensor *y = T(n->out[0]);
+    if (y->rank >= 0 && lp_dims_computable(c, y->rank, y->dims, -1, 0)) s = lp_emit_dims(c, y->rank, y->dims, -1, 0);
+    else if (T(s)->dtype != LP_DT_I32) s = lp_emit_cast(c, s, LP_DT_I32, -1);
     int val = lp_emit_scalar(c, dt, v, "value");
     if (s < 0 || val < 0) return c->err->code;
     int in[2] = {s, val};
@@ -902,6 +1048,12 @@ static lp_status range_eval(lp_ctx *c, const lp_node *n) {
 
 static lp_status range_lower(lp_ctx *c, const lp_node *n) {
     int in[3] = {n->in[0], n->in[1], n->in[2]};
+    /* TFLite's RANGE wants scalars; onnxruntime also takes one-element tensors */
+    for (int k = 0; k < 3; k++)
+        if (T(in[k])->rank > 0) {
+            in[k] = lp_emit_reshape(c, in[k], 0, NULL, -1);
+            if (in[k] < 0) return c->err->code;
+        }
     return lp_emit_op(c, LP_TFL_RANGE, in, 3, &n->out[0], 1) < 0 ? c->err->code : LP_OK;
 }
 
@@ -972,6 +1124,9 @@ static lp_status expand_lower(lp_ctx *c, const lp_node *n) {
     int s;
     if (!dyn) {
         s = lp_emit_i32_dims(c, y->dims, y->rank, "shape");
+    } else if (lp_dims_computable(c, y->rank, y->dims, n->in[0], 0)) {
+        /* the output's sizes are known symbolically: read them where they are (int32) */
+        s = lp_emit_dims(c, y->rank, y->dims, n->in[0], 0);
     } else {
         /* a runtime shape: usable as BROADCAST_TO's target when it is exactly the output shape
          * (ONNX Expand also accepts 1s where the input is larger; BROADCAST_TO does not) */
@@ -1306,6 +1461,9 @@ const lp_op_impl lp_impl_Pad = {pad_infer, NULL, pad_lower};
 
 /* ---------------- Split ---------------- */
 
+#define SPLIT_EACH (-2) /* a part of a dynamic axis split evenly, and the last part */
+#define SPLIT_LAST (-3)
+
 /* sizes[i] < 0 (a fresh symbol or the declared size) when 'split' is a runtime input */
 static lp_status split_sizes(lp_ctx *c, const lp_node *n, int *axis, int64_t *sizes) {
     lp_tensor *x = T(n->in[0]);
@@ -1340,9 +1498,14 @@ static lp_status split_sizes(lp_ctx *c, const lp_node *n, int *axis, int64_t *si
         if (d >= 0 && sum != d) return lp_fail(c, LP_ERR_INVALID, "split sizes add up to %lld, not %lld", (long long)sum, (long long)d);
         return LP_OK;
     }
-    if (d < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "splitting dynamic axis %d evenly", *axis);
     /* equal parts; opset 18 num_outputs allows a smaller last part */
     int64_t parts = n->n_out;
+    if (d < 0) {
+        /* a dynamic axis: sizes computed at run time (split_lower); the parts but the last are
+         * equal */
+        for (int i = 0; i < parts; i++) sizes[i] = i == parts - 1 ? SPLIT_LAST : SPLIT_EACH;
+        return LP_OK;
+    }
     int64_t each = (d + parts - 1) / parts;
     for (int i = 0; i < parts; i++) {
         int64_t left = d - each * i;
@@ -1357,10 +1520,11 @@ static lp_status split_infer(lp_ctx *c, const lp_node *n) {
     if (n->n_out > 256) return lp_fail(c, LP_ERR_LIMIT, "more than 256 outputs");
     LP_TRY(split_sizes(c, n, &axis, sizes));
     lp_tensor *x = T(n->in[0]);
+    int64_t each = n->n_out > 1 && sizes[0] == SPLIT_EACH ? lp_graph_new_sym(c->g, NULL) : 0;
     for (int i = 0; i < n->n_out; i++) {
         int64_t dims[LP_MAX_RANK];
         memcpy(dims, x->dims, sizeof dims);
-        dims[axis] = sizes[i] >= 0 ? sizes[i] : lp_graph_new_sym(c->g, NULL);
+        dims[axis] = sizes[i] >= 0 ? sizes[i] : sizes[i] == SPLIT_EACH ? each : lp_graph_new_sym(c->g, NULL);
         lp_set_out(c, n, i, x->dtype, x->rank, dims);
     }
     return LP_OK;
@@ -1401,7 +1565,7 @@ static lp_status split_lower(lp_ctx *c, const lp_node *n) {
             lp_tensor *x = T(n->in[0]);
             int64_t dims[LP_MAX_RANK];
             memcpy(dims, x->dims, sizeof dims);
-            dims[axis] = sizes[i];
+            dims[axis] = sizes[i] >= 0 ? sizes[i] : LP_DIM_UNKNOWN;
             outs[i] = lp_emit_tensor(c, x->dtype, x->rank, dims, "unused");
             if (outs[i] < 0) return c->err->code;
         }
@@ -1412,7 +1576,24 @@ static lp_status split_lower(lp_ctx *c, const lp_node *n) {
     /* runtime sizes go to SPLIT_V as they are */
     int64_t tmp[256];
     int runtime = lp_has_in(n, 1) && lp_known_ints(c, n, 1, tmp, 256) < 0;
-    int si = runtime ? mv_as(c, n->in[1], LP_DT_I32) : lp_emit_i32(c, s32, n->n_out, "sizes");
+    int si;
+    if (sizes[n->n_out - 1] == SPLIT_LAST) {
+        /* a dynamic axis in n parts: each = ceil(d / n), part i = min(each, max(d - each * i, 0)) */
+        int64_t k = n->n_out, *iv = tmp;
+        for (int i = 0; i < n->n_out; i++) iv[i] = i;
+        int d = lp_emit_sym(c, T(n->in[0])->dims[axis], n->in[0]);
+        int km1 = mv_iscalar(c, LP_DT_I32, k - 1, "parts_minus_1"), kc = mv_iscalar(c, LP_DT_I32, k, "parts");
+        int zero = mv_iscalar(c, LP_DT_I32, 0, "zero"), idx = mv_i32v(c, iv, n->n_out, "part");
+        if (d < 0 || km1 < 0 || kc < 0 || zero < 0 || idx < 0) return c->err->code;
+        int e = mv_bin(c, LP_TFL_ADD, d, km1, "rounded_up");
+        e = e < 0 ? -1 : mv_bin(c, LP_TFL_FLOOR_DIV, e, kc, "each");
+        int used = e < 0 ? -1 : mv_bin(c, LP_TFL_MUL, idx, e, "before");
+        int left = used < 0 ? -1 : mv_bin(c, LP_TFL_SUB, d, used, "left");
+        left = left < 0 ? -1 : mv_bin(c, LP_TFL_MAXIMUM, left, zero, "left");
+        si = left < 0 ? -1 : mv_bin(c, LP_TFL_MINIMUM, left, e, "sizes");
+    } else {
+        si = runtime ? mv_as(c, n->in[1], LP_DT_I32) : lp_emit_i32(c, s32, n->n_out, "sizes");
+    }
     int ai = lp_emit_const(c, LP_DT_I32, 0, NULL, &ax, "axis");
     if (si < 0 || ai < 0) return c->err->code;
     int in[3] = {n->in[0], si, ai};

@@ -246,7 +246,7 @@ void lp_strides(int rank, const int64_t *dims, int64_t *strides) {
 
 lp_status lp_sv_materialize(lp_ctx *c, int tid) {
     lp_tensor *t = &c->g->t[tid];
-    if (!t->sv || !lp_sv_known(t->sv) || !lp_dtype_is_int(t->dtype)) return LP_OK;
+    if (!t->sv || !lp_sv_known(t->sv) || (!lp_dtype_is_int(t->dtype) && t->dtype != LP_DT_BOOL)) return LP_OK;
     size_t es = lp_dtype_size(t->dtype);
     void *p = lp_arena_alloc(&c->g->arena, es * (size_t)(t->sv->n ? t->sv->n : 1));
     if (!p) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
@@ -337,19 +337,171 @@ int lp_emit_transpose(lp_ctx *c, int x, const int *perm, int out) {
     return out;
 }
 
+/* ---------------- run-time dims ---------------- */
+
+/* a tensor whose SHAPE may be read now: computed already (a graph input or produced by an op
+ * emitted before), so reading it cannot make a cycle */
+static int dims_readable(lp_ctx *c, int t) {
+    if (t < 0 || t >= c->g->n_t) return 0;
+    const lp_tensor *T = &c->g->t[t];
+    if (T->flags & LP_T_CONST) return 0;
+    return (T->flags & LP_T_INPUT) || T->producer >= 0;
+}
+
+static int axis_of_sym(const lp_tensor *T, int64_t d) {
+    for (int i = 0; i < T->rank; i++)
+        if (T->dims[i] == d) return i;
+    return -1;
+}
+
+/* a readable tensor with symbol d in its dims (and the axis), or -1 */
+static int sym_source(lp_ctx *c, int64_t d, int prefer, int *axis) {
+    if (d == LP_DIM_UNKNOWN) return -1;
+    int64_t k = -d;
+    /* a graph input that carries the symbol first: it is alive anyway, and every reader of the
+     * same sizes then shares one SHAPE (and the shape arithmetic after it merges, fuse.c) */
+    if (k < c->n_sym_src && c->sym_src && c->sym_src[k] >= 0 && (c->g->t[c->sym_src[k]].flags & LP_T_INPUT)) {
+        int t = c->sym_src[k];
+        *axis = c->sym_axis[k];
+        if (*axis < c->g->t[t].rank && c->g->t[t].dims[*axis] == d) return t;
+    }
+    if (prefer >= 0 && dims_readable(c, prefer) && (*axis = axis_of_sym(&c->g->t[prefer], d)) >= 0) return prefer;
+    for (int j = 0; j < c->cur.n_in; j++) {
+        int t = c->cur.in[j];
+        if (dims_readable(c, t) && (*axis = axis_of_sym(&c->g->t[t], d)) >= 0) return t;
+    }
+    if (k < c->n_sym_src && c->sym_src && c->sym_src[k] >= 0 && dims_readable(c, c->sym_src[k])) {
+        int t = c->sym_src[k];
+        *axis = c->sym_axis[k];
+        if (*axis < c->g->t[t].rank && c->g->t[t].dims[*axis] == d) return t;
+    }
+    return -1;
+}
+
+/* sources per entry: src[i] tensor (-1: a known value, or a free -1 entry), ax[i] its axis */
+static int dims_plan(lp_ctx *c, int rank, const int64_t *dims, int prefer, int minus, int *src, int *ax) {
+    int n_free = 0;
+    for (int i = 0; i < rank; i++) {
+        src[i] = -1;
+        ax[i] = 0;
+        if (dims[i] >= 0) continue;
+        src[i] = sym_source(c, dims[i], prefer, &ax[i]);
+        if (src[i] < 0) n_free++;
+    }
+    return n_free <= (minus ? 1 : 0);
+}
+
+int lp_dims_computable(lp_ctx *c, int rank, const int64_t *dims, int prefer, int minus) {
+    int src[LP_MAX_RANK], ax[LP_MAX_RANK];
+    return rank <= LP_MAX_RANK && dims_plan(c, rank, dims, prefer, minus, src, ax);
+}
+
+int lp_emit_dims(lp_ctx *c, int rank, const int64_t *dims, int prefer, int minus) {
+    int src[LP_MAX_RANK], ax[LP_MAX_RANK];
+    if (rank > LP_MAX_RANK) return lp_fail(c, LP_ERR_LIMIT, "rank %d", rank), -1;
+    if (!dims_plan(c, rank, dims, prefer, minus, src, ax)) {
+        char buf[160];
+        lp_tensor tmp = {0};
+        tmp.rank = rank;
+        memcpy(tmp.dims, dims, sizeof(int64_t) * (size_t)rank);
+        lp_fail(c, LP_ERR_UNSUPPORTED, "the shape %s depends on run-time sizes that no computed tensor carries",
+                lp_shape_str(c->g, &tmp, buf, sizeof buf));
+        return -1;
+    }
+    /* distinct source tensors, each read once with SHAPE; then one GATHER from
+     * CONCAT(SHAPE(s_1), ..., SHAPE(s_m), constants) */
+    int srcs[LP_MAX_RANK], base[LP_MAX_RANK + 1], m = 0, total = 0;
+    int32_t konst[LP_MAX_RANK], pick[LP_MAX_RANK];
+    int nk = 0;
+    for (int i = 0; i < rank; i++) {
+        if (src[i] < 0) continue;
+        int j;
+        for (j = 0; j < m; j++)
+            if (srcs[j] == src[i]) break;
+        if (j == m) {
+            srcs[m] = src[i];
+            base[m] = total;
+            total += c->g->t[src[i]].rank;
+            m++;
+        }
+    }
+    for (int i = 0; i < rank; i++) {
+        if (src[i] >= 0) {
+            int j = 0;
+            while (srcs[j] != src[i]) j++;
+            pick[i] = base[j] + ax[i];
+        } else {
+            konst[nk] = dims[i] >= 0 ? (int32_t)dims[i] : -1;
+            pick[i] = total + nk++;
+        }
+    }
+    if (m == 0) return lp_emit_i32(c, konst, nk, "shape");
+    int parts[LP_MAX_RANK + 1] = {0};
+    for (int j = 0; j < m; j++) {
+        int64_t r = c->g->t[srcs[j]].rank;
+        int s = lp_emit_tensor(c, LP_DT_I32, 1, &r, "shape_of");
+        int id = s < 0 ? -1 : lp_emit_op(c, LP_TFL_SHAPE, &srcs[j], 1, &s, 1);
+        if (id < 0) return -1;
+        lp_emit_params(c, id)->out_type = LP_DT_I32;
+        parts[j] = s;
+    }
+    int np = m;
+    if (nk) {
+        parts[np] = lp_emit_i32(c, konst, nk, "known_dims");
+        if (parts[np++] < 0) return -1;
+    }
+    int all = parts[0];
+    int64_t len = total + nk;
+    if (np > 1) {
+        all = lp_emit_tensor(c, LP_DT_I32, 1, &len, "dims_pool");
+        int id = all < 0 ? -1 : lp_emit_op(c, LP_TFL_CONCATENATION, parts, np, &all, 1);
+        if (id < 0) return -1;
+        lp_emit_params(c, id)->axis = 0;
+    }
+    int identity = rank == len;
+    for (int i = 0; i < rank && identity; i++) identity = pick[i] == i;
+    if (identity) return all;
+    int pi = lp_emit_i32(c, pick, rank, "dims_pick");
+    int64_t r64 = rank;
+    int y = lp_emit_tensor(c, LP_DT_I32, 1, &r64, "dims");
+    int in[2] = {all, pi};
+    int id = (pi < 0 || y < 0) ? -1 : lp_emit_op(c, LP_TFL_GATHER, in, 2, &y, 1);
+    if (id < 0) return -1;
+    lp_emit_params(c, id)->axis = 0;
+    return y;
+}
+
+int lp_emit_sym(lp_ctx *c, int64_t d, int prefer) {
+    int ax;
+    int s = sym_source(c, d, prefer, &ax);
+    if (d >= 0 || s < 0) {
+        lp_fail(c, LP_ERR_UNSUPPORTED, "a run-time size that no computed tensor carries");
+        return -1;
+    }
+    int64_t r = c->g->t[s].rank;
+    int sh = lp_emit_tensor(c, LP_DT_I32, 1, &r, "shape_of");
+    int id = sh < 0 ? -1 : lp_emit_op(c, LP_TFL_SHAPE, &s, 1, &sh, 1);
+    if (id < 0) return -1;
+    lp_emit_params(c, id)->out_type = LP_DT_I32;
+    int32_t a = ax;
+    int ai = lp_emit_const(c, LP_DT_I32, 0, NULL, &a, "axis");
+    int y = lp_emit_tensor(c, LP_DT_I32, 0, NULL, "size");
+    int in[2] = {sh, ai};
+    id = (ai < 0 || y < 0) ? -1 : lp_emit_op(c, LP_TFL_GATHER, in, 2, &y, 1);
+    if (id < 0) return -1;
+    lp_emit_params(c, id)->axis = 0;
+    return y;
+}
+
 int lp_emit_reshape(lp_ctx *c, int x, int rank, const int64_t *dims, int out) {
     lp_tensor *t = &c->g->t[x];
     lp_dtype dt = t->dtype;
     if (out < 0) out = lp_emit_tensor(c, dt, rank, dims, "reshaped");
     if (out < 0) return -1;
-    /* at most one dynamic dim can be written as -1 */
+    /* at most one dynamic dim can be written as -1; more are read at run time */
     int n_dyn = 0;
     for (int i = 0; i < rank; i++) n_dyn += dims[i] < 0;
-    if (n_dyn > 1) {
-        lp_fail(c, LP_ERR_UNSUPPORTED, "reshape to a shape with %d dynamic dimensions needs a runtime shape", n_dyn);
-        return -1;
-    }
-    int sc = lp_emit_i32_dims(c, dims, rank, "shape");
+    int sc = n_dyn > 1 ? lp_emit_dims(c, rank, dims, x, 1) : lp_emit_i32_dims(c, dims, rank, "shape");
     if (sc < 0) return -1;
     int in[2] = {x, sc};
     int id = lp_emit_op(c, LP_TFL_RESHAPE, in, 2, &out, 1);
@@ -407,6 +559,7 @@ int lp_emit_identity(lp_ctx *c, int x, int out) {
 int lp_emit_cast(lp_ctx *c, int x, lp_dtype to, int out) {
     /* copies, not a pointer: adding the output tensor may move the tensor array */
     lp_dtype from = c->g->t[x].dtype;
+    if (out < 0 && from == LP_DT_I64 && to == LP_DT_I32 && x < c->n_i32_of && c->i32_of[x] >= 0) return c->i32_of[x];
     int rank = c->g->t[x].rank;
     int64_t dims[LP_MAX_RANK];
     memcpy(dims, c->g->t[x].dims, sizeof dims);

@@ -211,7 +211,8 @@ static int pad_amounts(const fz *F, int t, int64_t *pv) {
 
 /* TFLite SAME padding for one spatial dim equals (before, after)? */
 static int same_pad(int64_t in, int64_t k, int64_t s, int64_t d, int64_t before, int64_t after) {
-    if (in < 0 || s <= 0) return 0;
+    if (s <= 0 || (in < 0 && s != 1)) return 0; /* stride 1: SAME pads do not depend on the size */
+    if (in < 0) in = 1;
     int64_t out = (in + s - 1) / s, eff = (k - 1) * d + 1;
     int64_t total = (out - 1) * s + eff - in;
     if (total < 0) total = 0;
@@ -345,10 +346,120 @@ static int count_uses(fz *F) {
     return 1;
 }
 
+/* SHAPE readers (run-time sizes, lp_emit_dims) must not keep an intermediate alive that a fusion
+ * would absorb: a SHAPE of t moves to the output of t's only other reader when that output has
+ * the same dims (equal symbols are equal sizes) and the reader's other inputs are constants (so
+ * it cannot depend on the SHAPE). Then SHAPEs of one tensor are merged. */
+static lp_status shape_readers(lp_ctx *c) {
+    lp_graph *g = c->g;
+    lp_uses u;
+    if (!lp_uses_build(g, &u)) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    int any = 0;
+    for (int i = 0; i < g->n_n; i++) {
+        lp_node *sn = &g->n[i];
+        if (sn->dead || sn->op != LP_TFL_SHAPE) continue;
+        for (int hop = 0; hop < 64; hop++) {
+            int t = sn->in[0], next = -1, others = 0;
+            if (g->t[t].flags & LP_T_OUTPUT) break;
+            for (int k = u.start[t]; k < u.start[t + 1]; k++) {
+                const lp_node *r = &g->n[u.list[k]];
+                if (r->dead || r->op == LP_TFL_SHAPE) continue;
+                others++;
+                next = u.list[k];
+            }
+            if (others != 1) break;
+            const lp_node *r = &g->n[next];
+            int y = r->n_out == 1 ? r->out[0] : -1, ok = y >= 0;
+            for (int j = 0; j < r->n_in && ok; j++)
+                ok = r->in[j] < 0 || r->in[j] == t || lp_tensor_is_const(g, r->in[j]);
+            if (!ok || g->t[y].rank != g->t[t].rank || !lp_dims_equal(g->t[y].dims, g->t[t].dims, g->t[t].rank)) break;
+            for (int d = 0; d < g->t[t].rank && ok; d++) ok = g->t[t].dims[d] != LP_DIM_UNKNOWN;
+            if (!ok) break;
+            sn->in[0] = y; /* the use index goes stale: y's list lacks this SHAPE, which only
+                              makes later moves through y more conservative */
+            any = 1;
+        }
+    }
+    lp_uses_free(&u);
+    /* one SHAPE per tensor and output type */
+    for (int i = 0; i < g->n_n; i++) {
+        lp_node *a = &g->n[i];
+        if (a->dead || a->op != LP_TFL_SHAPE) continue;
+        for (int j = i + 1; j < g->n_n; j++) {
+            lp_node *b = &g->n[j];
+            if (b->dead || b->op != LP_TFL_SHAPE || b->in[0] != a->in[0] || b->p.out_type != a->p.out_type ||
+                (g->t[b->out[0]].flags & LP_T_OUTPUT))
+                continue;
+            lp_graph_replace_uses(g, b->out[0], a->out[0]);
+            b->dead = 1;
+            any = 1;
+        }
+    }
+    return any ? lp_graph_toposort(g) : LP_OK;
+}
+
+/* Run-time shape arithmetic is emitted per op (lp_emit_dims): the reshapes of q, k and v build
+ * the same [B, S, H, D] from the same SHAPE. Ops with int32 vector results whose op, parameters
+ * and inputs (the same tensor, or constants with the same bytes) agree are computed once. */
+static int cse_op(int op) {
+    switch (op) {
+    case LP_TFL_CONCATENATION: case LP_TFL_GATHER: case LP_TFL_STRIDED_SLICE: case LP_TFL_SLICE:
+    case LP_TFL_ADD: case LP_TFL_SUB: case LP_TFL_MUL: case LP_TFL_DIV: case LP_TFL_FLOOR_DIV:
+    case LP_TFL_FLOOR_MOD: case LP_TFL_MAXIMUM: case LP_TFL_MINIMUM: case LP_TFL_PACK: case LP_TFL_RESHAPE:
+    case LP_TFL_CAST: case LP_TFL_SQUEEZE: case LP_TFL_EXPAND_DIMS: case LP_TFL_SELECT_V2:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int same_value(const lp_graph *g, int a, int b) {
+    if (a == b) return 1;
+    if (a < 0 || b < 0) return 0;
+    const lp_tensor *A = &g->t[a], *B = &g->t[b];
+    if (!(A->flags & LP_T_CONST) || !(B->flags & LP_T_CONST) || !A->data || !B->data) return 0;
+    return A->dtype == B->dtype && A->rank == B->rank && lp_dims_equal(A->dims, B->dims, A->rank) &&
+           A->nbytes == B->nbytes && memcmp(A->data, B->data, A->nbytes) == 0;
+}
+
+static int shape_math(const lp_graph *g, const lp_node *n) {
+    if (n->dead || n->n_out != 1 || n->out[0] < 0 || !cse_op(n->op)) return 0;
+    const lp_tensor *y = &g->t[n->out[0]];
+    return y->dtype == LP_DT_I32 && y->rank <= 1 && !(y->flags & LP_T_OUTPUT);
+}
+
+static lp_status merge_shape_math(lp_ctx *c) {
+    lp_graph *g = c->g;
+    LP_TRY(lp_graph_toposort(g));
+    int any = 1;
+    for (int round = 0; round < 32 && any; round++) {
+        any = 0;
+        for (int i = 0; i < g->n_n; i++) {
+            const lp_node *a = &g->n[i];
+            if (!shape_math(g, a)) continue;
+            for (int j = i + 1; j < g->n_n; j++) {
+                lp_node *b = &g->n[j];
+                if (b->op != a->op || b->n_in != a->n_in || !shape_math(g, b) ||
+                    memcmp(&a->p, &b->p, sizeof a->p) != 0)
+                    continue;
+                int same = 1;
+                for (int k = 0; k < a->n_in && same; k++) same = same_value(g, a->in[k], b->in[k]);
+                if (!same) continue;
+                /* a comes first in topological order: its result can replace b's */
+                lp_graph_replace_uses(g, b->out[0], a->out[0]);
+                b->dead = 1;
+                any = 1;
+            }
+        }
+    }
+    return LP_OK;
+}
+
 lp_status lp_pass_fuse(lp_ctx *c) {
     lp_graph *g = c->g;
     fz F = {c, g, NULL, 0};
-    lp_status st = LP_OK;
+    lp_status st = shape_readers(c);
+    if (st == LP_OK) st = merge_shape_math(c);
     for (int round = 0; round < 16 && st == LP_OK; round++) {
         if (!count_uses(&F)) {
             st = lp_fail(c, LP_ERR_NOMEM, "out of memory");

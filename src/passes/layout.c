@@ -439,23 +439,46 @@ static lp_status sink(lay *L, int ni) {
         break;
     case K_STRIDED: {
         if (n->p.ellipsis_mask || n->p.new_axis_mask || n->p.shrink_axis_mask || n->p.offset) return LP_OK;
-        int64_t b[LP_MAX_RANK], e[LP_MAX_RANK], s[LP_MAX_RANK];
-        if (const_vec(g, n->in[1], b, LP_MAX_RANK) != r || const_vec(g, n->in[2], e, LP_MAX_RANK) != r ||
-            const_vec(g, n->in[3], s, LP_MAX_RANK) != r)
-            return LP_OK;
-        int32_t nb[LP_MAX_RANK], ne[LP_MAX_RANK], ns[LP_MAX_RANK];
         np.begin_mask = np.end_mask = 0;
         for (int i = 0; i < r; i++) {
-            nb[P[i]] = (int32_t)b[i];
-            ne[P[i]] = (int32_t)e[i];
-            ns[P[i]] = (int32_t)s[i];
             if (n->p.begin_mask & (1 << i)) np.begin_mask |= 1 << P[i];
             if (n->p.end_mask & (1 << i)) np.end_mask |= 1 << P[i];
         }
-        new_in[1] = const_i32(L, base, "begin", nb, r, 0);
-        new_in[2] = const_i32(L, base, "end", ne, r, 0);
-        new_in[3] = const_i32(L, base, "strides", ns, r, 0);
-        if (new_in[1] < 0 || new_in[2] < 0 || new_in[3] < 0) return g->err->code;
+        /* constant vectors are permuted; run-time ones (lp_emit_dims, slice bounds) are
+         * gathered: v'[P[i]] = v[i], i.e. v' = GATHER(v, inverse of P) */
+        static const char *const hint[4] = {"", "begin", "end", "strides"};
+        for (int j = 1; j <= 3; j++) {
+            int64_t v[LP_MAX_RANK];
+            int t = n->in[j];
+            if (g->t[t].rank != 1 || g->t[t].dims[0] != r) return LP_OK;
+            if (const_vec(g, t, v, LP_MAX_RANK) == r) continue;
+            if (g->t[t].dtype != LP_DT_I32) return LP_OK;
+        }
+        for (int j = 1; j <= 3; j++) {
+            int64_t v[LP_MAX_RANK];
+            int t = new_in[j];
+            if (const_vec(g, t, v, LP_MAX_RANK) == r) {
+                int32_t nv[LP_MAX_RANK];
+                for (int i = 0; i < r; i++) nv[P[i]] = (int32_t)v[i];
+                new_in[j] = const_i32(L, base, hint[j], nv, r, 0);
+            } else {
+                int32_t iv[LP_MAX_RANK];
+                for (int i = 0; i < r; i++) iv[P[i]] = i;
+                int ic = const_i32(L, base, "perm", iv, r, 0);
+                char name[600];
+                snprintf(name, sizeof name, "%.400s/%s_permuted", base, hint[j]);
+                int64_t d = r;
+                int pv = ic < 0 ? -1 : lp_graph_add_tensor(g, name, LP_DT_I32, 1, &d);
+                int ins[2] = {t, ic};
+                int id = pv < 0 ? -1 : lp_graph_add_node(g, LP_TFL_GATHER, name, ins, 2, &pv, 1);
+                if (id < 0) return g->err->code;
+                g->n[id].p.axis = 0;
+                g->n[id].origin = g->n[ni].origin;
+                new_in[j] = pv;
+            }
+            if (new_in[j] < 0) return g->err->code;
+        }
+        n = &g->n[ni];
         break;
     }
     case K_SLICE: {
@@ -858,9 +881,14 @@ static lp_status reshape_rules(lay *L, int ni) {
         x = n->in[0];
     }
     if (dims_same(&g->t[x], &g->t[y]) && !(g->t[y].flags & LP_T_OUTPUT) && g->t[x].dtype == g->t[y].dtype) {
-        int dyn = 0;
-        for (int i = 0; i < g->t[x].rank; i++) dyn += g->t[x].dims[i] < 0;
-        if (dyn <= 1) {
+        /* equal symbols are equal sizes; LP_DIM_UNKNOWN is "some size" and proves nothing
+         * unless it is the only dynamic dim (the element count then fixes it) */
+        int dyn = 0, unknown = 0;
+        for (int i = 0; i < g->t[x].rank; i++) {
+            dyn += g->t[x].dims[i] < 0;
+            unknown |= g->t[x].dims[i] == LP_DIM_UNKNOWN;
+        }
+        if (dyn <= 1 || !unknown) {
             forward(L, y, x);
             g->n[ni].dead = 1;
             L->changed = 1;
@@ -1108,6 +1136,68 @@ static lp_status adopt_outputs(lay *L) {
     return LP_OK;
 }
 
+/* ---------------- run-time shapes ---------------- */
+
+/* SHAPE(T(x, P)) = GATHER(SHAPE(x), P): lowerings read run-time sizes (lp_emit_dims) of tensors
+ * in ONNX's layout; this keeps those reads from pinning a transpose. */
+static lp_status shape_rule(lay *L, int ni) {
+    lp_graph *g = L->g;
+    int P[LP_MAX_RANK], r;
+    int tp = transpose_producer(g, g->n[ni].in[0], P, &r);
+    if (tp < 0) return LP_OK;
+    int x = g->n[tp].in[0], y = g->n[ni].out[0];
+    lp_tensor Y = g->t[y];
+    char name[600];
+    snprintf(name, sizeof name, "%.400s/pre", Y.name);
+    int s = lp_graph_add_tensor(g, name, Y.dtype, Y.rank, Y.dims);
+    if (s < 0) return g->err->code;
+    int32_t p32[LP_MAX_RANK];
+    for (int i = 0; i < r; i++) p32[i] = P[i];
+    int pc = const_i32(L, g->n[ni].name, "perm", p32, r, 0);
+    if (pc < 0) return g->err->code;
+    g->n[ni].in[0] = x;
+    g->n[ni].out[0] = s;
+    g->t[s].producer = ni;
+    int ins[2] = {s, pc};
+    snprintf(name, sizeof name, "%.400s/permuted", g->n[ni].name);
+    int id = lp_graph_add_node(g, LP_TFL_GATHER, name, ins, 2, &y, 1);
+    if (id < 0) return g->err->code;
+    g->n[id].origin = g->n[ni].origin;
+    g->n[id].p.axis = 0;
+    L->changed = 1;
+    return LP_OK;
+}
+
+/* GATHER(GATHER(v, I), J) on a 1-D v with constant I and J is GATHER(v, I[J]) */
+static lp_status gather_gather(lay *L, int ni) {
+    lp_graph *g = L->g;
+    lp_node *n = &g->n[ni];
+    if (n->op != LP_TFL_GATHER || n->p.axis != 0 || n->p.batch_dims) return LP_OK;
+    int p = g->t[n->in[0]].producer;
+    if (p < 0 || g->n[p].dead || g->n[p].op != LP_TFL_GATHER || g->n[p].p.axis != 0 || g->n[p].p.batch_dims ||
+        g->t[g->n[p].in[0]].rank != 1)
+        return LP_OK;
+    int64_t I[LP_MAX_RANK * 2], J[LP_MAX_RANK * 2];
+    int ni_ = const_vec(g, g->n[p].in[1], I, LP_MAX_RANK * 2);
+    if (ni_ < 0 || g->t[g->n[p].in[1]].rank != 1) return LP_OK;
+    int nj = const_vec(g, n->in[1], J, LP_MAX_RANK * 2);
+    if (nj < 0 || g->t[n->in[1]].rank > 1) return LP_OK;
+    int32_t K[LP_MAX_RANK * 2];
+    for (int i = 0; i < nj; i++) {
+        if (J[i] < 0 || J[i] >= ni_) return LP_OK;
+        K[i] = (int32_t)I[J[i]];
+    }
+    char name[600];
+    snprintf(name, sizeof name, "%.400s/indices", n->name);
+    int64_t d = nj;
+    int kc = lp_graph_add_const(g, name, LP_DT_I32, g->t[n->in[1]].rank, &d, K, sizeof(int32_t) * (size_t)nj, 1);
+    if (kc < 0) return g->err->code;
+    int ins[2] = {g->n[p].in[0], kc};
+    if (!lp_node_set_inputs(g, ni, ins, 2)) return g->err->code;
+    L->changed = 1;
+    return LP_OK;
+}
+
 /* ---------------- driver ---------------- */
 
 lp_status lp_pass_layout(lp_ctx *c) {
@@ -1128,7 +1218,12 @@ lp_status lp_pass_layout(lp_ctx *c) {
                 st = reshape_sink(&L, i);
                 if (st == LP_OK && !g->n[i].dead && g->n[i].op == LP_TFL_RESHAPE) st = reshape_rules(&L, i);
                 if (st == LP_OK && !g->n[i].dead && g->n[i].op == LP_TFL_RESHAPE) st = reshape_into_concat(&L, i);
-            } else st = sink(&L, i);
+            } else if (g->n[i].op == LP_TFL_SHAPE) {
+                st = shape_rule(&L, i);
+            } else {
+                st = sink(&L, i);
+                if (st == LP_OK && !g->n[i].dead && g->n[i].op == LP_TFL_GATHER) st = gather_gather(&L, i);
+            }
         }
         resolve_all(&L);
         if (st == LP_OK) st = lp_pass_dce(c);

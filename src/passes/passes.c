@@ -1,4 +1,5 @@
 /* The pass table and the generic passes: canonicalize, infer (with constant folding), lower, dce. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,11 +181,160 @@ lp_status lp_pass_infer(lp_ctx *c) {
 
 /* ---------------- lowering ---------------- */
 
+/* For each symbol, the first tensor (graph inputs, then node outputs in topological order) that
+ * has it as a dim and that something reads: where lowerings read a run-time size (lp_emit_dims).
+ * Readers of a source are always later in the order, so reading its SHAPE makes no cycle. */
+static lp_status sym_sources(lp_ctx *c) {
+    lp_graph *g = c->g;
+    c->n_sym_src = g->n_sym + 1;
+    c->sym_src = malloc(sizeof(int) * (size_t)c->n_sym_src);
+    c->sym_axis = malloc((size_t)c->n_sym_src);
+    char *read = calloc((size_t)g->n_t + 1, 1);
+    if (!c->sym_src || !c->sym_axis || !read) {
+        free(read);
+        return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    }
+    for (int k = 0; k < c->n_sym_src; k++) c->sym_src[k] = -1;
+    for (int i = 0; i < g->n_n; i++)
+        if (!g->n[i].dead)
+            for (int j = 0; j < g->n[i].n_in; j++)
+                if (g->n[i].in[j] >= 0) read[g->n[i].in[j]] = 1;
+    for (int i = 0; i < g->outputs.n; i++) read[g->outputs.v[i]] = 1;
+    for (int i = -1; i < g->n_n; i++) {
+        const int *ts = i < 0 ? g->inputs.v : g->n[i].out;
+        int nt = i < 0 ? g->inputs.n : g->n[i].n_out;
+        if (i >= 0 && g->n[i].dead) continue;
+        for (int j = 0; j < nt; j++) {
+            int t = ts[j];
+            if (t < 0 || (i >= 0 && !read[t])) continue;
+            const lp_tensor *T = &g->t[t];
+            for (int d = 0; d < T->rank; d++) {
+                int64_t k = -T->dims[d];
+                if (k > 1 && k < c->n_sym_src && c->sym_src[k] < 0) { /* 1: LP_DIM_UNKNOWN */
+                    c->sym_src[k] = t;
+                    c->sym_axis[k] = (int8_t)d;
+                }
+            }
+        }
+    }
+    free(read);
+    return LP_OK;
+}
+
+static void sym_sources_free(lp_ctx *c) {
+    free(c->sym_src);
+    free(c->sym_axis);
+    c->sym_src = NULL;
+    c->sym_axis = NULL;
+    c->n_sym_src = 0;
+}
+
+/* ---- shape arithmetic in int32 ----
+ * ONNX computes shapes in int64; TFLite's kernels want int32 shapes, slice bounds and indices,
+ * and some (DIV, FLOOR_DIV) have no int64 version. An op whose int64 outputs are shape values
+ * (inference gave them a symbolic value) and whose int64 inputs are shape values or constants
+ * that fit int32 is lowered on int32 twins of its values: its outputs get int32 twins, and a CAST
+ * to int64 feeds any reader that needs the ONNX type (dead code otherwise). A Range over a
+ * run-time length (positions 0..S-1) has no shape value itself but stays between its int32
+ * bounds, so it is done in int32 the same way. */
+
+/* the inputs of op that carry shape values (bit i: input i), 0 for ops not done in int32 */
+static unsigned shape_value_inputs(const lp_node *n) {
+    switch (n->op) {
+    case LP_OP_Add: case LP_OP_Sub: case LP_OP_Mul: case LP_OP_Div: case LP_OP_Max: case LP_OP_Min:
+    case LP_OP_Concat: case LP_OP_Range:
+        return n->n_in >= 32 ? 0 : (1u << n->n_in) - 1;
+    case LP_OP_Neg: case LP_OP_Abs: case LP_OP_Gather: case LP_OP_Unsqueeze: case LP_OP_Squeeze:
+    case LP_OP_Reshape: case LP_OP_Slice: case LP_OP_Identity: case LP_OP_Flatten: case LP_OP_Cast:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int fits_i32(const lp_tensor *t) {
+    int64_t n = lp_tensor_numel(t);
+    if (n < 0) return 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t v = lp_get_i64(t->dtype, t->data, i);
+        if (v < INT32_MIN || v > INT32_MAX) return 0;
+    }
+    return 1;
+}
+
+static int in_int32(lp_ctx *c, const lp_node *n) {
+    unsigned mask = shape_value_inputs(n);
+    if (!mask || n->n_out != 1 || n->out[0] < 0 || n->out[0] >= c->n_i32_of) return 0;
+    const lp_tensor *y = &c->g->t[n->out[0]];
+    if (y->dtype != LP_DT_I64 || (!y->sv && n->op != LP_OP_Range) || y->rank > 1 || (y->flags & LP_T_OUTPUT))
+        return 0;
+    int any = 0;
+    for (int j = 0; j < n->n_in; j++) {
+        if (!(mask >> j & 1) || n->in[j] < 0) continue;
+        const lp_tensor *t = &c->g->t[n->in[j]];
+        if (t->dtype != LP_DT_I64) return 0;
+        if (t->flags & LP_T_CONST) {
+            if (!fits_i32(t)) return 0;
+        } else {
+            if (n->in[j] >= c->n_i32_of || c->i32_of[n->in[j]] < 0) return 0;
+            any = 1;
+        }
+    }
+    return any;
+}
+
+static lp_status lower_in_int32(lp_ctx *c, lp_node *n) {
+    lp_graph *g = c->g;
+    unsigned mask = shape_value_inputs(n);
+    for (int j = 0; j < n->n_in; j++) {
+        int t = n->in[j];
+        if (!(mask >> j & 1) || t < 0) continue;
+        if (!(g->t[t].flags & LP_T_CONST)) {
+            n->in[j] = c->i32_of[t];
+            continue;
+        }
+        int64_t cnt = lp_tensor_numel(&g->t[t]);
+        int32_t *v = lp_arena_alloc(&g->arena, sizeof(int32_t) * (size_t)(cnt ? cnt : 1));
+        if (!v) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; i < cnt; i++) v[i] = (int32_t)lp_get_i64(g->t[t].dtype, g->t[t].data, i);
+        lp_tensor T = g->t[t];
+        int k = lp_emit_const(c, LP_DT_I32, T.rank, T.dims, v, "i32");
+        if (k < 0) return c->err->code;
+        n->in[j] = k;
+    }
+    int y = n->out[0];
+    lp_tensor Y = g->t[y];
+    int y32 = lp_emit_tensor(c, LP_DT_I32, Y.rank, Y.dims, "i32");
+    if (y32 < 0) return c->err->code;
+    g->t[y32].sv = Y.sv;
+    n->out[0] = y32;
+    LP_TRY(lp_op_impls[n->op]->lower(c, n));
+    LP_TRY(c->err->code);
+    n->out[0] = y;
+    c->i32_of[y] = y32;
+    int id = lp_emit_op(c, LP_TFL_CAST, &y32, 1, &y, 1);
+    if (id < 0) return c->err->code;
+    g->n[id].p.in_type = LP_DT_I32;
+    g->n[id].p.out_type = LP_DT_I64;
+    return LP_OK;
+}
+
 lp_status lp_pass_lower(lp_ctx *c) {
     lp_graph *g = c->g;
+    LP_TRY(sym_sources(c));
     int n_old = g->n_n;
     lp_node *old = malloc(sizeof(lp_node) * (size_t)(n_old + 1));
-    if (!old) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    c->n_i32_of = g->n_t;
+    c->i32_of = malloc(sizeof(int) * (size_t)(g->n_t + 1));
+    if (!old || !c->i32_of) {
+        free(old);
+        free(c->i32_of);
+        c->i32_of = NULL;
+        c->n_i32_of = 0;
+        sym_sources_free(c);
+        return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    }
+    for (int t = 0; t < c->n_i32_of; t++) c->i32_of[t] = -1;
     memcpy(old, g->n, sizeof(lp_node) * (size_t)n_old);
     g->n_n = 0;
     for (int t = 0; t < g->n_t; t++) g->t[t].producer = -1;
@@ -215,12 +365,17 @@ lp_status lp_pass_lower(lp_ctx *c) {
         for (int j = 0; j < old[i].n_in && !keeps_lazy && st == LP_OK; j++)
             if (old[i].in[j] >= 0 && g->t[old[i].in[j]].lazy && !lp_tensor_bytes(g, old[i].in[j])) st = c->err->code;
         if (st != LP_OK) break;
-        if (lp_op_impls[old[i].op]->lower(c, &c->cur) != LP_OK || c->err->code != LP_OK) {
+        lp_status ls = in_int32(c, &c->cur) ? lower_in_int32(c, &c->cur) : lp_op_impls[old[i].op]->lower(c, &c->cur);
+        if (ls != LP_OK || c->err->code != LP_OK) {
             if (c->err->code == LP_OK) lp_fail(c, LP_ERR_INTERNAL, "lowering failed");
             st = fail_at(c, &c->cur, "lowering");
         }
     }
     free(old);
+    free(c->i32_of);
+    c->i32_of = NULL;
+    c->n_i32_of = 0;
+    sym_sources_free(c);
     return st;
 }
 
