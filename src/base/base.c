@@ -101,10 +101,7 @@ struct lp_arena_block {
 #define LP_BLOCK_HDR ((sizeof(lp_arena_block) + 15) & ~(size_t)15)
 #define LP_BLOCK_MIN (64 * 1024)
 
-void lp_arena_init(lp_arena *a) {
-    a->head = NULL;
-    a->total = 0;
-}
+void lp_arena_init(lp_arena *a) { memset(a, 0, sizeof *a); }
 
 void lp_arena_free(lp_arena *a) {
     lp_arena_block *b = a->head;
@@ -115,6 +112,7 @@ void lp_arena_free(lp_arena *a) {
     }
     a->head = NULL;
     a->total = 0;
+    a->hit_limit = 0;
 }
 
 static void *arena_alloc(lp_arena *a, size_t size, int zero) {
@@ -125,6 +123,10 @@ static void *arena_alloc(lp_arena *a, size_t size, int zero) {
     if (!b || b->cap - b->used < need) {
         size_t cap = need > LP_BLOCK_MIN ? need : LP_BLOCK_MIN;
         if (cap > SIZE_MAX - LP_BLOCK_HDR) return NULL;
+        if (a->limit && (LP_BLOCK_HDR + cap > a->limit || a->total > a->limit - LP_BLOCK_HDR - cap)) {
+            a->hit_limit = 1;
+            return NULL;
+        }
         lp_arena_block *nb = malloc(LP_BLOCK_HDR + cap);
         if (!nb) return NULL;
         nb->used = 0;
@@ -196,6 +198,37 @@ int lp_add_size(size_t a, size_t b, size_t *out) {
 int lp_mul_i64(int64_t a, int64_t b, int64_t *out) {
     if (a < 0 || b < 0) return 0;
     if (a && b > INT64_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+int lp_add_i64s(int64_t a, int64_t b, int64_t *out) {
+    if ((b > 0 && a > INT64_MAX - b) || (b < 0 && a < INT64_MIN - b)) return 0;
+    *out = a + b;
+    return 1;
+}
+
+int lp_sub_i64s(int64_t a, int64_t b, int64_t *out) {
+    if ((b < 0 && a > INT64_MAX + b) || (b > 0 && a < INT64_MIN + b)) return 0;
+    *out = a - b;
+    return 1;
+}
+
+int lp_mul_i64s(int64_t a, int64_t b, int64_t *out) {
+    if (a == 0 || b == 0) {
+        *out = 0;
+        return 1;
+    }
+    /* |a * b| fits when |a| <= INT64_MAX / |b|; INT64_MIN itself only times 1 */
+    if (a == INT64_MIN || b == INT64_MIN) {
+        if (a == 1 || b == 1) {
+            *out = a == 1 ? b : a;
+            return 1;
+        }
+        return 0;
+    }
+    int64_t ua = a < 0 ? -a : a, ub = b < 0 ? -b : b;
+    if (ua > INT64_MAX / ub) return 0;
     *out = a * b;
     return 1;
 }

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 
 #include "liteport.h"
 
@@ -21,6 +22,14 @@ int lp_utf8_valid(const char *s, size_t n);
 #define LP_MAX_NEST 16                         /* nesting of subgraphs / messages */
 #define LP_MAX_NAME 4096                       /* string length */
 #define LP_MAX_ATTR_ELEMS (1 << 24)
+#define LP_MAX_DIM ((int64_t)INT32_MAX)        /* one dimension (TFLite stores int32 dims) */
+#define LP_MAX_IO 1024                         /* graph inputs, graph outputs (each) */
+#define LP_MAX_TABLE_BYTES ((size_t)256 << 20) /* lowering: tables built from declared sizes, in all */
+#define LP_READ_MAX ((size_t)64 << 20)         /* files up to this size are read, larger ones mapped */
+/* a conversion's graph arena holds at most LP_ARENA_BASE + LP_ARENA_PER_BYTE x the input's bytes
+ * (model and external data): a safety net under the specific limits above */
+#define LP_ARENA_BASE ((size_t)1 << 30)
+#define LP_ARENA_PER_BYTE 8
 
 /* ---- error state: the first error wins ---- */
 typedef struct lp_err {
@@ -48,6 +57,8 @@ typedef struct lp_arena_block lp_arena_block;
 typedef struct lp_arena {
     lp_arena_block *head;
     size_t total;  /* bytes obtained from malloc */
+    size_t limit;  /* 0: none; else allocations that would pass it fail (and set hit_limit) */
+    int hit_limit; /* an allocation failed because of `limit`, not because malloc did */
 } lp_arena;
 
 void lp_arena_init(lp_arena *a);
@@ -68,7 +79,19 @@ char *lp_arena_printf(lp_arena *a, const char *fmt, ...)
 /* ---- checked arithmetic: return 0 on overflow ---- */
 int lp_mul_size(size_t a, size_t b, size_t *out);
 int lp_add_size(size_t a, size_t b, size_t *out);
-int lp_mul_i64(int64_t a, int64_t b, int64_t *out);
+int lp_mul_i64(int64_t a, int64_t b, int64_t *out); /* non-negative operands only */
+/* signed a + b, a - b, a * b for any operands (attribute values from a file); 0 on overflow */
+int lp_add_i64s(int64_t a, int64_t b, int64_t *out);
+int lp_sub_i64s(int64_t a, int64_t b, int64_t *out);
+int lp_mul_i64s(int64_t a, int64_t b, int64_t *out);
+/* wrapping (two's complement) a + b, a - b, a * b: ONNX integer arithmetic, defined for all inputs */
+static inline int64_t lp_wrap_add(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+static inline int64_t lp_wrap_sub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
+static inline int64_t lp_wrap_mul(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
+/* a / b truncating, with INT64_MIN / -1 = INT64_MIN (wraps) and x / 0 = 0 (callers report it) */
+static inline int64_t lp_wrap_div(int64_t a, int64_t b) {
+    return b == 0 ? 0 : (b == -1 ? lp_wrap_sub(0, a) : a / b);
+}
 
 /* ---- growable byte buffer (malloc-backed) ---- */
 typedef struct lp_buf {

@@ -98,6 +98,15 @@ int lp_graph_add_tensor(lp_graph *g, const char *name, lp_dtype dt, int rank, co
                    rank, LP_MAX_RANK);
         return -1;
     }
+    const char *bad = dims && rank > 0 ? lp_dims_check(NULL, rank, dims) : NULL;
+    if (bad) {
+        lp_tensor tmp = {.rank = rank};
+        memcpy(tmp.dims, dims, sizeof(int64_t) * (size_t)rank);
+        char sh[200];
+        lp_err_set(g->err, LP_ERR_LIMIT, "tensor '%s' has shape %s: %s", name ? name : "",
+                   lp_shape_str(g, &tmp, sh, sizeof sh), bad);
+        return -1;
+    }
     if (!grow((void **)&g->t, &g->cap_t, g->n_t + 1, sizeof(lp_tensor))) {
         lp_err_set(g->err, LP_ERR_NOMEM, "out of memory");
         return -1;
@@ -220,6 +229,18 @@ int lp_graph_add_origin(lp_graph *g, const char *name, const char *op_type) {
     g->origin_names[g->n_origin] = name;
     g->origin_ops[g->n_origin] = op_type;
     return g->n_origin++;
+}
+
+const char *lp_dims_check(const lp_graph *g, int rank, const int64_t *dims) {
+    if (rank > LP_MAX_RANK) return "rank above 8";
+    int64_t p = 1;
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] < 0 && g && dims[i] < -(int64_t)g->n_sym) return "a negative dimension";
+        if (dims[i] > LP_MAX_DIM) return "a dimension above 2147483647 (TFLite stores dimensions as int32)";
+        if (dims[i] > 0 && (!lp_mul_i64(p, dims[i], &p) || p > LP_MAX_ELEMENTS))
+            return "more than 2^40 elements";
+    }
+    return NULL;
 }
 
 int64_t lp_tensor_numel(const lp_tensor *t) {
@@ -358,7 +379,7 @@ lp_status lp_graph_toposort(lp_graph *g) {
                         culprit >= 0 ? lp_op_name(g->n[culprit].op) : "?");
     } else {
         for (int i = 0; i < no; i++) nodes[i] = g->n[order[i]];
-        memcpy(g->n, nodes, sizeof(lp_node) * (size_t)no);
+        if (no) memcpy(g->n, nodes, sizeof(lp_node) * (size_t)no);
         g->n_n = no;
         for (int t = 0; t < g->n_t; t++) g->t[t].producer = -1;
         for (int i = 0; i < no; i++)

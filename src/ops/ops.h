@@ -18,6 +18,7 @@ typedef struct lp_ctx {
     lp_node cur;       /* a copy of it (the node array may move while lowering adds nodes) */
     const char *pass;  /* name of the running pass */
     size_t folded_bytes; /* constant payloads made by folding so far (bounded by LP_MAX_FOLD_BYTES) */
+    size_t table_bytes;  /* tables built from declared sizes so far (bounded by LP_MAX_TABLE_BYTES) */
 } lp_ctx;
 
 typedef struct lp_op_impl {
@@ -49,6 +50,12 @@ lp_status lp_fail(lp_ctx *c, lp_status code, const char *fmt, ...)
         lp_status lp_try_st_ = (expr);       \
         if (lp_try_st_ != LP_OK) return lp_try_st_; \
     } while (0)
+
+/* Zeroed memory (graph arena) for a table a lowering builds from declared sizes rather than from
+ * the model's data: divisor and index tables, zero biases, masks, interpolation matrices. n
+ * elements of `size` bytes; all such tables of a conversion share LP_MAX_TABLE_BYTES. NULL with an
+ * error naming `what` when the table would pass it. */
+void *lp_table_alloc(lp_ctx *c, int64_t n, size_t size, const char *what);
 
 /* ---- tensors ---- */
 static inline lp_tensor *lp_T(lp_ctx *c, int id) { return &c->g->t[id]; }

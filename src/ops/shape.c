@@ -171,7 +171,9 @@ static lp_status resolve_minus_one(lp_ctx *c, const lp_tensor *x, int64_t *targe
     for (int i = 0; i < rank; i++) {
         if (i == minus) continue;
         if (target[i] >= 0) {
-            p_out *= target[i];
+            /* entries come from the model: a product past the limits cannot match any input */
+            if (!lp_mul_i64(p_out, target[i], &p_out) || p_out > LP_MAX_ELEMENTS)
+                return lp_fail(c, LP_ERR_INVALID, "the target shape has more than 2^40 elements");
             continue;
         }
         int k;
@@ -636,9 +638,11 @@ static lp_status slice_spec_get(lp_ctx *c, const lp_node *n, slice_spec *s) {
     return LP_OK;
 }
 
+/* b and e are clamped into [-1, dim], so only the step can be extreme (INT64_MIN included) */
 static int64_t slice_len(int64_t b, int64_t e, int64_t st) {
-    if (st > 0) return e > b ? (e - b + st - 1) / st : 0;
-    return b > e ? (b - e + (-st) - 1) / (-st) : 0;
+    if (st > 0) return e > b ? (e - b - 1) / st + 1 : 0;
+    if (b <= e) return 0;
+    return st == INT64_MIN ? 1 : (b - e - 1) / -st + 1;
 }
 
 static lp_status slice_infer(lp_ctx *c, const lp_node *n) {
@@ -714,6 +718,7 @@ static lp_status slice_runtime_lower(lp_ctx *c, const lp_node *n) {
     if (!mv_static(x)) return lp_fail(c, LP_ERR_UNSUPPORTED, "runtime slice bounds on an input of dynamic shape");
     if (st->rank != 1 || st->dims[0] < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "starts must be 1-D of static length");
     int64_t k = st->dims[0], r64 = r;
+    if (k > r) return lp_fail(c, LP_ERR_INVALID, "starts has %lld entries for an input of rank %d", (long long)k, r);
     int ax;
     if (lp_has_in(n, 3)) {
         int a = slice_i32(c, n->in[3]);
@@ -766,7 +771,8 @@ static lp_status slice_lower(lp_ctx *c, const lp_node *n) {
     for (int d = 0; d < s.rank; d++) {
         b[d] = (int32_t)s.start[d];
         e[d] = (int32_t)s.end[d];
-        st[d] = (int32_t)s.step[d];
+        /* a step beyond int32 takes one element, as a step of INT32_MAX does (dims are int32) */
+        st[d] = (int32_t)(s.step[d] > INT32_MAX ? INT32_MAX : s.step[d] < -INT32_MAX ? -INT32_MAX : s.step[d]);
         if (!s.sliced[d]) {
             bm |= 1 << d;
             em |= 1 << d;
@@ -873,8 +879,10 @@ static lp_status range_infer(lp_ctx *c, const lp_node *n) {
     if (lp_const_scalar(c, n->in[0], &a) && lp_const_scalar(c, n->in[1], &b) && lp_const_scalar(c, n->in[2], &d)) {
         if (d == 0) return lp_fail(c, LP_ERR_INVALID, "delta is 0");
         double k = ceil((b - a) / d);
+        if (k != k) return lp_fail(c, LP_ERR_INVALID, "start %g, limit %g and delta %g give no length", a, b, d);
+        if (k > (double)LP_MAX_DIM) return lp_fail(c, LP_ERR_LIMIT, "a range of %g elements (at most %lld)", k,
+                                                   (long long)LP_MAX_DIM);
         len = k > 0 ? (int64_t)k : 0;
-        if (len > LP_MAX_ELEMENTS) return lp_fail(c, LP_ERR_LIMIT, "range of %lld elements", (long long)len);
     } else {
         len = lp_graph_new_sym(c->g, NULL);
     }
@@ -889,7 +897,7 @@ static lp_status range_eval(lp_ctx *c, const lp_node *n) {
     if (lp_dtype_is_int(y->dtype)) {
         int64_t a = lp_get_i64(T(n->in[0])->dtype, T(n->in[0])->data, 0);
         int64_t d = lp_get_i64(T(n->in[2])->dtype, T(n->in[2])->data, 0);
-        for (int64_t i = 0; i < ne; i++) lp_set_i64(y->dtype, p, i, a + i * d);
+        for (int64_t i = 0; i < ne; i++) lp_set_i64(y->dtype, p, i, lp_wrap_add(a, lp_wrap_mul(i, d)));
     } else {
         double a, b, d;
         lp_const_scalar(c, n->in[0], &a);
@@ -1087,11 +1095,21 @@ static lp_status pad_spec_get(lp_ctx *c, const lp_node *n, pad_spec *p) {
     int k = na >= 0 ? na : x->rank;
     if (np != 2 * k) return lp_fail(c, LP_ERR_INVALID, "pads has %d entries; expected %d", np, 2 * k);
     for (int d = 0; d < x->rank; d++) p->before[d] = p->after[d] = 0;
+    for (int i = 0; i < 2 * k; i++)
+        if (pads[i] > LP_MAX_DIM || pads[i] < -LP_MAX_DIM)
+            return lp_fail(c, LP_ERR_INVALID, "pads entry %d is %lld (at most %lld either way)", i, (long long)pads[i],
+                           (long long)LP_MAX_DIM);
     for (int i = 0; i < k; i++) {
         int a = i;
         if (na >= 0) LP_TRY(lp_axis(c, axes[i], x->rank, &a, "axis"));
         p->before[a] = pads[i];
         p->after[a] = pads[i + k];
+    }
+    /* edge, reflect and wrap copy existing elements: an axis left empty by cropping has none */
+    for (int d = 0; d < x->rank && strcmp(p->mode, "constant") != 0; d++) {
+        int64_t left = x->dims[d] + (p->before[d] < 0 ? p->before[d] : 0) + (p->after[d] < 0 ? p->after[d] : 0);
+        if (x->dims[d] >= 0 && left <= 0 && (p->before[d] > 0 || p->after[d] > 0))
+            return lp_fail(c, LP_ERR_INVALID, "mode '%s' cannot pad axis %d, which has no elements", p->mode, d);
     }
     return LP_OK;
 }
