@@ -259,8 +259,9 @@ static lp_status pool3d_lower(lp_ctx *c, pool_job *J, int x, int y) {
 
 /* x[:, :, o*d : o*d + (out-1)*s + 1 : s, ...] of the padded input */
 static int tap_slice(lp_ctx *c, int xp, const pool_job *J, const int64_t *tap) {
-    lp_tensor *X = T(xp);
+    lp_tensor *X = T(xp); /* read before anything is emitted (emitting may move the tensor array) */
     int r = X->rank;
+    lp_dtype dt = X->dtype;
     int32_t b[LP_MAX_RANK] = {0}, e[LP_MAX_RANK] = {0}, st[LP_MAX_RANK];
     int64_t od[LP_MAX_RANK];
     od[0] = X->dims[0], od[1] = X->dims[1];
@@ -272,7 +273,7 @@ static int tap_slice(lp_ctx *c, int xp, const pool_job *J, const int64_t *tap) {
         od[2 + i] = J->out_sp[i];
     }
     int bi = lp_emit_i32(c, b, r, "begin"), ei = lp_emit_i32(c, e, r, "end"), si = lp_emit_i32(c, st, r, "strides");
-    int out = lp_emit_tensor(c, X->dtype, r, od, "tap");
+    int out = lp_emit_tensor(c, dt, r, od, "tap");
     int in[4] = {xp, bi, ei, si};
     int id = bi < 0 || ei < 0 || si < 0 || out < 0 ? -1 : lp_emit_op(c, LP_TFL_STRIDED_SLICE, in, 4, &out, 1);
     if (id < 0) return -1;
@@ -352,6 +353,8 @@ static lp_status pool_slices_lower(lp_ctx *c, pool_job *J, int x, int y, int y_i
         if (!lp_mul_i64(ntaps, J->s.k[i], &ntaps) || ntaps > MAX_TAPS)
             return lp_fail(c, LP_ERR_UNSUPPORTED, "a window of more than %d taps in this form (one slice per tap)",
                            MAX_TAPS);
+    /* every tap adds a few tensors: room for all of them up front (the driver reserves LP_LOWER_RESERVE) */
+    if (!lp_graph_reserve(c->g, (int)(8 * ntaps + 64))) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
     int acc = -1, acc_i = -1;
     for (int64_t t = 0; t < ntaps; t++) {
         int64_t rem = t;
