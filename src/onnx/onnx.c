@@ -699,6 +699,12 @@ static lp_status read_tensor(ctx *c, const uint8_t *msg, size_t len, const char 
         if (!lp_mul_i64(numel, ti.dims[i], &numel) || numel > LP_MAX_ELEMENTS)
             return lp_err_set(c->err, LP_ERR_LIMIT, "%s '%s' has more than %lld elements", ti.kind, nm,
                               (long long)LP_MAX_ELEMENTS);
+    const char *bad = lp_dims_check(NULL, ti.rank, ti.dims);
+    if (bad) {
+        char dsh[200];
+        return lp_err_set(c->err, LP_ERR_LIMIT, "%s '%s' has shape %s: %s", ti.kind, nm,
+                          dims_str(ti.dims, ti.rank, dsh, sizeof dsh), bad);
+    }
     size_t need;
     if (dt == LP_DT_I4 || dt == LP_DT_U4)
         need = (size_t)((numel + 1) / 2); /* two 4-bit values per byte, low nibble first */
@@ -1581,6 +1587,14 @@ static lp_status read_graph(ctx *c, const uint8_t *msg, size_t len) {
         int64_t dims[LP_MAX_RANK];
         st = vinfo_dims(c, &vi, dims);
         if (st != LP_OK) return st;
+        const char *bad = vi.has_shape ? lp_dims_check(g, vi.rank, dims) : NULL;
+        if (bad) {
+            lp_tensor tmp = {.rank = vi.rank};
+            memcpy(tmp.dims, dims, sizeof(int64_t) * (size_t)vi.rank);
+            char sh[200];
+            return lp_err_set(c->err, LP_ERR_LIMIT, "graph input '%s' has shape %s: %s", vi.name,
+                              lp_shape_str(g, &tmp, sh, sizeof sh), bad);
+        }
         id = lp_graph_add_tensor(g, vi.name, vi.has_type ? map_dtype(vi.elem) : LP_DT_UNDEF,
                                  vi.has_shape ? vi.rank : -1, dims);
         if (id < 0) return graph_fail(c);

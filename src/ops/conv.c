@@ -696,6 +696,14 @@ static lp_status bn_infer(lp_ctx *c, const lp_node *n) {
     if (x->rank < 2) return lp_fail(c, LP_ERR_INVALID, "input rank %d", x->rank);
     if (lp_attr_i(c, n, "training_mode", 0) != 0)
         return lp_fail(c, LP_ERR_UNSUPPORTED, "attribute 'training_mode'=1 (inference only)");
+    /* scale, B, mean, var: one value per channel (opset 6/7 spatial=0: per activation, not checked) */
+    static const char *const names[5] = {"", "scale", "B", "input_mean", "input_var"};
+    for (int k = 1; k <= 4 && k < n->n_in; k++) {
+        lp_tensor *p = lp_in(c, n, k);
+        if (p && p->rank == 1 && p->dims[0] >= 0 && x->dims[1] >= 0 && p->dims[0] != x->dims[1])
+            return lp_fail(c, LP_ERR_INVALID, "input %d '%s' ('%s') has %lld values; the input has %lld channels", k,
+                           names[k], p->name, (long long)p->dims[0], (long long)x->dims[1]);
+    }
     lp_set_out(c, n, 0, x->dtype, x->rank, x->dims);
     return c->err->code;
 }

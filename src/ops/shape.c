@@ -1081,6 +1081,7 @@ static lp_status pad_spec_get(lp_ctx *c, const lp_node *n, pad_spec *p) {
         if (np < 0) np = lp_attr_ints(c, n, "paddings", pads, 2 * LP_MAX_RANK);
         p->value = lp_attr_f(c, n, "value", 0.0f);
     } else {
+        if (!lp_has_in(n, 1)) return lp_fail(c, LP_ERR_INVALID, "input 1 'pads' is required (opset 11 and later)");
         np = lp_known_ints(c, n, 1, pads, 2 * LP_MAX_RANK);
         if (lp_has_in(n, 2) && lp_tensor_numel(T(n->in[2])) != 0) {
             if (!lp_const_scalar(c, n->in[2], &p->value)) p->value_tensor = n->in[2];

@@ -72,8 +72,15 @@ void lp_set_out(lp_ctx *c, const lp_node *n, int k, lp_dtype dt, int rank, const
         lp_tensor tmp = {.rank = rank > LP_MAX_RANK ? LP_MAX_RANK : rank};
         memcpy(tmp.dims, dims, sizeof(int64_t) * (size_t)tmp.rank);
         char sh[200];
-        lp_fail(c, LP_ERR_LIMIT, "output %d ('%s') would have shape %s: %s", k, t->name,
-                lp_shape_str(c->g, &tmp, sh, sizeof sh), bad);
+        int neg = -1;
+        for (int i = 0; i < tmp.rank && neg < 0; i++)
+            if (dims[i] < -(int64_t)c->g->n_sym) neg = i;
+        if (neg >= 0) /* not a symbol: a negative size computed from the model's values */
+            lp_fail(c, LP_ERR_INVALID, "output %d ('%s') would have dimension %d = %lld", k, t->name, neg,
+                    (long long)dims[neg]);
+        else
+            lp_fail(c, LP_ERR_LIMIT, "output %d ('%s') would have shape %s: %s", k, t->name,
+                    lp_shape_str(c->g, &tmp, sh, sizeof sh), bad);
         t->dtype = dt;
         t->rank = -1;
         return;

@@ -162,9 +162,23 @@ lp_status lp_infer_node(lp_ctx *c, int i) {
         }
     }
     if (check_types(c, n) != LP_OK) return fail_at(c, n, "shape inference");
+    /* types the model declares for the outputs (graph outputs, value_info) */
+    lp_dtype declared[8];
+    for (int k = 0; k < n->n_out && k < 8; k++)
+        declared[k] = n->out[k] >= 0 && !(lp_T(c, n->out[k])->flags & LP_T_CONST) ? lp_T(c, n->out[k])->dtype
+                                                                                  : LP_DT_UNDEF;
     if (impl->infer(c, n) != LP_OK || c->err->code != LP_OK) {
         if (c->err->code == LP_OK) lp_fail(c, LP_ERR_INTERNAL, "shape inference failed");
         return fail_at(c, n, "shape inference");
+    }
+    for (int k = 0; k < n->n_out && k < 8; k++) {
+        lp_tensor *t = n->out[k] >= 0 ? lp_T(c, n->out[k]) : NULL;
+        if (t && declared[k] != LP_DT_UNDEF && t->dtype != declared[k]) {
+            /* onnxruntime refuses such a model too */
+            lp_fail(c, LP_ERR_INVALID, "output %d ('%s') is %s, but the model declares it %s", k, t->name,
+                    lp_dtype_name(t->dtype), lp_dtype_name(declared[k]));
+            return fail_at(c, n, "shape inference");
+        }
     }
     int all_const = 1;
     for (int k = 0; k < n->n_out; k++) {
