@@ -399,7 +399,8 @@ def verify(onnx_model, tflite_model, inputs=None, *, batch_sizes=None, seed=0, r
 
     so = ort.SessionOptions()
     so.log_severity_level = 3
-    sess = ort.InferenceSession(onnx_bytes, sess_options=so, providers=["CPUExecutionProvider"])
+    # from the path when there is one: onnxruntime then finds external data next to the model
+    sess = ort.InferenceSession(onnx_path or onnx_bytes, sess_options=so, providers=["CPUExecutionProvider"])
     ort_inputs = sess.get_inputs()
     ort_outputs = [o.name for o in sess.get_outputs()]
     lite = LiteRTModel(tflite_bytes, report)

@@ -331,6 +331,18 @@ void lp_uses_free(lp_uses *u) {
 
 lp_status lp_graph_toposort(lp_graph *g) {
     int nn = g->n_n;
+    /* ids are checked before anything indexes with them: a lowering bug becomes an internal
+     * error, not a read outside the tensor array */
+    for (int i = 0; i < nn; i++) {
+        const lp_node *n = &g->n[i];
+        if (n->dead) continue;
+        for (int j = 0; j < n->n_in + n->n_out; j++) {
+            int t = j < n->n_in ? n->in[j] : n->out[j - n->n_in];
+            if (t < -1 || t >= g->n_t)
+                return lp_err_set(g->err, LP_ERR_INTERNAL, "node '%s' (%s) refers to tensor id %d of %d", n->name,
+                                  lp_op_name(n->op), t, g->n_t);
+        }
+    }
     int *indeg = calloc((size_t)nn + 1, sizeof(int));
     int *order = malloc(sizeof(int) * (size_t)(nn + 1));
     int *queue = malloc(sizeof(int) * (size_t)(nn + 1));

@@ -404,6 +404,16 @@ static lp_status la_spec_get(lp_ctx *c, const lp_node *n, la_spec *s) {
         return lp_fail(c, LP_ERR_INVALID, "update_rule '%s' %s the beta input", rule, s->delta ? "requires" : "forbids");
     s->b = q->dims[0];
     s->t = q->dims[1];
+    /* every per-step input has the query's batch and sequence length (the loop reads step t of each) */
+    static const char *const names[6] = {"query", "key", "value", "", "decay", "beta"};
+    for (int i = 1; i < 6 && i < n->n_in; i++) {
+        lp_tensor *x = i == 3 ? NULL : lp_in(c, n, i);
+        if (!x || x->rank < 2) continue;
+        for (int d = 0; d < 2; d++)
+            if (x->dims[d] >= 0 && q->dims[d] >= 0 && x->dims[d] != q->dims[d])
+                return lp_fail(c, LP_ERR_INVALID, "input %d '%s' has %s %lld; the query has %lld", i, names[i],
+                               d ? "sequence length" : "batch", (long long)x->dims[d], (long long)q->dims[d]);
+    }
     if (q->dims[2] % s->hq || k->dims[2] % s->hkv || v->dims[2] % s->hkv)
         return lp_fail(c, LP_ERR_INVALID, "hidden sizes are not multiples of the head counts");
     s->dk = q->dims[2] / s->hq;

@@ -12,6 +12,7 @@
 static lp_status d2s_infer(lp_ctx *c, const lp_node *n) {
     lp_tensor *x = T(n->in[0]);
     if (x->rank != 4) return lp_fail(c, LP_ERR_INVALID, "input must be 4-D");
+    if (!lp_node_attr(n, "blocksize")) return lp_fail(c, LP_ERR_INVALID, "attribute 'blocksize' is required");
     int64_t b = lp_attr_i(c, n, "blocksize", 0);
     if (b <= 0 || b > 4096) return lp_fail(c, LP_ERR_INVALID, "attribute 'blocksize' is %lld (1 to 4096 supported)", (long long)b);
     if (x->dims[1] > LP_MAX_ELEMENTS || x->dims[2] > LP_MAX_ELEMENTS || x->dims[3] > LP_MAX_ELEMENTS)

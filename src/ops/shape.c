@@ -4,6 +4,7 @@
  * chains like Shape -> Gather -> Unsqueeze -> Concat -> Reshape become constants. */
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "movement.h"
@@ -183,9 +184,15 @@ static lp_status resolve_minus_one(lp_ctx *c, const lp_tensor *x, int64_t *targe
         else extra_out = 1;
     }
     if (!extra_out && n_in == 0) {
-        if (p_out == 0 || p_in % p_out)
-            return lp_fail(c, LP_ERR_INVALID, "cannot reshape %lld elements into the requested shape",
-                           (long long)p_in);
+        if (p_out == 0 || p_in % p_out) {
+            char a[200], b[200] = "[";
+            lp_shape_str(c->g, x, a, sizeof a);
+            for (int i = 0; i < rank; i++) /* all known here, but for the -1 */
+                snprintf(b + strlen(b), sizeof b - strlen(b), "%s%lld", i ? "," : "",
+                         (long long)(i == minus ? -1 : target[i]));
+            snprintf(b + strlen(b), sizeof b - strlen(b), "]");
+            return lp_fail(c, LP_ERR_INVALID, "cannot reshape %s (%lld elements) into %s", a, (long long)p_in, b);
+        }
         target[minus] = p_in / p_out;
     } else if (!extra_out && n_in == 1 && p_in == p_out) {
         target[minus] = syms_in[0];
@@ -1013,7 +1020,7 @@ static lp_status tile_infer(lp_ctx *c, const lp_node *n) {
     if (k >= 0 && k != x->rank) return lp_fail(c, LP_ERR_INVALID, "repeats has %d values for rank %d", k, x->rank);
     for (int i = 0; i < x->rank; i++) {
         if (k < 0) dims[i] = lp_graph_new_sym(c->g, NULL);
-        else if (rep[i] < 0) return lp_fail(c, LP_ERR_INVALID, "repeat %lld", (long long)rep[i]);
+        else if (rep[i] < 0 || rep[i] > LP_MAX_DIM) return lp_fail(c, LP_ERR_INVALID, "repeat %lld", (long long)rep[i]);
         else if (rep[i] == 1) dims[i] = x->dims[i];
         else dims[i] = x->dims[i] >= 0 ? x->dims[i] * rep[i] : lp_graph_new_sym(c->g, NULL);
     }
