@@ -107,20 +107,25 @@ int lp_graph_add_tensor(lp_graph *g, const char *name, lp_dtype dt, int rank, co
                    lp_shape_str(g, &tmp, sh, sizeof sh), bad);
         return -1;
     }
+    /* dims (and name) may point into the tensor array itself (another tensor's dims), which
+     * growing can move: copied first */
+    int64_t d[LP_MAX_RANK] = {0};
+    if (dims && rank > 0) memcpy(d, dims, sizeof(int64_t) * (size_t)rank);
+    char *nm = name ? lp_arena_strdup(&g->arena, name) : "";
+    if (!nm) {
+        lp_err_set(g->err, LP_ERR_NOMEM, "out of memory");
+        return -1;
+    }
     if (!grow((void **)&g->t, &g->cap_t, g->n_t + 1, sizeof(lp_tensor))) {
         lp_err_set(g->err, LP_ERR_NOMEM, "out of memory");
         return -1;
     }
     lp_tensor *t = &g->t[g->n_t];
     memset(t, 0, sizeof *t);
-    t->name = name ? lp_arena_strdup(&g->arena, name) : "";
-    if (!t->name) {
-        lp_err_set(g->err, LP_ERR_NOMEM, "out of memory");
-        return -1;
-    }
+    t->name = nm;
     t->dtype = dt;
     t->rank = rank;
-    for (int i = 0; i < rank && i < LP_MAX_RANK; i++) t->dims[i] = dims ? dims[i] : 0;
+    for (int i = 0; i < rank && i < LP_MAX_RANK; i++) t->dims[i] = d[i];
     t->producer = -1;
     return g->n_t++;
 }
