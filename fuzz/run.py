@@ -5,8 +5,8 @@
 
 For each target (fuzz/fuzz_TARGET.c): builds build-fuzz/fuzz_TARGET with clang
 (-fsanitize=fuzzer,address,undefined), seeds it with the ONNX backend test models (the
-conformance suite's, from the installed onnx package), the liteport test fixtures and every stored
-crasher, then runs it for N seconds on the corpus in build-fuzz/corpus/TARGET (kept, so runs add
+conformance suite's, from the installed onnx package), the C test fixtures and the hostile corpus
+(when `make test` has generated them into build/), then runs it for N seconds on the corpus in build-fuzz/corpus/TARGET (kept, so runs add
 up). Every crash, leak, timeout or out-of-memory input is copied into tests/fuzz/crashers/, which
 `make test` replays under the sanitizers (fuzz/replay.c): it stays there as a regression test once
 fixed. Each run appends a line to build-fuzz/runs.tsv (target, seconds, executions, coverage,
@@ -92,8 +92,10 @@ def seeds():
             open(stamp, "w").close()
         except ImportError as e:
             print(f"no conformance models ({e}): seeding from the test fixtures only", file=sys.stderr)
-    for p in glob.glob(os.path.join(ROOT, "build", "fixtures", "*.onnx")) + glob.glob(os.path.join(CRASHERS, "*")):
-        blobs.append(open(p, "rb").read())
+    for p in glob.glob(os.path.join(ROOT, "build", "fixtures", "*.onnx")) + \
+            glob.glob(os.path.join(ROOT, "build", "hostile", "*", "model.onnx")):
+        if os.path.isfile(p) and not os.path.islink(p):  # the corpus has FIFOs
+            blobs.append(open(p, "rb").read())
     for b in blobs:
         if len(b) > MAX_SEED:
             continue
@@ -118,13 +120,20 @@ def run(target, exe, seed_dir, seconds, timeout):
     print(" ".join(cmd), flush=True)
     t0 = time.time()
     with open(log, "w") as f:
-        # libFuzzer stops at the first crash: keep going until the time is used up
+        # libFuzzer stops at the first finding: set the input aside (it is kept in tests/fuzz/crashers
+        # below) and go on until the time is used up
         while time.time() - t0 < seconds:
             left = max(1, int(seconds - (time.time() - t0)))
             cmd[1] = f"-max_total_time={left}"
             p = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
             if p.returncode == 0:
                 break
+            bad = {hashlib.sha1(open(art + a, "rb").read()).hexdigest() for a in set(os.listdir(art)) - before}
+            for folder in (corpus, seed_dir):
+                for name in os.listdir(folder):
+                    q = os.path.join(folder, name)
+                    if os.path.isfile(q) and hashlib.sha1(open(q, "rb").read()).hexdigest() in bad:
+                        os.remove(q)
     text = open(log, errors="replace").read()
     execs = sum(int(x) for x in re.findall(r"stat::number_of_executed_units: (\d+)", text))
     cov = re.findall(r"cov: (\d+) ft: (\d+) corp: (\d+)", text)
@@ -165,7 +174,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=int, default=60, help="per target (default 60)")
     ap.add_argument("--targets", default=",".join(TARGETS))
-    ap.add_argument("--timeout", type=int, default=10, help="seconds per input before it counts as a hang")
+    ap.add_argument("--timeout", type=int, default=30,
+                    help="seconds per input before it counts as a hang (the sanitized, instrumented build is "
+                         "about 10 times slower than a release build)")
     ap.add_argument("--cc", default=os.environ.get("FUZZ_CC", "clang"))
     a = ap.parse_args()
     if not shutil.which(a.cc):

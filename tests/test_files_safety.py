@@ -165,17 +165,25 @@ def test_model_truncated_while_converting(tmp_path):
 
 
 def test_killed_conversion_leaves_nothing(tmp_path):
+    """SIGKILL at several moments, with and without an earlier output: never a partial output or a
+    temporary file, an earlier output either untouched or replaced by the complete new model."""
     big = tmp_path / "big.onnx"
     _big_model(str(big), mb=70)
     out = tmp_path / "big.tflite"
     sentinel = b"the previous model"
-    for delay in [0.05, 0.1, 0.2, 0.3, 0.5]:
-        out.write_bytes(sentinel)
+    for i, delay in enumerate([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8]):
+        had_output = i % 2 == 0
+        if had_output:
+            out.write_bytes(sentinel)
+        elif out.exists():
+            out.unlink()
         p = subprocess.Popen([CLI, "convert", str(big), "-o", str(out), "-q"])
         time.sleep(delay)
         p.send_signal(signal.SIGKILL)
         p.wait()
-        assert sorted(os.listdir(tmp_path)) == ["big.onnx", "big.tflite"], delay
-        data = out.read_bytes()
-        # either untouched, or (killed after the rename) the complete new model
-        assert data == sentinel or (data[4:8] == b"TFL3" and len(data) > 70 << 20), delay
+        names = sorted(os.listdir(tmp_path))
+        assert names == ["big.onnx", "big.tflite"] or (not had_output and names == ["big.onnx"]), (delay, names)
+        if out.exists():
+            data = out.read_bytes()
+            # either untouched, or (killed after the rename) the complete new model
+            assert (had_output and data == sentinel) or (data[4:8] == b"TFL3" and len(data) > 70 << 20), delay

@@ -1,6 +1,9 @@
 #if !defined(_WIN32)
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE 1
+#if defined(__linux__)
+#define _GNU_SOURCE 1 /* O_TMPFILE (glibc declares it only for GNU sources) */
+#endif
 #endif
 #include "base.h"
 
@@ -627,11 +630,15 @@ void lp_outfile_abort(lp_outfile *o) {
 }
 
 #if LP_POSIX && defined(O_TMPFILE)
-/* Give the complete unnamed file a temporary name next to the output (linkat through /proc, which
- * needs no privilege). 0 when it cannot be named. */
+/* Give the complete unnamed file a name (linkat through /proc, which needs no privilege): the
+ * output's own when there is none yet (2), else a temporary one next to it, to be renamed over the
+ * output (1). 0 when it cannot be named. */
 static int name_unnamed(lp_outfile *o) {
     char proc[64];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno((FILE *)o->fp));
+    /* no output yet: link the file under its final name at once (no temporary name, no window in
+     * which a killed process leaves one behind) */
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, o->path, AT_SYMLINK_FOLLOW) == 0) return 2;
     const char *slash = strrchr(o->path, '/');
     size_t dirlen = slash ? (size_t)(slash - o->path) + 1 : 0;
     for (int attempt = 0; attempt < 100; attempt++) {
@@ -687,10 +694,10 @@ lp_status lp_outfile_commit(lp_outfile *o, lp_err *err) {
     lp_status st = LP_OK;
     if (bad) {
         st = lp_err_set(err, LP_ERR_IO, "cannot write output '%s' (disk full?)", o->path);
-        if (named) remove(o->tmp_path);
+        if (named) remove(named == 2 ? o->path : o->tmp_path); /* 2: the output did not exist before */
     } else if (!named) {
         st = lp_err_set(err, LP_ERR_IO, "cannot name output '%s': %s", o->path, strerror(errno));
-    } else if (rename(o->tmp_path, o->path) != 0) {
+    } else if (named == 1 && rename(o->tmp_path, o->path) != 0) {
         st = lp_err_set(err, LP_ERR_IO, "cannot rename output into '%s': %s", o->path, strerror(errno));
         remove(o->tmp_path);
     }

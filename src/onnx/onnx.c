@@ -1669,10 +1669,22 @@ static lp_status read_graph(ctx *c, const uint8_t *msg, size_t len) {
     /* every input read must have a value (ONNX: graph input, initializer or an output of a node) */
     for (int i = c->node0; i < g->n_n; i++) {
         const lp_node *n = &g->n[i];
+        int formal = n->n_in; /* inputs past it are names the node's subgraphs read from this graph */
+        for (int a = 0; a < n->n_attrs; a++) {
+            const lp_attr *at = &n->attrs[a];
+            const lp_onnx_subgraph *sg = at->type == LP_ATTR_GRAPH ? at->graph : NULL;
+            if (sg && sg->n_formal < formal) formal = sg->n_formal;
+            for (int k = 0; at->type == LP_ATTR_GRAPHS && k < at->n; k++) {
+                sg = at->graphs[k];
+                if (sg && sg->n_formal < formal) formal = sg->n_formal;
+            }
+        }
         for (int j = 0; j < n->n_in; j++)
             if (n->in[j] >= 0 && !is_defined(&g->t[n->in[j]]))
                 return lp_err_set(c->err, LP_ERR_INVALID,
-                                  "node '%s' (%s): input '%s' is not a graph input, an initializer or the output of a node",
+                                  j < formal ? "node '%s' (%s): input '%s' is not a graph input, an initializer or the "
+                                               "output of a node"
+                                             : "node '%s' (%s): a subgraph reads '%s', which no enclosing graph defines",
                                   n->name, lp_op_name(n->op), g->t[n->in[j]].name);
     }
     leave(c);

@@ -561,8 +561,8 @@ static lp_status ccs_lower(lp_ctx *c, const lp_node *n) {
     int w = lp_cx_reshape(c, lp_cx_transpose(c, lp_cx_reshape(c, lp_cx_cast(c, n->in[1], f), 2, (int64_t[2]){C, K}),
                                              (int[2]){1, 0}), 4, fd);
     /* a zero bias when there is none: the kernel wants one when the filter is not a constant */
-    float *zb = lp_arena_alloc(&c->g->arena, sizeof(float) * (size_t)C);
-    if (!zb) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    float *zb = lp_table_alloc(c, C, sizeof(float), "zero bias");
+    if (!zb) return c->err->code;
     memset(zb, 0, sizeof(float) * (size_t)C);
     int bias = lp_has_in(n, 2) ? lp_cx_cast(c, n->in[2], f) : lp_cx_f32s(c, 1, &C, zb);
     if (c->err->code) return c->err->code;

@@ -1165,13 +1165,13 @@ static int pad_gather_axis(lp_ctx *c, int x, int axis, int64_t out_len, int64_t 
     int64_t d = X->dims[axis];
     int idx;
     if (before_t < 0) {
-        int64_t *v = lp_arena_alloc(&c->g->arena, sizeof(int64_t) * (size_t)(out_len ? out_len : 1));
-        if (!v) return lp_fail(c, LP_ERR_NOMEM, "out of memory"), -1;
+        int64_t *v = lp_table_alloc(c, out_len, sizeof(int64_t), "table of padding sources");
+        if (!v) return -1;
         for (int64_t o = 0; o < out_len; o++) v[o] = pad_source(mode, o, before, after, d);
         idx = mv_const_ints(c, LP_DT_I32, 1, &out_len, v, out_len, "pad_index");
     } else {
-        int64_t *v = lp_arena_alloc(&c->g->arena, sizeof(int64_t) * (size_t)(out_len ? out_len : 1));
-        if (!v) return lp_fail(c, LP_ERR_NOMEM, "out of memory"), -1;
+        int64_t *v = lp_table_alloc(c, out_len, sizeof(int64_t), "table of positions");
+        if (!v) return -1;
         for (int64_t o = 0; o < out_len; o++) v[o] = o;
         int pos = mv_const_ints(c, LP_DT_I32, 1, &out_len, v, out_len, "positions");
         int s = pos < 0 ? -1 : mv_bin(c, LP_TFL_SUB, pos, before_t, "source");
