@@ -430,6 +430,21 @@ static lp_status snd_lower(lp_ctx *c, const lp_node *n) {
     lp_tensor *I = T(n->in[1]);
     LP_TRY(lp_need_rank(c, I, "indices"));
     if (I->rank < 1 || I->dims[I->rank - 1] < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "the index depth must be static");
+    lp_tensor *X = T(n->in[0]), *U = T(n->in[2]);
+    int64_t k = I->dims[I->rank - 1];
+    if (k > X->rank)
+        return lp_fail(c, LP_ERR_INVALID, "index depth %lld (the last dimension of 'indices') is larger than the rank %d "
+                       "of 'data'", (long long)k, X->rank);
+    /* updates: indices.shape[:-1] + data.shape[k:] */
+    LP_TRY(lp_need_rank(c, U, "updates"));
+    int ur = I->rank - 1 + X->rank - (int)k, bad = U->rank != ur;
+    for (int j = 0; !bad && j < ur; j++) {
+        int64_t want = j < I->rank - 1 ? I->dims[j] : X->dims[k + j - (I->rank - 1)];
+        bad = want >= 0 && U->dims[j] >= 0 && want != U->dims[j];
+    }
+    char ub[160];
+    if (bad) return lp_fail(c, LP_ERR_INVALID, "'updates' has shape %s, not indices.shape[:-1] + data.shape[%lld:]",
+                            lp_shape_str(c->g, U, ub, sizeof ub), (long long)k);
     int co = nd_coords(c, n->in[0], n->in[1], 0);
     if (co < 0) return c->err->code;
     return scatter_core(c, n->in[0], co, n->in[2], red, n->out[0]);

@@ -1012,6 +1012,19 @@ def _():
     return _const_graph([H.make_node("Reshape", ["x", "s"], ["y"])], [i64("s", [5, 5])], inputs=[vi("x", shape=[4, 4])])
 
 
+@case("scatternd_depth_past_rank", "reject", "ScatterND indices deeper than the data's rank (fuzzer finding)")
+def _():
+    return _const_graph([H.make_node("ScatterND", ["d", "i", "u"], ["y"], name="snd", reduction="mul")],
+                        [i64("i", np.zeros((2, 41), np.int64))],
+                        inputs=[vi("d", shape=[4, 4, 4]), vi("u", shape=[2, 4, 4])])
+
+
+@case("scatternd_updates_mismatch", "reject", "ScatterND updates not of shape indices.shape[:-1] + data.shape[k:]")
+def _():
+    return _const_graph([H.make_node("ScatterND", ["d", "i", "u"], ["y"], name="snd")], [i64("i", [[0], [1]])],
+                        inputs=[vi("d", shape=[4, 4, 4]), vi("u", shape=[2, 4, 5])])
+
+
 @case("reshape_const_wrong_count", "reject", "folding a Reshape of a constant to a shape with more elements")
 def _():
     return _const_graph([H.make_node("Reshape", ["c", "s"], ["y"])], [f32("c", [1, 2, 3, 4]), i64("s", [5, 5])])
@@ -2421,6 +2434,8 @@ WORDS = {
     'reshape_target_overflow': ["'Reshape_0'", 'Reshape'],
     'reshape_two_minus_one': ["'Reshape_0'", 'Reshape'],
     'reshape_wrong_count': ["'Reshape_0'", 'Reshape', '16 elements'],
+    'scatternd_depth_past_rank': ["'snd'", 'ScatterND', 'index depth 41', "rank 3 of 'data'"],
+    'scatternd_updates_mismatch': ["'snd'", 'ScatterND', "'updates'", '[2,4,5]'],
     'reshape_zero_past_rank': ["'Reshape_0'", 'Reshape'],
     'resize_mode_bogus': ["'resize_node'", 'Resize', "'mode'", "'cubic_spline'"],
     'resize_scale_0': ["'resize_node'", 'Resize'],
