@@ -77,6 +77,11 @@ static lp_status att_spec_get(lp_ctx *c, const lp_node *n, att_spec *s) {
         s->dk = q->dims[3];
         s->dv = v->dims[3];
         if (s->hq < 0 || s->hkv < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "the head counts must be static");
+        if (s->hq == 0 || s->hkv == 0)
+            return lp_fail(c, LP_ERR_INVALID, "%lld query heads and %lld key/value heads: both must be at least 1",
+                           (long long)s->hq, (long long)s->hkv);
+        if (v->dims[1] >= 0 && v->dims[1] != s->hkv)
+            return lp_fail(c, LP_ERR_INVALID, "K has %lld heads but V has %lld", (long long)s->hkv, (long long)v->dims[1]);
         if (s->dk < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "the head size must be static");
         if (k->dims[3] >= 0 && k->dims[3] != s->dk) return lp_fail(c, LP_ERR_INVALID, "Q and K head sizes differ");
     }

@@ -1025,6 +1025,13 @@ def _():
                         inputs=[vi("d", shape=[4, 4, 4]), vi("u", shape=[2, 4, 5])])
 
 
+@case("attention_zero_kv_heads", "reject", "4-D Attention whose K has 0 heads (fuzzer finding: division by zero)")
+def _():
+    return model([H.make_node("Attention", ["q", "k", "v"], ["y"], name="att")],
+                 [vi("q", shape=[2, 9, 4, 8]), vi("k", shape=[2, 0, 6, 8]), vi("v", shape=[2, 3, 6, 8])], [vi("y")],
+                 opset=23)
+
+
 @case("reshape_const_wrong_count", "reject", "folding a Reshape of a constant to a shape with more elements")
 def _():
     return _const_graph([H.make_node("Reshape", ["c", "s"], ["y"])], [f32("c", [1, 2, 3, 4]), i64("s", [5, 5])])
@@ -2434,6 +2441,7 @@ WORDS = {
     'reshape_target_overflow': ["'Reshape_0'", 'Reshape'],
     'reshape_two_minus_one': ["'Reshape_0'", 'Reshape'],
     'reshape_wrong_count': ["'Reshape_0'", 'Reshape', '16 elements'],
+    'attention_zero_kv_heads': ["'att'", 'Attention', '0 key/value heads'],
     'scatternd_depth_past_rank': ["'snd'", 'ScatterND', 'index depth 41', "rank 3 of 'data'"],
     'scatternd_updates_mismatch': ["'snd'", 'ScatterND', "'updates'", '[2,4,5]'],
     'reshape_zero_past_rank': ["'Reshape_0'", 'Reshape'],
