@@ -106,6 +106,12 @@ def seeds():
     return d, len([f for f in os.listdir(d) if not f.startswith(".")])
 
 
+def findings(art, before):
+    """Inputs libFuzzer stopped on (crash-, leak-, timeout-, oom-). Not its slow-unit- files: those are
+    merely slower than 10 s (a loaded machine makes them) and it goes on after writing one."""
+    return sorted(a for a in set(os.listdir(art)) - before if not a.startswith("slow-unit-"))
+
+
 def run(target, exe, seed_dir, seconds, timeout):
     corpus = os.path.join(OUT, "corpus", target)
     art = os.path.join(OUT, "artifacts", target) + "/"
@@ -128,7 +134,7 @@ def run(target, exe, seed_dir, seconds, timeout):
             p = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
             if p.returncode == 0:
                 break
-            bad = {hashlib.sha1(open(art + a, "rb").read()).hexdigest() for a in set(os.listdir(art)) - before}
+            bad = {hashlib.sha1(open(art + a, "rb").read()).hexdigest() for a in findings(art, before)}
             for folder in (corpus, seed_dir):
                 for name in os.listdir(folder):
                     q = os.path.join(folder, name)
@@ -138,7 +144,7 @@ def run(target, exe, seed_dir, seconds, timeout):
     execs = sum(int(x) for x in re.findall(r"stat::number_of_executed_units: (\d+)", text))
     cov = re.findall(r"cov: (\d+) ft: (\d+) corp: (\d+)", text)
     cov, ft, corp = cov[-1] if cov else ("?", "?", "?")
-    new = sorted(set(os.listdir(art)) - before)
+    new = findings(art, before)
     os.makedirs(CRASHERS, exist_ok=True)
     for a in new:
         b = open(art + a, "rb").read()
