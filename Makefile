@@ -13,7 +13,7 @@ SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 LIB_SRC := $(sort $(shell find src -name '*.c'))
 LIB_HDR := $(shell find src include -name '*.h' -o -name '*.def')
 
-.PHONY: all asan ctest test clean demo
+.PHONY: all asan ctest test clean demo fuzz-replay
 all: build/liteport build/libliteport.a
 
 # ---- normal build ----
@@ -62,7 +62,20 @@ $(FIXTURES)/.stamp: tests/c/make_onnx_fixtures.py $(PY_VENV_STAMP)
 	$(VENV_PY) tests/c/make_onnx_fixtures.py $(FIXTURES)
 	touch $@
 
-ctest: $(C_TESTS:%=build/tests/%) $(C_TESTS:%=build-asan/tests/%) build/liteport build-asan/liteport $(FIXTURES)/.stamp
+# ---- fuzz targets (fuzz/) replayed without libFuzzer under the sanitizers: the stored crashers ----
+FUZZ_TARGETS := onnx convert
+
+build-asan/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz_check.h build-asan/libliteport.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -o $@ fuzz/fuzz_$*.c fuzz/replay.c build-asan/libliteport.a -lm
+
+fuzz-replay: $(FUZZ_TARGETS:%=build-asan/fuzz/replay_%)
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz target $$t: stored crashers (asan+ubsan)"; \
+	  ASAN_OPTIONS=detect_leaks=1 build-asan/fuzz/replay_$$t tests/fuzz/crashers || exit 1; \
+	done
+
+ctest: $(C_TESTS:%=build/tests/%) $(C_TESTS:%=build-asan/tests/%) build/liteport build-asan/liteport $(FIXTURES)/.stamp fuzz-replay
 	@for t in $(C_TESTS); do \
 	  echo "== $$t"; build/tests/$$t $(FIXTURES) || exit 1; \
 	  echo "== $$t (asan+ubsan)"; build-asan/tests/$$t $(FIXTURES) || exit 1; \
@@ -77,7 +90,7 @@ test: ctest install $(TFLS_VENV)/.stamp
 	$(VENV_PY) -m pytest -q tests $(PYTEST_ARGS)
 
 clean:
-	rm -rf build build-asan out
+	rm -rf build build-asan build-fuzz out
 
 # 64-bit ARM (cross-compiled, tested under qemu-user) and WebAssembly (the converter web page)
 include mk/portable.mk

@@ -126,7 +126,10 @@ void lp_converter_free(lp_converter *c);
 /* Convert the ONNX file at `onnx_path` and write the .tflite file to `out_path`.
  * External data files are resolved relative to the model's folder and must stay inside it.
  * The output is written atomically: on any failure no new file exists and an existing file at
- * `out_path` is unchanged. */
+ * `out_path` is unchanged (on Linux even when the process is killed).
+ * Files up to 64 MiB are read; larger ones (model or external data) are memory-mapped, and, as
+ * with any mapping, truncating one while it is converted raises SIGBUS in the calling process
+ * (the library installs no signal handler; the liteport CLI reports it as an error). */
 lp_status lp_convert_file(lp_converter *c, const char *onnx_path, const char *out_path);
 
 /* Convert an ONNX model held in memory. `base_dir` is the folder for external data (NULL: external

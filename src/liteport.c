@@ -179,9 +179,18 @@ static lp_status apply_overrides(lp_converter *cv, lp_graph *g) {
                         if (g->t[k].dims[e2] == sym) g->t[k].dims[e2] = dims[d];
             }
         }
+        const char *bad = lp_dims_check(g, rank, dims);
+        if (bad) return lp_err_set(&cv->err, LP_ERR_LIMIT, "input shape '%.*s' has %s", (int)len, s, bad);
         t->rank = rank;
         for (int d = 0; d < rank; d++) t->dims[d] = dims[d];
         s = end ? end + 1 : NULL;
+    }
+    /* the sizes given replace symbols everywhere: every tensor must still be within the limits */
+    for (int k = 0; k < g->n_t && (cv->opt.fix_batch || cv->opt.input_shapes); k++) {
+        const char *bad = g->t[k].rank > 0 ? lp_dims_check(g, g->t[k].rank, g->t[k].dims) : NULL;
+        if (bad)
+            return lp_err_set(&cv->err, LP_ERR_LIMIT, "with the sizes given, tensor '%s' would have %s", g->t[k].name,
+                              bad);
     }
     return LP_OK;
 }
@@ -312,6 +321,30 @@ static int sink_write(void *ud, const void *p, size_t n) {
     return 1;
 }
 
+/* The graph arena's bound: LP_ARENA_BASE + LP_ARENA_PER_BYTE x (model + external data bytes).
+ * Legitimate work (permuted weights, casts, folded constants) stays well inside it; a file whose
+ * declared sizes would make us build far more than its own data is refused instead. */
+static size_t arena_limit(size_t size, const lp_onnx_import *imp) {
+    uint64_t in = size;
+    for (int i = 0; i < imp->n_ext; i++) in += imp->ext[i].size;
+    uint64_t lim = (uint64_t)LP_ARENA_BASE + (uint64_t)LP_ARENA_PER_BYTE * in;
+    return lim > (uint64_t)SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)lim;
+}
+
+/* "out of memory" that was really the arena's bound: say so (the node prefix stays) */
+static void explain_limit(lp_err *err, const lp_graph *g) {
+    if (!g || !g->arena.hit_limit || err->code != LP_ERR_NOMEM) return;
+    char *at = strstr(err->msg, "out of memory");
+    char tail[sizeof err->msg];
+    snprintf(tail, sizeof tail, "the model needs more working memory than liteport allows for its size (%zu MiB)",
+             g->arena.limit >> 20);
+    if (at) *at = 0;
+    char head[sizeof err->msg];
+    snprintf(head, sizeof head, "%s", err->msg);
+    lp_err_clear(err);
+    lp_err_set(err, LP_ERR_LIMIT, "%s%s", head, tail);
+}
+
 static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, const char *base_dir,
                          const char *src_name, const char *out_path) {
     double t0 = lp_now();
@@ -326,7 +359,9 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
     int n_h_onnx = 0, onnx_nodes = 0;
     lp_android android;
     memset(&android, 0, sizeof android);
+    g->arena.limit = arena_limit(size, &imp);
     lp_status st = lp_onnx_import(g, data, size, base_dir, &imp);
+    g->arena.limit = arena_limit(size, &imp); /* with the external data now mapped */
     if (st == LP_OK) st = lp_graph_toposort(g);
     if (st == LP_OK) st = apply_overrides(cv, g);
     if (st == LP_OK) st = lp_android_prepare(&android, &cv->opt, g, src_name, err);
@@ -534,6 +569,8 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
     }
     if (st != LP_OK) {
         if (err->code == LP_OK) lp_err_set(err, st, "conversion failed");
+        explain_limit(err, g);
+        st = err->code;
         lp_err_prefix(err, "%s: ", src_name);
         lp_buf_free(&cv->report);
         lp_buf_free(&cv->text);

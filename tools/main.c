@@ -2,11 +2,47 @@
  *   liteport convert MODEL.onnx [-o OUT.tflite] [options]
  *   liteport run MODEL.onnx --data DATA -o OUTDIR [options]
  */
+#if !defined(_WIN32)
+#define _POSIX_C_SOURCE 200809L
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "liteport.h"
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <signal.h>
+#include <unistd.h>
+
+/* A model (or external data file) above LP_READ_MAX is memory-mapped; if another process
+ * truncates it during the conversion, the next read of a vanished page raises SIGBUS. The library
+ * installs no handlers (it may live in someone else's process); the tool turns the signal into
+ * the usual one-line error. The output is an unnamed file until the very end (src/base/base.c),
+ * so nothing is left behind. */
+static const char *bus_input = "the model";
+
+static void on_sigbus(int sig) {
+    (void)sig;
+    static const char a[] = "liteport: error: ", b[] = ": an input file shrank while it was being converted "
+                                                         "(a memory-mapped model or external data file must not "
+                                                         "change during a conversion)\n";
+    (void)!write(2, a, sizeof a - 1);
+    (void)!write(2, bus_input, strlen(bus_input));
+    (void)!write(2, b, sizeof b - 1);
+    _exit(1);
+}
+
+static void catch_sigbus(const char *input) {
+    bus_input = input;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigbus;
+    sigaction(SIGBUS, &sa, NULL);
+}
+#else
+static void catch_sigbus(const char *input) { (void)input; }
+#endif
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -216,6 +252,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     int rc = 0;
+    catch_sigbus(in);
     lp_status st = run ? lp_run_file(c, in, data, out) : lp_convert_file(c, in, out);
     /* the IR dump helps most when the conversion failed; with --json it goes to stderr so that
      * stdout stays one JSON document */

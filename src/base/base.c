@@ -1,6 +1,9 @@
 #if !defined(_WIN32)
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE 1
+#if defined(__linux__)
+#define _GNU_SOURCE 1 /* O_TMPFILE (glibc declares it only for GNU sources) */
+#endif
 #endif
 #include "base.h"
 
@@ -101,10 +104,7 @@ struct lp_arena_block {
 #define LP_BLOCK_HDR ((sizeof(lp_arena_block) + 15) & ~(size_t)15)
 #define LP_BLOCK_MIN (64 * 1024)
 
-void lp_arena_init(lp_arena *a) {
-    a->head = NULL;
-    a->total = 0;
-}
+void lp_arena_init(lp_arena *a) { memset(a, 0, sizeof *a); }
 
 void lp_arena_free(lp_arena *a) {
     lp_arena_block *b = a->head;
@@ -115,6 +115,7 @@ void lp_arena_free(lp_arena *a) {
     }
     a->head = NULL;
     a->total = 0;
+    a->hit_limit = 0;
 }
 
 static void *arena_alloc(lp_arena *a, size_t size, int zero) {
@@ -125,6 +126,10 @@ static void *arena_alloc(lp_arena *a, size_t size, int zero) {
     if (!b || b->cap - b->used < need) {
         size_t cap = need > LP_BLOCK_MIN ? need : LP_BLOCK_MIN;
         if (cap > SIZE_MAX - LP_BLOCK_HDR) return NULL;
+        if (a->limit && (LP_BLOCK_HDR + cap > a->limit || a->total > a->limit - LP_BLOCK_HDR - cap)) {
+            a->hit_limit = 1;
+            return NULL;
+        }
         lp_arena_block *nb = malloc(LP_BLOCK_HDR + cap);
         if (!nb) return NULL;
         nb->used = 0;
@@ -196,6 +201,37 @@ int lp_add_size(size_t a, size_t b, size_t *out) {
 int lp_mul_i64(int64_t a, int64_t b, int64_t *out) {
     if (a < 0 || b < 0) return 0;
     if (a && b > INT64_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+int lp_add_i64s(int64_t a, int64_t b, int64_t *out) {
+    if ((b > 0 && a > INT64_MAX - b) || (b < 0 && a < INT64_MIN - b)) return 0;
+    *out = a + b;
+    return 1;
+}
+
+int lp_sub_i64s(int64_t a, int64_t b, int64_t *out) {
+    if ((b < 0 && a > INT64_MAX + b) || (b > 0 && a < INT64_MIN + b)) return 0;
+    *out = a - b;
+    return 1;
+}
+
+int lp_mul_i64s(int64_t a, int64_t b, int64_t *out) {
+    if (a == 0 || b == 0) {
+        *out = 0;
+        return 1;
+    }
+    /* |a * b| fits when |a| <= INT64_MAX / |b|; INT64_MIN itself only times 1 */
+    if (a == INT64_MIN || b == INT64_MIN) {
+        if (a == 1 || b == 1) {
+            *out = a == 1 ? b : a;
+            return 1;
+        }
+        return 0;
+    }
+    int64_t ua = a < 0 ? -a : a, ub = b < 0 ? -b : b;
+    if (ua > INT64_MAX / ub) return 0;
     *out = a * b;
     return 1;
 }
@@ -362,6 +398,34 @@ static lp_status map_open(lp_map *m, const char *path, const char *inside, lp_er
         close(fd);
         return lp_err_set(err, LP_ERR_LIMIT, "'%s' is too large to map", path);
     }
+    if ((size_t)st.st_size <= LP_READ_MAX) {
+        /* Small files are read, not mapped: a file truncated by another process while we convert
+         * it then cannot raise SIGBUS (a mapping would); a short read is reported instead. The
+         * copy costs little next to the conversion's own memory at these sizes. */
+        size_t want = (size_t)st.st_size, got = 0;
+        uint8_t *buf = malloc(want);
+        if (!buf) {
+            close(fd);
+            return lp_err_set(err, LP_ERR_NOMEM, "out of memory reading '%s'", path);
+        }
+        while (got < want) {
+            ssize_t k = read(fd, buf + got, want - got);
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) {
+                int e = errno;
+                free(buf);
+                close(fd);
+                if (k == 0) return lp_err_set(err, LP_ERR_IO, "'%s' shrank while it was being read", path);
+                return lp_err_set(err, LP_ERR_IO, "cannot read '%s': %s", path, strerror(e));
+            }
+            got += (size_t)k;
+        }
+        close(fd);
+        m->data = buf;
+        m->size = want;
+        m->mapped = 0;
+        return LP_OK;
+    }
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (p == MAP_FAILED) return lp_err_set(err, LP_ERR_IO, "cannot map '%s': %s", path, strerror(errno));
@@ -399,6 +463,7 @@ lp_status lp_map_open_inside(lp_map *m, const char *dir, const char *path, lp_er
 void lp_map_close(lp_map *m) {
 #if LP_POSIX
     if (m->mapped && m->data) munmap((void *)m->data, m->size);
+    else if (m->size) free((void *)m->data);
 #else
     if (m->size) free((void *)m->data);
 #endif
@@ -474,15 +539,30 @@ char *lp_path_inside(lp_arena *a, const char *dir, const char *rel, lp_err *err)
 
 /* ---------------- atomic output ---------------- */
 
+/* the permissions a new output gets (those of the file it replaces, else 0666 less the umask) */
+#if LP_POSIX
+static mode_t out_mode(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) return st.st_mode & 07777;
+    mode_t um = umask(0);
+    umask(um);
+    return 0666 & ~um;
+}
+#endif
+
+static void outfile_reset(lp_outfile *o) {
+    free(o->path);
+    free(o->tmp_path);
+    memset(o, 0, sizeof *o);
+}
+
 lp_status lp_outfile_open(lp_outfile *o, const char *path, lp_err *err) {
     memset(o, 0, sizeof *o);
     size_t n = strlen(path);
     o->path = malloc(n + 1);
     o->tmp_path = malloc(n + 32);
     if (!o->path || !o->tmp_path) {
-        free(o->path);
-        free(o->tmp_path);
-        memset(o, 0, sizeof *o);
+        outfile_reset(o);
         return lp_err_set(err, LP_ERR_NOMEM, "out of memory");
     }
     memcpy(o->path, path, n + 1);
@@ -492,24 +572,33 @@ lp_status lp_outfile_open(lp_outfile *o, const char *path, lp_err *err) {
     size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
     memcpy(o->tmp_path, path, dirlen);
 #if LP_POSIX
+#if defined(O_TMPFILE)
+    {
+        /* an unnamed file in the folder: nothing to clean up whatever happens to this process */
+        memcpy(o->tmp_path + dirlen, ".", 2);
+        if (dirlen > 1) o->tmp_path[dirlen - 1] = 0; /* "dir" ("/" stays "/") */
+        int fd = open(o->tmp_path, O_TMPFILE | O_RDWR | O_CLOEXEC, out_mode(path));
+        memcpy(o->tmp_path, path, dirlen);
+        if (fd >= 0) {
+            fchmod(fd, out_mode(path));
+            o->fp = fdopen(fd, "w+b");
+            if (o->fp) {
+                o->unnamed = 1;
+                return LP_OK;
+            }
+            close(fd);
+        }
+        /* no O_TMPFILE on this kernel or file system: a named temporary file */
+    }
+#endif
     snprintf(o->tmp_path + dirlen, n + 32 - dirlen, ".liteport-XXXXXX");
     int fd = mkstemp(o->tmp_path);
     if (fd < 0) {
         int e = errno;
-        free(o->path);
-        free(o->tmp_path);
-        memset(o, 0, sizeof *o);
+        outfile_reset(o);
         return lp_err_set(err, LP_ERR_IO, "cannot create output '%s': %s", path, strerror(e));
     }
-    /* mkstemp uses 0600: a new model gets the usual permissions, a replaced one keeps its own */
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-        fchmod(fd, st.st_mode & 07777);
-    } else {
-        mode_t um = umask(0);
-        umask(um);
-        fchmod(fd, 0666 & ~um);
-    }
+    fchmod(fd, out_mode(path)); /* mkstemp uses 0600 */
     o->fp = fdopen(fd, "wb");
     if (!o->fp) {
         close(fd);
@@ -521,9 +610,7 @@ lp_status lp_outfile_open(lp_outfile *o, const char *path, lp_err *err) {
 #endif
     if (!o->fp) {
         int e = errno;
-        free(o->path);
-        free(o->tmp_path);
-        memset(o, 0, sizeof *o);
+        outfile_reset(o);
         return lp_err_set(err, LP_ERR_IO, "cannot create output '%s': %s", path, strerror(e));
     }
     return LP_OK;
@@ -537,30 +624,84 @@ void lp_outfile_write(lp_outfile *o, const void *p, size_t n) {
 void lp_outfile_abort(lp_outfile *o) {
     if (o->fp) {
         fclose((FILE *)o->fp);
-        remove(o->tmp_path);
+        if (!o->unnamed) remove(o->tmp_path);
     }
-    free(o->path);
-    free(o->tmp_path);
-    memset(o, 0, sizeof *o);
+    outfile_reset(o);
 }
+
+#if LP_POSIX && defined(O_TMPFILE)
+/* Give the complete unnamed file a name (linkat through /proc, which needs no privilege): the
+ * output's own when there is none yet (2), else a temporary one next to it, to be renamed over the
+ * output (1). 0 when it cannot be named. */
+static int name_unnamed(lp_outfile *o) {
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno((FILE *)o->fp));
+    /* no output yet: link the file under its final name at once (no temporary name, no window in
+     * which a killed process leaves one behind) */
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, o->path, AT_SYMLINK_FOLLOW) == 0) return 2;
+    const char *slash = strrchr(o->path, '/');
+    size_t dirlen = slash ? (size_t)(slash - o->path) + 1 : 0;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        unsigned long r = (unsigned long)getpid() * 2654435761u + (unsigned long)attempt * 40503u +
+                          (unsigned long)(lp_now() * 1e6);
+        snprintf(o->tmp_path + dirlen, strlen(o->path) + 32 - dirlen, ".liteport-%06lx", r & 0xffffff);
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, o->tmp_path, AT_SYMLINK_FOLLOW) == 0) return 1;
+        if (errno != EEXIST) break;
+    }
+    /* no /proc (or no link permission): copy the data into a named temporary file */
+    snprintf(o->tmp_path + dirlen, strlen(o->path) + 32 - dirlen, ".liteport-XXXXXX");
+    int out = mkstemp(o->tmp_path);
+    if (out < 0) return 0;
+    fchmod(out, out_mode(o->path));
+    int in = fileno((FILE *)o->fp), ok = 1;
+    char buf[1 << 16];
+    off_t at = 0;
+    for (;;) {
+        ssize_t k = pread(in, buf, sizeof buf, at);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            ok = k == 0;
+            break;
+        }
+        for (ssize_t w = 0; w < k;) {
+            ssize_t d = write(out, buf + w, (size_t)(k - w));
+            if (d < 0 && errno == EINTR) continue;
+            if (d <= 0) {
+                ok = 0;
+                break;
+            }
+            w += d;
+        }
+        if (!ok) break;
+        at += k;
+    }
+    if (close(out) != 0) ok = 0;
+    if (!ok) remove(o->tmp_path);
+    return ok;
+}
+#endif
 
 lp_status lp_outfile_commit(lp_outfile *o, lp_err *err) {
     if (!o->fp) return lp_err_set(err, LP_ERR_IO, "output file is not open");
     int bad = o->failed;
     if (fflush((FILE *)o->fp) != 0) bad = 1;
+    int named = !o->unnamed;
+#if LP_POSIX && defined(O_TMPFILE)
+    if (!bad && o->unnamed) named = name_unnamed(o);
+#endif
     if (fclose((FILE *)o->fp) != 0) bad = 1;
     o->fp = NULL;
     lp_status st = LP_OK;
     if (bad) {
         st = lp_err_set(err, LP_ERR_IO, "cannot write output '%s' (disk full?)", o->path);
-        remove(o->tmp_path);
-    } else if (rename(o->tmp_path, o->path) != 0) {
+        if (named) remove(named == 2 ? o->path : o->tmp_path); /* 2: the output did not exist before */
+    } else if (!named) {
+        st = lp_err_set(err, LP_ERR_IO, "cannot name output '%s': %s", o->path, strerror(errno));
+    } else if (named == 1 && rename(o->tmp_path, o->path) != 0) {
         st = lp_err_set(err, LP_ERR_IO, "cannot rename output into '%s': %s", o->path, strerror(errno));
         remove(o->tmp_path);
     }
-    free(o->path);
-    free(o->tmp_path);
-    memset(o, 0, sizeof *o);
+    outfile_reset(o);
     return st;
 }
 

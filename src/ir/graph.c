@@ -104,20 +104,34 @@ int lp_graph_add_tensor(lp_graph *g, const char *name, lp_dtype dt, int rank, co
                    rank, LP_MAX_RANK);
         return -1;
     }
+    const char *bad = dims && rank > 0 ? lp_dims_check(NULL, rank, dims) : NULL;
+    if (bad) {
+        lp_tensor tmp = {.rank = rank};
+        memcpy(tmp.dims, dims, sizeof(int64_t) * (size_t)rank);
+        char sh[200];
+        lp_err_set(g->err, LP_ERR_LIMIT, "tensor '%s' has shape %s: %s", name ? name : "",
+                   lp_shape_str(g, &tmp, sh, sizeof sh), bad);
+        return -1;
+    }
+    /* dims (and name) may point into the tensor array itself (another tensor's dims), which
+     * growing can move: copied first */
+    int64_t d[LP_MAX_RANK] = {0};
+    if (dims && rank > 0) memcpy(d, dims, sizeof(int64_t) * (size_t)rank);
+    char *nm = name ? lp_arena_strdup(&g->arena, name) : "";
+    if (!nm) {
+        lp_err_set(g->err, LP_ERR_NOMEM, "out of memory");
+        return -1;
+    }
     if (!grow((void **)&g->t, &g->cap_t, g->n_t + 1, sizeof(lp_tensor))) {
         lp_err_set(g->err, LP_ERR_NOMEM, "out of memory");
         return -1;
     }
     lp_tensor *t = &g->t[g->n_t];
     memset(t, 0, sizeof *t);
-    t->name = name ? lp_arena_strdup(&g->arena, name) : "";
-    if (!t->name) {
-        lp_err_set(g->err, LP_ERR_NOMEM, "out of memory");
-        return -1;
-    }
+    t->name = nm;
     t->dtype = dt;
     t->rank = rank;
-    for (int i = 0; i < rank && i < LP_MAX_RANK; i++) t->dims[i] = dims ? dims[i] : 0;
+    for (int i = 0; i < rank && i < LP_MAX_RANK; i++) t->dims[i] = d[i];
     t->producer = -1;
     return g->n_t++;
 }
@@ -228,6 +242,18 @@ int lp_graph_add_origin(lp_graph *g, const char *name, const char *op_type) {
     return g->n_origin++;
 }
 
+const char *lp_dims_check(const lp_graph *g, int rank, const int64_t *dims) {
+    if (rank > LP_MAX_RANK) return "rank above 8";
+    int64_t p = 1;
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] < 0 && g && dims[i] < -(int64_t)g->n_sym) return "a negative dimension";
+        if (dims[i] > LP_MAX_DIM) return "a dimension above 2147483647 (TFLite stores dimensions as int32)";
+        if (dims[i] > 0 && (!lp_mul_i64(p, dims[i], &p) || p > LP_MAX_ELEMENTS))
+            return "more than 2^40 elements";
+    }
+    return NULL;
+}
+
 int64_t lp_tensor_numel(const lp_tensor *t) {
     if (t->rank < 0) return -1;
     int64_t n = 1;
@@ -316,6 +342,18 @@ void lp_uses_free(lp_uses *u) {
 
 lp_status lp_graph_toposort(lp_graph *g) {
     int nn = g->n_n;
+    /* ids are checked before anything indexes with them: a lowering bug becomes an internal
+     * error, not a read outside the tensor array */
+    for (int i = 0; i < nn; i++) {
+        const lp_node *n = &g->n[i];
+        if (n->dead) continue;
+        for (int j = 0; j < n->n_in + n->n_out; j++) {
+            int t = j < n->n_in ? n->in[j] : n->out[j - n->n_in];
+            if (t < -1 || t >= g->n_t)
+                return lp_err_set(g->err, LP_ERR_INTERNAL, "node '%s' (%s) refers to tensor id %d of %d", n->name,
+                                  lp_op_name(n->op), t, g->n_t);
+        }
+    }
     int *indeg = calloc((size_t)nn + 1, sizeof(int));
     int *order = malloc(sizeof(int) * (size_t)(nn + 1));
     int *queue = malloc(sizeof(int) * (size_t)(nn + 1));
@@ -364,7 +402,7 @@ lp_status lp_graph_toposort(lp_graph *g) {
                         culprit >= 0 ? lp_op_name(g->n[culprit].op) : "?");
     } else {
         for (int i = 0; i < no; i++) nodes[i] = g->n[order[i]];
-        memcpy(g->n, nodes, sizeof(lp_node) * (size_t)no);
+        if (no) memcpy(g->n, nodes, sizeof(lp_node) * (size_t)no);
         g->n_n = no;
         for (int t = 0; t < g->n_t; t++) g->t[t].producer = -1;
         for (int i = 0; i < no; i++)

@@ -228,6 +228,12 @@ int lp_node_set_inputs(lp_graph *g, int node, const int *in, int n_in);
 /* An ONNX node record for messages; returns origin id. */
 int lp_graph_add_origin(lp_graph *g, const char *name, const char *op_type);
 
+/* Shape limits every tensor obeys (checked where shapes come from a file or from inference):
+ * rank <= LP_MAX_RANK, each known dim <= LP_MAX_DIM, and the product of the known non-zero dims
+ * <= LP_MAX_ELEMENTS, so that products of any of a tensor's dims never overflow int64; a negative
+ * dim must name an existing symbol of g (g NULL: negative dims are not checked).
+ * Returns NULL when `dims` obeys them, else what is wrong ("a dimension above ..."). */
+const char *lp_dims_check(const lp_graph *g, int rank, const int64_t *dims);
 /* element count of a tensor with known dims; -1 if unknown/dynamic or overflowing */
 int64_t lp_tensor_numel(const lp_tensor *t);
 int lp_tensor_is_const(const lp_graph *g, int id);

@@ -66,6 +66,10 @@ static const msgdesc M_MODEL = MSGDESC(model_fields), M_OPSET = MSGDESC(opset_fi
                      M_TYPE = MSGDESC(type_fields), M_TTYPE = MSGDESC(ttype_fields),
                      M_SHAPE = MSGDESC(shape_fields), M_DIM = MSGDESC(dim_fields);
 
+/* The newest default-domain opset whose op definitions liteport follows (those of onnx 1.23, the
+ * version tests/ pin). A newer opset may change an op's meaning: refused rather than guessed. */
+#define LP_ONNX_MAX_OPSET 28
+
 /* ---------------- ONNX numbering -> ours ---------------- */
 
 static const char *const onnx_type_names[] = {
@@ -73,6 +77,8 @@ static const char *const onnx_type_names[] = {
     "FLOAT16", "DOUBLE", "UINT32", "UINT64", "COMPLEX64", "COMPLEX128", "BFLOAT16", "FLOAT8E4M3FN",
     "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "UINT4", "INT4", "FLOAT4E2M1", "FLOAT8E8M0",
     "UINT2", "INT2", "FLOAT6E2M3", "FLOAT6E3M2"};
+
+#define N_ONNX_TYPES ((int)(sizeof onnx_type_names / sizeof onnx_type_names[0]))
 
 static const char *onnx_type_name(int32_t t) {
     return (t >= 0 && t < (int32_t)(sizeof onnx_type_names / sizeof onnx_type_names[0])) ? onnx_type_names[t]
@@ -693,6 +699,12 @@ static lp_status read_tensor(ctx *c, const uint8_t *msg, size_t len, const char 
         if (!lp_mul_i64(numel, ti.dims[i], &numel) || numel > LP_MAX_ELEMENTS)
             return lp_err_set(c->err, LP_ERR_LIMIT, "%s '%s' has more than %lld elements", ti.kind, nm,
                               (long long)LP_MAX_ELEMENTS);
+    const char *bad = lp_dims_check(NULL, ti.rank, ti.dims);
+    if (bad) {
+        char dsh[200];
+        return lp_err_set(c->err, LP_ERR_LIMIT, "%s '%s' has shape %s: %s", ti.kind, nm,
+                          dims_str(ti.dims, ti.rank, dsh, sizeof dsh), bad);
+    }
     size_t need;
     if (dt == LP_DT_I4 || dt == LP_DT_U4)
         need = (size_t)((numel + 1) / 2); /* two 4-bit values per byte, low nibble first */
@@ -925,6 +937,20 @@ static lp_status vinfo_dims(ctx *c, const vinfo *vi, int64_t *dims) {
     return LP_OK;
 }
 
+/* A declared element type must be an ONNX DataType; a graph input's or output's must also be one
+ * TFLite can hold (`io`: "graph input" / "graph output", NULL for value_info hints). */
+static lp_status check_elem(ctx *c, const vinfo *vi, const char *io) {
+    if (!vi->has_type || vi->nontensor) return LP_OK;
+    char lab[300];
+    if (vi->elem < 0 || vi->elem >= N_ONNX_TYPES)
+        return lp_err_set(c->err, LP_ERR_INVALID, "%s has element type %d, which is not an ONNX data type",
+                          vinfo_label(vi, io ? io : "a value", lab, sizeof lab), (int)vi->elem);
+    if (io && map_dtype(vi->elem) == LP_DT_OTHER)
+        return lp_err_set(c->err, LP_ERR_UNSUPPORTED, "%s '%s' has element type %s (%d), which TFLite has no counterpart for",
+                          io, vi->name ? vi->name : "", onnx_type_name(vi->elem), (int)vi->elem);
+    return LP_OK;
+}
+
 /* declared dtype/shape applied where the tensor has none yet (a hint; inference recomputes) */
 static lp_status apply_declared(ctx *c, int id, const vinfo *vi) {
     lp_tensor *t = &c->g->t[id];
@@ -934,6 +960,12 @@ static lp_status apply_declared(ctx *c, int id, const vinfo *vi) {
         int64_t dims[LP_MAX_RANK];
         lp_status st = vinfo_dims(c, vi, dims);
         if (st != LP_OK) return st;
+        const char *bad = lp_dims_check(c->g, vi->rank, dims);
+        if (bad) {
+            char lab[300];
+            return lp_err_set(c->err, LP_ERR_LIMIT, "%s declares a shape with %s", vinfo_label(vi, "a value", lab, sizeof lab),
+                              bad);
+        }
         t = &c->g->t[id];
         t->rank = vi->rank;
         memcpy(t->dims, dims, sizeof(int64_t) * (size_t)vi->rank);
@@ -1458,6 +1490,13 @@ static lp_status read_node(ctx *c, const uint8_t *msg, size_t len, int index) {
             if (a->i < INT32_MIN || a->i > INT32_MAX)
                 return lp_err_set(c->err, LP_ERR_INVALID, "node '%s' (%s): attribute '%s' is not a data type", name,
                                   op_type, a->name);
+            if (a->i < 0 || a->i >= N_ONNX_TYPES)
+                return lp_err_set(c->err, LP_ERR_INVALID, "node '%s' (%s): attribute '%s'=%lld is not an ONNX data type",
+                                  name, op_type, a->name, (long long)a->i);
+            if (a->i != 0 && map_dtype((int32_t)a->i) == LP_DT_OTHER)
+                return lp_err_set(c->err, LP_ERR_UNSUPPORTED,
+                                  "node '%s' (%s): attribute '%s' is %s (%lld), a type TFLite has no counterpart for",
+                                  name, op_type, a->name, onnx_type_name((int32_t)a->i), (long long)a->i);
             a->i = a->i == 0 ? LP_DT_UNDEF : map_dtype((int32_t)a->i);
         }
     }
@@ -1541,9 +1580,21 @@ static lp_status read_graph(ctx *c, const uint8_t *msg, size_t len) {
         if (vi.nontensor)
             return lp_err_set(c->err, LP_ERR_UNSUPPORTED, "graph input '%s' is %s; only tensor inputs are supported",
                               vi.name, vi.nontensor);
+        if ((st = check_elem(c, &vi, "graph input")) != LP_OK) return st;
+        if (g->inputs.n >= LP_MAX_IO)
+            return lp_err_set(c->err, LP_ERR_LIMIT, "the graph has more than %d inputs; at most %d are supported",
+                              LP_MAX_IO, LP_MAX_IO);
         int64_t dims[LP_MAX_RANK];
         st = vinfo_dims(c, &vi, dims);
         if (st != LP_OK) return st;
+        const char *bad = vi.has_shape ? lp_dims_check(g, vi.rank, dims) : NULL;
+        if (bad) {
+            lp_tensor tmp = {.rank = vi.rank};
+            memcpy(tmp.dims, dims, sizeof(int64_t) * (size_t)vi.rank);
+            char sh[200];
+            return lp_err_set(c->err, LP_ERR_LIMIT, "graph input '%s' has shape %s: %s", vi.name,
+                              lp_shape_str(g, &tmp, sh, sizeof sh), bad);
+        }
         id = lp_graph_add_tensor(g, vi.name, vi.has_type ? map_dtype(vi.elem) : LP_DT_UNDEF,
                                  vi.has_shape ? vi.rank : -1, dims);
         if (id < 0) return graph_fail(c);
@@ -1586,6 +1637,12 @@ static lp_status read_graph(ctx *c, const uint8_t *msg, size_t len) {
             if (!lp_ivec_push(&c->body_out, id)) return nomem(c);
             continue;
         }
+        if ((st = check_elem(c, &vi, "graph output")) != LP_OK) return st;
+        if (g->t[id].flags & LP_T_OUTPUT)
+            return lp_err_set(c->err, LP_ERR_INVALID, "graph output '%s' is listed twice", vi.name);
+        if (g->outputs.n >= LP_MAX_IO)
+            return lp_err_set(c->err, LP_ERR_LIMIT, "the graph has more than %d outputs; at most %d are supported",
+                              LP_MAX_IO, LP_MAX_IO);
         st = apply_declared(c, id, &vi);
         if (st != LP_OK) return st;
         g->t[id].flags |= LP_T_OUTPUT;
@@ -1602,6 +1659,7 @@ static lp_status read_graph(ctx *c, const uint8_t *msg, size_t len) {
         st = read_value_info(c, f.p, f.len, &vi, lab);
         if (st != LP_OK) return st;
         if (!vi.name) continue;
+        if ((st = check_elem(c, &vi, NULL)) != LP_OK) return st;
         int id = strmap_find(&c->names, vi.name, strlen(vi.name));
         if (id < 0 || (g->t[id].flags & (LP_T_INPUT | LP_T_CONST))) continue;
         st = apply_declared(c, id, &vi);
@@ -1611,10 +1669,22 @@ static lp_status read_graph(ctx *c, const uint8_t *msg, size_t len) {
     /* every input read must have a value (ONNX: graph input, initializer or an output of a node) */
     for (int i = c->node0; i < g->n_n; i++) {
         const lp_node *n = &g->n[i];
+        int formal = n->n_in; /* inputs past it are names the node's subgraphs read from this graph */
+        for (int a = 0; a < n->n_attrs; a++) {
+            const lp_attr *at = &n->attrs[a];
+            const lp_onnx_subgraph *sg = at->type == LP_ATTR_GRAPH ? at->graph : NULL;
+            if (sg && sg->n_formal < formal) formal = sg->n_formal;
+            for (int k = 0; at->type == LP_ATTR_GRAPHS && k < at->n; k++) {
+                sg = at->graphs[k];
+                if (sg && sg->n_formal < formal) formal = sg->n_formal;
+            }
+        }
         for (int j = 0; j < n->n_in; j++)
             if (n->in[j] >= 0 && !is_defined(&g->t[n->in[j]]))
                 return lp_err_set(c->err, LP_ERR_INVALID,
-                                  "node '%s' (%s): input '%s' is not a graph input, an initializer or the output of a node",
+                                  j < formal ? "node '%s' (%s): input '%s' is not a graph input, an initializer or the "
+                                               "output of a node"
+                                             : "node '%s' (%s): a subgraph reads '%s', which no enclosing graph defines",
                                   n->name, lp_op_name(n->op), g->t[n->in[j]].name);
     }
     leave(c);
@@ -1654,6 +1724,10 @@ static lp_status read_opset(ctx *c, const uint8_t *msg, size_t len, int64_t *ops
         if (version < 1 || version > INT_MAX)
             return lp_err_set(c->err, LP_ERR_INVALID, "the model imports the default ONNX domain at opset %lld",
                               (long long)version);
+        if (version > LP_ONNX_MAX_OPSET)
+            return lp_err_set(c->err, LP_ERR_UNSUPPORTED,
+                              "the model imports the default ONNX domain at opset %lld; liteport knows opsets 1 to %d",
+                              (long long)version, LP_ONNX_MAX_OPSET);
         if (*opset > 0 && *opset != version)
             return lp_err_set(c->err, LP_ERR_INVALID, "the model imports the default ONNX domain twice (opsets %lld and %lld)",
                               (long long)*opset, (long long)version);

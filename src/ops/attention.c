@@ -77,6 +77,11 @@ static lp_status att_spec_get(lp_ctx *c, const lp_node *n, att_spec *s) {
         s->dk = q->dims[3];
         s->dv = v->dims[3];
         if (s->hq < 0 || s->hkv < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "the head counts must be static");
+        if (s->hq == 0 || s->hkv == 0)
+            return lp_fail(c, LP_ERR_INVALID, "%lld query heads and %lld key/value heads: both must be at least 1",
+                           (long long)s->hq, (long long)s->hkv);
+        if (v->dims[1] >= 0 && v->dims[1] != s->hkv)
+            return lp_fail(c, LP_ERR_INVALID, "K has %lld heads but V has %lld", (long long)s->hkv, (long long)v->dims[1]);
         if (s->dk < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "the head size must be static");
         if (k->dims[3] >= 0 && k->dims[3] != s->dk) return lp_fail(c, LP_ERR_INVALID, "Q and K head sizes differ");
     }
@@ -404,6 +409,16 @@ static lp_status la_spec_get(lp_ctx *c, const lp_node *n, la_spec *s) {
         return lp_fail(c, LP_ERR_INVALID, "update_rule '%s' %s the beta input", rule, s->delta ? "requires" : "forbids");
     s->b = q->dims[0];
     s->t = q->dims[1];
+    /* every per-step input has the query's batch and sequence length (the loop reads step t of each) */
+    static const char *const names[6] = {"query", "key", "value", "", "decay", "beta"};
+    for (int i = 1; i < 6 && i < n->n_in; i++) {
+        lp_tensor *x = i == 3 ? NULL : lp_in(c, n, i);
+        if (!x || x->rank < 2) continue;
+        for (int d = 0; d < 2; d++)
+            if (x->dims[d] >= 0 && q->dims[d] >= 0 && x->dims[d] != q->dims[d])
+                return lp_fail(c, LP_ERR_INVALID, "input %d '%s' has %s %lld; the query has %lld", i, names[i],
+                               d ? "sequence length" : "batch", (long long)x->dims[d], (long long)q->dims[d]);
+    }
     if (q->dims[2] % s->hq || k->dims[2] % s->hkv || v->dims[2] % s->hkv)
         return lp_fail(c, LP_ERR_INVALID, "hidden sizes are not multiples of the head counts");
     s->dk = q->dims[2] / s->hq;
@@ -551,8 +566,8 @@ static lp_status ccs_lower(lp_ctx *c, const lp_node *n) {
     int w = lp_cx_reshape(c, lp_cx_transpose(c, lp_cx_reshape(c, lp_cx_cast(c, n->in[1], f), 2, (int64_t[2]){C, K}),
                                              (int[2]){1, 0}), 4, fd);
     /* a zero bias when there is none: the kernel wants one when the filter is not a constant */
-    float *zb = lp_arena_alloc(&c->g->arena, sizeof(float) * (size_t)C);
-    if (!zb) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    float *zb = lp_table_alloc(c, C, sizeof(float), "zero bias");
+    if (!zb) return c->err->code;
     memset(zb, 0, sizeof(float) * (size_t)C);
     int bias = lp_has_in(n, 2) ? lp_cx_cast(c, n->in[2], f) : lp_cx_f32s(c, 1, &C, zb);
     if (c->err->code) return c->err->code;

@@ -63,12 +63,13 @@ static lp_status binary_sv(lp_ctx *c, const lp_node *n) {
         int64_t va = a.v[ia], vb = b.v[ib];
         if (!sa && !sb) {
             switch (n->op) {
-            case LP_OP_Add: o.v[i] = va + vb; break;
-            case LP_OP_Sub: o.v[i] = va - vb; break;
-            case LP_OP_Mul: o.v[i] = va * vb; break;
+            /* wrapping, like the folded kernels (iop) and onnxruntime */
+            case LP_OP_Add: o.v[i] = lp_wrap_add(va, vb); break;
+            case LP_OP_Sub: o.v[i] = lp_wrap_sub(va, vb); break;
+            case LP_OP_Mul: o.v[i] = lp_wrap_mul(va, vb); break;
             case LP_OP_Div:
                 if (vb == 0) return LP_OK;
-                o.v[i] = va / vb;
+                o.v[i] = lp_wrap_div(va, vb);
                 break;
             default: return LP_OK;
             }
@@ -117,10 +118,10 @@ static double fop(lp_op op, double a, double b) {
 
 static int64_t iop(lp_op op, int64_t a, int64_t b) {
     switch (op) {
-    case LP_OP_Add: return (int64_t)((uint64_t)a + (uint64_t)b);
-    case LP_OP_Sub: return (int64_t)((uint64_t)a - (uint64_t)b);
-    case LP_OP_Mul: return (int64_t)((uint64_t)a * (uint64_t)b);
-    case LP_OP_Div: return b == 0 ? 0 : (a == INT64_MIN && b == -1) ? a : a / b;
+    case LP_OP_Add: return lp_wrap_add(a, b);
+    case LP_OP_Sub: return lp_wrap_sub(a, b);
+    case LP_OP_Mul: return lp_wrap_mul(a, b);
+    case LP_OP_Div: return lp_wrap_div(a, b);
     case LP_OP_Pow: {
         int64_t r = 1;
         for (int64_t i = 0; i < b && i < 64; i++) r = (int64_t)((uint64_t)r * (uint64_t)a); /* wraps */

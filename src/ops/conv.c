@@ -24,6 +24,11 @@ static lp_status ints_attr(lp_ctx *c, const lp_node *n, const char *name, int64_
         return LP_OK;
     }
     if (k != want) return lp_fail(c, LP_ERR_INVALID, "attribute '%s' has %d values; expected %d", name, k, want);
+    /* window sizes are tensor dimensions: bounded like them, so the arithmetic on them cannot overflow */
+    for (int i = 0; i < want; i++)
+        if (v[i] > LP_MAX_DIM)
+            return lp_fail(c, LP_ERR_INVALID, "attribute '%s' value %lld is larger than %lld", name, (long long)v[i],
+                           (long long)LP_MAX_DIM);
     memcpy(out, v, sizeof(int64_t) * (size_t)want);
     return LP_OK;
 }
@@ -43,6 +48,9 @@ lp_status lp_window_get(lp_ctx *c, const lp_node *n, const lp_tensor *x, const l
         else if (w && w->rank == x->rank) s->k[i] = w->dims[2 + i];
         else return lp_fail(c, LP_ERR_INVALID, "attribute 'kernel_shape' is required");
         if (s->k[i] <= 0) return lp_fail(c, LP_ERR_INVALID, "kernel size %lld", (long long)s->k[i]);
+        if (s->k[i] > LP_MAX_DIM)
+            return lp_fail(c, LP_ERR_INVALID, "attribute 'kernel_shape' value %lld is larger than %lld", (long long)s->k[i],
+                           (long long)LP_MAX_DIM);
     }
     LP_TRY(ints_attr(c, n, "strides", s->s, s->nsp, 1));
     LP_TRY(ints_attr(c, n, "dilations", s->d, s->nsp, 1));
@@ -53,9 +61,14 @@ lp_status lp_window_get(lp_ctx *c, const lp_node *n, const lp_tensor *x, const l
         s->pe[i] = pads[i + s->nsp];
         if (s->s[i] <= 0 || s->d[i] <= 0 || s->pb[i] < 0 || s->pe[i] < 0)
             return lp_fail(c, LP_ERR_INVALID, "strides, dilations and pads must be positive");
+        /* the dilated kernel's extent (k - 1) * d + 1 is a size too (both factors < 2^31: no overflow) */
+        if ((s->k[i] - 1) * s->d[i] + 1 > LP_MAX_DIM)
+            return lp_fail(c, LP_ERR_INVALID, "kernel %lld with dilation %lld spans more than %lld elements",
+                           (long long)s->k[i], (long long)s->d[i], (long long)LP_MAX_DIM);
     }
     s->group = lp_attr_i(c, n, "group", 1);
-    if (s->group <= 0) return lp_fail(c, LP_ERR_INVALID, "attribute 'group' is %lld", (long long)s->group);
+    if (s->group <= 0 || s->group > LP_MAX_DIM)
+        return lp_fail(c, LP_ERR_INVALID, "attribute 'group' is %lld", (long long)s->group);
     const char *ap = lp_attr_s(c, n, "auto_pad", "NOTSET");
     if (strcmp(ap, "SAME_UPPER") == 0) s->same_upper = 1;
     else if (strcmp(ap, "SAME_LOWER") == 0) s->same_lower = 1;
@@ -258,11 +271,8 @@ static int concat(lp_ctx *c, const int *parts, int n, int axis, int out) {
 }
 
 static int zero_bias(lp_ctx *c, int64_t n) {
-    float *z = lp_arena_alloc(&c->g->arena, sizeof(float) * (size_t)(n ? n : 1));
-    if (!z) {
-        lp_fail(c, LP_ERR_NOMEM, "out of memory");
-        return -1;
-    }
+    float *z = lp_table_alloc(c, n, sizeof(float), "zero bias");
+    if (!z) return -1;
     return lp_emit_const(c, LP_DT_F32, 1, &n, z, "bias");
 }
 
@@ -691,6 +701,14 @@ static lp_status bn_infer(lp_ctx *c, const lp_node *n) {
     if (x->rank < 2) return lp_fail(c, LP_ERR_INVALID, "input rank %d", x->rank);
     if (lp_attr_i(c, n, "training_mode", 0) != 0)
         return lp_fail(c, LP_ERR_UNSUPPORTED, "attribute 'training_mode'=1 (inference only)");
+    /* scale, B, mean, var: one value per channel (opset 6/7 spatial=0: per activation, not checked) */
+    static const char *const names[5] = {"", "scale", "B", "input_mean", "input_var"};
+    for (int k = 1; k <= 4 && k < n->n_in; k++) {
+        lp_tensor *p = lp_in(c, n, k);
+        if (p && p->rank == 1 && p->dims[0] >= 0 && x->dims[1] >= 0 && p->dims[0] != x->dims[1])
+            return lp_fail(c, LP_ERR_INVALID, "input %d '%s' ('%s') has %lld values; the input has %lld channels", k,
+                           names[k], p->name, (long long)p->dims[0], (long long)x->dims[1]);
+    }
     lp_set_out(c, n, 0, x->dtype, x->rank, x->dims);
     return c->err->code;
 }

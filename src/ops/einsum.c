@@ -228,8 +228,8 @@ static lp_status take_diagonals(lp_ctx *c, operand *o) {
         if (d < 0 || X->dims[q] != d) return lp_fail(c, LP_ERR_UNSUPPORTED, "a diagonal needs equal static sizes");
         int64_t md[LP_MAX_RANK];
         for (int i = 0; i < X->rank; i++) md[i] = i == p || i == q ? d : 1;
-        uint8_t *m = lp_arena_alloc(&c->g->arena, (size_t)(d * d));
-        if (!m) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+        uint8_t *m = lp_table_alloc(c, d * d, 1, "diagonal mask"); /* d <= 2^31: no overflow */
+        if (!m) return c->err->code;
         for (int64_t i = 0; i < d; i++)
             for (int64_t j = 0; j < d; j++) m[i * d + j] = i == j;
         int mask = lp_emit_const(c, LP_DT_BOOL, X->rank, md, m, "eye");

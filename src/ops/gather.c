@@ -333,8 +333,8 @@ static lp_status scatter_core(lp_ctx *c, int data, int coords, int updates, int 
         /* none: positions hit by any update take the scattered value */
         int64_t qd[LP_MAX_RANK];
         for (int j = 0; j < q - 1; j++) qd[j] = Co->dims[j];
-        int64_t *ones = lp_arena_alloc(&c->g->arena, sizeof(int64_t) * (size_t)N);
-        if (!ones) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+        int64_t *ones = lp_table_alloc(c, N, sizeof(int64_t), "table of ones");
+        if (!ones) return c->err->code;
         for (int64_t i = 0; i < N; i++) ones[i] = 1;
         int on = mv_const_ints(c, LP_DT_I32, q - 1, qd, ones, N, "ones");
         int64_t kd = k;
@@ -353,7 +353,8 @@ static lp_status scatter_core(lp_ctx *c, int data, int coords, int updates, int 
     }
     /* mul, max, min: a one-hot mask [N, P] of each update's position, every update placed in its
      * row (neutral elsewhere), reduced over the N rows, then combined with data */
-    if (N * P * R > (int64_t)1 << 26)
+    int64_t npr;
+    if (!lp_mul_i64(N, P, &npr) || !lp_mul_i64(npr, R, &npr) || npr > (int64_t)1 << 26)
         return lp_fail(c, LP_ERR_LIMIT, "scatter with reduction over %lld x %lld x %lld elements is too large",
                        (long long)N, (long long)P, (long long)R);
     int64_t st[LP_MAX_RANK], kd = k;
@@ -371,8 +372,8 @@ static lp_status scatter_core(lp_ctx *c, int data, int coords, int updates, int 
     int id = (axc < 0 || lin < 0) ? -1 : lp_emit_op(c, LP_TFL_SUM, in5, 2, &lin, 1);
     if (id < 0) return c->err->code;
     lp_emit_params(c, id)->keep_dims = 1;
-    int64_t *iota = lp_arena_alloc(&c->g->arena, sizeof(int64_t) * (size_t)P);
-    if (!iota) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    int64_t *iota = lp_table_alloc(c, P, sizeof(int64_t), "table of positions");
+    if (!iota) return c->err->code;
     for (int64_t i = 0; i < P; i++) iota[i] = i;
     int64_t p1[2] = {1, P};
     int io = mv_const_ints(c, LP_DT_I32, 2, p1, iota, P, "positions");
@@ -429,6 +430,21 @@ static lp_status snd_lower(lp_ctx *c, const lp_node *n) {
     lp_tensor *I = T(n->in[1]);
     LP_TRY(lp_need_rank(c, I, "indices"));
     if (I->rank < 1 || I->dims[I->rank - 1] < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "the index depth must be static");
+    lp_tensor *X = T(n->in[0]), *U = T(n->in[2]);
+    int64_t k = I->dims[I->rank - 1];
+    if (k > X->rank)
+        return lp_fail(c, LP_ERR_INVALID, "index depth %lld (the last dimension of 'indices') is larger than the rank %d "
+                       "of 'data'", (long long)k, X->rank);
+    /* updates: indices.shape[:-1] + data.shape[k:] */
+    LP_TRY(lp_need_rank(c, U, "updates"));
+    int ur = I->rank - 1 + X->rank - (int)k, bad = U->rank != ur;
+    for (int j = 0; !bad && j < ur; j++) {
+        int64_t want = j < I->rank - 1 ? I->dims[j] : X->dims[k + j - (I->rank - 1)];
+        bad = want >= 0 && U->dims[j] >= 0 && want != U->dims[j];
+    }
+    char ub[160];
+    if (bad) return lp_fail(c, LP_ERR_INVALID, "'updates' has shape %s, not indices.shape[:-1] + data.shape[%lld:]",
+                            lp_shape_str(c->g, U, ub, sizeof ub), (long long)k);
     int co = nd_coords(c, n->in[0], n->in[1], 0);
     if (co < 0) return c->err->code;
     return scatter_core(c, n->in[0], co, n->in[2], red, n->out[0]);
@@ -466,8 +482,8 @@ static lp_status ts_lower(lp_ctx *c, const lp_node *n) {
     if (axis == 0) return lp_fail(c, LP_ERR_INVALID, "axis 0 leaves no batch dimension for write_indices");
     int64_t B = X->dims[0], M = X->dims[axis], S = U->rank == r ? U->dims[axis] : -1;
     if (B < 0 || M < 0 || S < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "batch and sequence sizes must be static");
-    int64_t *pv = lp_arena_alloc(&c->g->arena, sizeof(int64_t) * (size_t)(M ? M : 1));
-    if (!pv) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    int64_t *pv = lp_table_alloc(c, M, sizeof(int64_t), "table of positions");
+    if (!pv) return c->err->code;
     for (int64_t i = 0; i < M; i++) pv[i] = i;
     int64_t d1m[2] = {1, M}, db1[2] = {B, 1};
     int pos = mv_const_ints(c, LP_DT_I32, 2, d1m, pv, M, "positions");
@@ -478,8 +494,8 @@ static lp_status ts_lower(lp_ctx *c, const lp_node *n) {
         src = (pos < 0 || wr < 0) ? -1 : mv_bin(c, LP_TFL_SUB, pos, wr, "source");
         /* [1, M] - [B, 1] -> [B, M] */
     } else {
-        int64_t *z = lp_arena_alloc(&c->g->arena, sizeof(int64_t) * (size_t)B);
-        if (!z) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+        int64_t *z = lp_table_alloc(c, B, sizeof(int64_t), "table of zeros");
+        if (!z) return c->err->code;
         memset(z, 0, sizeof(int64_t) * (size_t)B);
         int zc = mv_const_ints(c, LP_DT_I32, 2, db1, z, B, "zeros");
         src = (pos < 0 || zc < 0) ? -1 : mv_bin(c, LP_TFL_ADD, zc, pos, "source");

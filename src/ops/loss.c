@@ -85,8 +85,8 @@ static lp_status loss_lower(lp_ctx *c, const lp_node *n) {
         logp = lp_cx_bin(c, LP_TFL_SUB, xm, lse);
     }
     /* the one-hot pick */
-    int64_t *cls = lp_arena_alloc(&c->g->arena, sizeof(int64_t) * (size_t)C);
-    if (!cls) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    int64_t *cls = lp_table_alloc(c, C, sizeof(int64_t), "table of classes");
+    if (!cls) return c->err->code;
     for (int64_t i = 0; i < C; i++) cls[i] = i;
     int64_t cd[3] = {1, C, 1};
     int tgt = lp_cx_cast(c, n->in[1], LP_DT_I64);

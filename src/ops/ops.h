@@ -24,6 +24,7 @@ typedef struct lp_ctx {
     int *i32_of;       /* lowering: i32_of[t] = an int32 tensor with the values of int64 shape
                           value t (shape arithmetic runs in int32), or -1 */
     int n_i32_of;
+    size_t table_bytes;  /* tables built from declared sizes so far (bounded by LP_MAX_TABLE_BYTES) */
 } lp_ctx;
 
 typedef struct lp_op_impl {
@@ -55,6 +56,12 @@ lp_status lp_fail(lp_ctx *c, lp_status code, const char *fmt, ...)
         lp_status lp_try_st_ = (expr);       \
         if (lp_try_st_ != LP_OK) return lp_try_st_; \
     } while (0)
+
+/* Zeroed memory (graph arena) for a table a lowering builds from declared sizes rather than from
+ * the model's data: divisor and index tables, zero biases, masks, interpolation matrices. n
+ * elements of `size` bytes; all such tables of a conversion share LP_MAX_TABLE_BYTES. NULL with an
+ * error naming `what` when the table would pass it. */
+void *lp_table_alloc(lp_ctx *c, int64_t n, size_t size, const char *what);
 
 /* ---- tensors ---- */
 static inline lp_tensor *lp_T(lp_ctx *c, int id) { return &c->g->t[id]; }

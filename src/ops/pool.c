@@ -21,6 +21,9 @@
 
 typedef enum { POOL_MAX, POOL_AVG, POOL_LP } pool_kind;
 
+/* the tap-by-tap form emits a few ops per tap: bounded so a huge kernel cannot flood the graph */
+#define MAX_TAPS 65536
+
 /* output size of one spatial dim (ONNX / PyTorch rule: in ceil mode a window may not start in the
  * end padding) */
 static int64_t pool_out(int64_t in, const lp_window *s, int i, int ceil_mode) {
@@ -66,13 +69,16 @@ static lp_status pool_infer(lp_ctx *c, const lp_node *n) {
 
 /* number of taps of the window at output o (dim i) that ONNX averages over: inside the input, or
  * with count_include_pad inside input + explicit pads (never the ceil_mode overhang) */
+static int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); } /* b > 0 */
+
 static int64_t avg_count(int64_t o, int64_t in, const lp_window *s, int i, int include_pad) {
-    int64_t lo = include_pad ? -s->pb[i] : 0, hi = include_pad ? in + s->pe[i] : in, cnt = 0;
-    for (int64_t t = 0; t < s->k[i]; t++) {
-        int64_t pos = o * s->s[i] - s->pb[i] + t * s->d[i];
-        cnt += pos >= lo && pos < hi;
-    }
-    return cnt;
+    int64_t lo = include_pad ? -s->pb[i] : 0, hi = include_pad ? in + s->pe[i] : in;
+    /* taps t in [0, k) with lo <= base + t * d < hi, counted in closed form (k may be huge) */
+    int64_t base = o * s->s[i] - s->pb[i];
+    int64_t t0 = ceil_div(lo - base, s->d[i]), t1 = ceil_div(hi - base, s->d[i]);
+    if (t0 < 0) t0 = 0;
+    if (t1 > s->k[i]) t1 = s->k[i];
+    return t1 > t0 ? t1 - t0 : 0;
 }
 
 /* per output position: num / (taps counted), as a constant of shape out_sp (+ trailing unit dims);
@@ -80,12 +86,9 @@ static int64_t avg_count(int64_t o, int64_t in, const lp_window *s, int i, int i
 static int count_fix(lp_ctx *c, const lp_window *s, const int64_t *in_sp, const int64_t *out_sp, int include_pad,
                      double num, int trailing_ones) {
     int64_t total = 1;
-    for (int i = 0; i < s->nsp; i++) total *= out_sp[i];
-    float *fix = lp_arena_alloc(&c->g->arena, sizeof(float) * (size_t)(total ? total : 1));
-    if (!fix) {
-        lp_fail(c, LP_ERR_NOMEM, "out of memory");
-        return -1;
-    }
+    for (int i = 0; i < s->nsp; i++) total *= out_sp[i]; /* dims of one tensor: no overflow (lp_dims_check) */
+    float *fix = lp_table_alloc(c, total, sizeof(float), "table of averaging divisors");
+    if (!fix) return -1;
     int all_one = 1;
     for (int64_t f = 0; f < total; f++) {
         int64_t rem = f, cnt = 1;
@@ -257,8 +260,9 @@ static lp_status pool3d_lower(lp_ctx *c, pool_job *J, int x, int y) {
 
 /* x[:, :, o*d : o*d + (out-1)*s + 1 : s, ...] of the padded input */
 static int tap_slice(lp_ctx *c, int xp, const pool_job *J, const int64_t *tap) {
-    lp_tensor *X = T(xp);
+    lp_tensor *X = T(xp); /* read before anything is emitted (emitting may move the tensor array) */
     int r = X->rank;
+    lp_dtype dt = X->dtype;
     int32_t b[LP_MAX_RANK] = {0}, e[LP_MAX_RANK] = {0}, st[LP_MAX_RANK];
     int64_t od[LP_MAX_RANK];
     od[0] = X->dims[0], od[1] = X->dims[1];
@@ -270,7 +274,7 @@ static int tap_slice(lp_ctx *c, int xp, const pool_job *J, const int64_t *tap) {
         od[2 + i] = J->out_sp[i];
     }
     int bi = lp_emit_i32(c, b, r, "begin"), ei = lp_emit_i32(c, e, r, "end"), si = lp_emit_i32(c, st, r, "strides");
-    int out = lp_emit_tensor(c, X->dtype, r, od, "tap");
+    int out = lp_emit_tensor(c, dt, r, od, "tap");
     int in[4] = {xp, bi, ei, si};
     int id = bi < 0 || ei < 0 || si < 0 || out < 0 ? -1 : lp_emit_op(c, LP_TFL_STRIDED_SLICE, in, 4, &out, 1);
     if (id < 0) return -1;
@@ -306,11 +310,8 @@ static int pad_onnx(lp_ctx *c, int x, const pool_job *J, double value) {
 /* flat NCHW index of every input element (storage_order 1: spatial dims column-major), int64 */
 static int index_grid(lp_ctx *c, const lp_tensor *x, int storage_order) {
     int64_t n = lp_tensor_numel(x);
-    int64_t *v = lp_arena_alloc(&c->g->arena, sizeof(int64_t) * (size_t)(n ? n : 1));
-    if (!v) {
-        lp_fail(c, LP_ERR_NOMEM, "out of memory");
-        return -1;
-    }
+    int64_t *v = lp_table_alloc(c, n, sizeof(int64_t), "table of MaxPool indices");
+    if (!v) return -1;
     int r = x->rank;
     int64_t sp = 1;
     for (int i = 2; i < r; i++) sp *= x->dims[i];
@@ -350,7 +351,12 @@ static lp_status pool_slices_lower(lp_ctx *c, pool_job *J, int x, int y, int y_i
     }
     if (xp < 0) return c->err->code;
     int64_t tap[3] = {0, 0, 0}, ntaps = 1;
-    for (int i = 0; i < nsp; i++) ntaps *= J->s.k[i];
+    for (int i = 0; i < nsp; i++)
+        if (!lp_mul_i64(ntaps, J->s.k[i], &ntaps) || ntaps > MAX_TAPS)
+            return lp_fail(c, LP_ERR_UNSUPPORTED, "a window of more than %d taps in this form (one slice per tap)",
+                           MAX_TAPS);
+    /* every tap adds a few tensors: room for all of them up front (the driver reserves LP_LOWER_RESERVE) */
+    if (!lp_graph_reserve(c->g, (int)(8 * ntaps + 64))) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
     int acc = -1, acc_i = -1;
     for (int64_t t = 0; t < ntaps; t++) {
         int64_t rem = t;
@@ -495,7 +501,8 @@ static lp_status unpool_dims(lp_ctx *c, const lp_node *n, int64_t *inferred, int
     LP_TRY(lp_window_get(c, n, x, NULL, &s));
     inferred[0] = x->dims[0], inferred[1] = x->dims[1];
     for (int i = 0; i < s.nsp; i++)
-        inferred[2 + i] = x->dims[2 + i] < 0 ? -1 : (x->dims[2 + i] - 1) * s.s[i] - s.pb[i] - s.pe[i] + s.k[i];
+        inferred[2 + i] = x->dims[2 + i] < 0 ? lp_graph_new_sym(c->g, NULL)
+                                             : (x->dims[2 + i] - 1) * s.s[i] - s.pb[i] - s.pe[i] + s.k[i];
     memcpy(out, inferred, sizeof(int64_t) * (size_t)x->rank);
     *rt = 0;
     if (lp_has_in(n, 2)) {
@@ -549,14 +556,15 @@ static lp_status unpool_lower(lp_ctx *c, const lp_node *n) {
         total_t = lp_nn_reduce(c, LP_TFL_REDUCE_PROD, shape_t, &ax, 1, 1, -1);
         total = lp_graph_new_sym(c->g, NULL);
     } else {
-        for (int i = 0; i < r; i++) total *= out[i];
+        for (int i = 0; i < r; i++) total *= out[i]; /* checked at inference (lp_dims_check) */
+        if (total > INT32_MAX) return lp_fail(c, LP_ERR_UNSUPPORTED, "an output of more than 2^31 elements");
         int32_t t32 = (int32_t)total;
         total_t = lp_emit_i32(c, &t32, 1, "size");
         shape_t = lp_emit_i32_dims(c, out, r, "shape");
     }
     int sum = lp_emit_tensor(c, x->dtype, 1, &total, "scattered");
-    float *ones = lp_arena_alloc(&c->g->arena, sizeof(float) * (size_t)(m ? m : 1));
-    if (!ones) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    float *ones = lp_table_alloc(c, m, sizeof(float), "table of ones");
+    if (!ones) return c->err->code;
     for (int64_t i = 0; i < m; i++) ones[i] = 1.0f;
     int oc = lp_emit_const(c, LP_DT_F32, 1, &m, ones, "ones");
     int cnt = lp_emit_tensor(c, LP_DT_F32, 1, &total, "count");

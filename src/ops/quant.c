@@ -77,11 +77,8 @@ static int qparam(lp_ctx *c, int p, const lp_tensor *x, int64_t axis_attr, int64
         lp_fail(c, LP_ERR_INVALID, "'%s' does not match block_size %lld on axis %d", P->name, (long long)block, axis);
         return -1;
     }
-    int32_t *idx = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)(D ? D : 1));
-    if (!idx) {
-        lp_fail(c, LP_ERR_NOMEM, "out of memory");
-        return -1;
-    }
+    int32_t *idx = lp_table_alloc(c, D, sizeof(int32_t), "table of block indices");
+    if (!idx) return -1;
     for (int64_t i = 0; i < D; i++) idx[i] = (int32_t)(i / block);
     int ic = lp_emit_i32(c, idx, (int)D, "block_index");
     int64_t d[LP_MAX_RANK];

@@ -12,6 +12,7 @@
 static lp_status d2s_infer(lp_ctx *c, const lp_node *n) {
     lp_tensor *x = T(n->in[0]);
     if (x->rank != 4) return lp_fail(c, LP_ERR_INVALID, "input must be 4-D");
+    if (!lp_node_attr(n, "blocksize")) return lp_fail(c, LP_ERR_INVALID, "attribute 'blocksize' is required");
     int64_t b = lp_attr_i(c, n, "blocksize", 0);
     if (b <= 0 || b > 4096) return lp_fail(c, LP_ERR_INVALID, "attribute 'blocksize' is %lld (1 to 4096 supported)", (long long)b);
     if (x->dims[1] > LP_MAX_ELEMENTS || x->dims[2] > LP_MAX_ELEMENTS || x->dims[3] > LP_MAX_ELEMENTS)
@@ -212,8 +213,11 @@ static lp_status resize_spec_get(lp_ctx *c, const lp_node *n, resize_spec *r) {
             if (!(sc[i] > 0)) return lp_fail(c, LP_ERR_INVALID, "scale %g", sc[i]);
             r->scale[a] = sc[i];
             /* ONNX: output size = floor(input * scale) */
-            r->out[a] = x->dims[a] < 0 ? (sc[i] == 1.0 ? x->dims[a] : UNKNOWN_DIM)
-                                       : (int64_t)floor((double)x->dims[a] * sc[i]);
+            double o = x->dims[a] < 0 ? 0 : floor((double)x->dims[a] * sc[i]);
+            if (!(o <= (double)LP_MAX_DIM))
+                return lp_fail(c, LP_ERR_INVALID, "scale %g makes dimension %d %g long (at most %lld)", sc[i], a, o,
+                               (long long)LP_MAX_DIM);
+            r->out[a] = x->dims[a] < 0 ? (sc[i] == 1.0 ? x->dims[a] : UNKNOWN_DIM) : (int64_t)o;
         }
         return LP_OK;
     }
@@ -224,7 +228,11 @@ static lp_status resize_spec_get(lp_ctx *c, const lp_node *n, resize_spec *r) {
     int64_t sz[LP_MAX_RANK];
     int known = lp_sv_get(c, n->in[sizes_in], &sv) && sv.n == na;
     if (known) {
-        for (int i = 0; i < na; i++) sz[i] = sv.sym[i] ? -(int64_t)sv.sym[i] : sv.v[i];
+        for (int i = 0; i < na; i++) {
+            if (!sv.sym[i] && (sv.v[i] < 0 || sv.v[i] > LP_MAX_DIM))
+                return lp_fail(c, LP_ERR_INVALID, "sizes entry %d is %lld", i, (long long)sv.v[i]);
+            sz[i] = sv.sym[i] ? -(int64_t)sv.sym[i] : sv.v[i];
+        }
     } else {
         lp_tensor *S = T(n->in[sizes_in]);
         if (strcmp(policy, "stretch") != 0)

@@ -394,7 +394,9 @@ static lp_status ra_spec(lp_ctx *c, const lp_node *n, int *half, int *avg, int64
     if (strcmp(m, "avg") == 0) *avg = 1;
     else if (strcmp(m, "max") == 0) *avg = 0;
     else return lp_fail(c, LP_ERR_INVALID, "attribute 'mode'='%s' is not avg or max", m);
-    if (*oh < 1 || *ow < 1 || *sr < 0) return lp_fail(c, LP_ERR_INVALID, "output size or sampling_ratio out of range");
+    if (*oh < 1 || *ow < 1 || *sr < 0 || *oh > 4096 || *ow > 4096 || *sr > 4096)
+        return lp_fail(c, LP_ERR_INVALID, "output size %lldx%lld or sampling_ratio %lld out of range (1 to 4096)",
+                       (long long)*oh, (long long)*ow, (long long)*sr);
     return LP_OK;
 }
 
@@ -422,13 +424,10 @@ static ra_axis ra_axis_of(lp_ctx *c, int rois, int k, int64_t L, int64_t O, int6
     int size = lp_cx_bin(c, LP_TFL_SUB, end, start);
     if (!half) size = lp_cx_bin(c, LP_TFL_MAXIMUM, size, lp_cx_scalar(c, f, 1.0)); /* malformed ROIs become 1x1 */
     int bin = lp_cx_bin(c, LP_TFL_DIV, size, lp_cx_scalar(c, f, (double)O));
-    float *pv = lp_arena_alloc(&c->g->arena, sizeof(float) * (size_t)(O * S));
-    float *iv = lp_arena_alloc(&c->g->arena, sizeof(float) * (size_t)(O * S));
+    float *pv = lp_table_alloc(c, O * S, sizeof(float), "table of sampling positions");
+    float *iv = pv ? lp_table_alloc(c, O * S, sizeof(float), "table of sampling positions") : NULL;
     a.lo = a.hi = a.wl = a.wh = -1;
-    if (!pv || !iv) {
-        lp_fail(c, LP_ERR_NOMEM, "out of memory");
-        return a;
-    }
+    if (!pv || !iv) return a; /* lp_table_alloc has set the error */
     for (int64_t p = 0; p < O; p++)
         for (int64_t i = 0; i < S; i++) {
             pv[p * S + i] = (float)p;

@@ -118,8 +118,8 @@ static lp_status arg_lower_by_compare(lp_ctx *c, const lp_node *n, int axis, int
     int64_t len = X->dims[axis];
     if (len < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "ArgMax/ArgMin of %s needs a static axis size",
                                 lp_dtype_name(X->dtype));
-    int64_t *iota = lp_arena_alloc(&c->g->arena, sizeof(int64_t) * (size_t)(len ? len : 1));
-    if (!iota) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    int64_t *iota = lp_table_alloc(c, len, sizeof(int64_t), "table of positions");
+    if (!iota) return c->err->code;
     for (int64_t i = 0; i < len; i++) iota[i] = i;
     int64_t idims[LP_MAX_RANK];
     for (int i = 0; i < X->rank; i++) idims[i] = i == axis ? len : 1;
@@ -996,9 +996,11 @@ static lp_status unique_lower(lp_ctx *c, const lp_node *n) {
     int E = eqi < 0 ? -1 : emit_reduce_axis(c, LP_TFL_REDUCE_MIN, eqi, 2);
     if (E < 0) return c->err->code;
     /* first[i]: no equal slice before i */
-    int32_t *lower = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)(N * N));
-    int32_t *iota = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)(N > S ? N : S));
-    if (!lower || !iota) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+    int64_t nsq;
+    if (!lp_mul_i64(N, N, &nsq)) return lp_fail(c, LP_ERR_LIMIT, "%lld slices are too many", (long long)N);
+    int32_t *lower = lp_table_alloc(c, nsq, sizeof(int32_t), "triangular mask");
+    int32_t *iota = lower ? lp_table_alloc(c, N > S ? N : S, sizeof(int32_t), "table of positions") : NULL;
+    if (!lower || !iota) return c->err->code;
     for (int64_t i = 0; i < N; i++)
         for (int64_t j = 0; j < N; j++) lower[i * N + j] = j < i;
     for (int64_t i = 0; i < (N > S ? N : S); i++) iota[i] = (int32_t)i;

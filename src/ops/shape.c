@@ -4,6 +4,7 @@
  * chains like Shape -> Gather -> Unsqueeze -> Concat -> Reshape become constants. */
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "movement.h"
@@ -176,7 +177,9 @@ static lp_status resolve_minus_one(lp_ctx *c, const lp_tensor *x, int64_t *targe
     for (int i = 0; i < rank; i++) {
         if (i == minus) continue;
         if (target[i] >= 0) {
-            p_out *= target[i];
+            /* entries come from the model: a product past the limits cannot match any input */
+            if (!lp_mul_i64(p_out, target[i], &p_out) || p_out > LP_MAX_ELEMENTS)
+                return lp_fail(c, LP_ERR_INVALID, "the target shape has more than 2^40 elements");
             continue;
         }
         int k;
@@ -186,9 +189,15 @@ static lp_status resolve_minus_one(lp_ctx *c, const lp_tensor *x, int64_t *targe
         else extra_out = 1;
     }
     if (!extra_out && n_in == 0) {
-        if (p_out == 0 || p_in % p_out)
-            return lp_fail(c, LP_ERR_INVALID, "cannot reshape %lld elements into the requested shape",
-                           (long long)p_in);
+        if (p_out == 0 || p_in % p_out) {
+            char a[200], b[200] = "[";
+            lp_shape_str(c->g, x, a, sizeof a);
+            for (int i = 0; i < rank; i++) /* all known here, but for the -1 */
+                snprintf(b + strlen(b), sizeof b - strlen(b), "%s%lld", i ? "," : "",
+                         (long long)(i == minus ? -1 : target[i]));
+            snprintf(b + strlen(b), sizeof b - strlen(b), "]");
+            return lp_fail(c, LP_ERR_INVALID, "cannot reshape %s (%lld elements) into %s", a, (long long)p_in, b);
+        }
         target[minus] = p_in / p_out;
     } else if (!extra_out && n_in == 1 && p_in == p_out) {
         target[minus] = syms_in[0];
@@ -688,9 +697,11 @@ static lp_status slice_spec_get(lp_ctx *c, const lp_node *n, slice_spec *s) {
     return LP_OK;
 }
 
+/* b and e are clamped into [-1, dim], so only the step can be extreme (INT64_MIN included) */
 static int64_t slice_len(int64_t b, int64_t e, int64_t st) {
-    if (st > 0) return e > b ? (e - b + st - 1) / st : 0;
-    return b > e ? (b - e + (-st) - 1) / (-st) : 0;
+    if (st > 0) return e > b ? (e - b - 1) / st + 1 : 0;
+    if (b <= e) return 0;
+    return st == INT64_MIN ? 1 : (b - e - 1) / -st + 1;
 }
 
 static lp_status slice_infer(lp_ctx *c, const lp_node *n) {
@@ -855,6 +866,7 @@ static lp_status slice_runtime_lower(lp_ctx *c, const lp_node *n) {
     if (st->rank > 1 || (st->rank == 1 && st->dims[0] < 0))
         return lp_fail(c, LP_ERR_UNSUPPORTED, "starts must be 1-D of static length");
     int64_t k = st->rank == 1 ? st->dims[0] : 1, r64 = r, tmp[LP_MAX_RANK];
+    if (k > r) return lp_fail(c, LP_ERR_INVALID, "starts has %lld entries for an input of rank %d", (long long)k, r);
     if ((!lp_has_in(n, 3) || lp_known_ints(c, n, 3, tmp, LP_MAX_RANK) >= 0) &&
         (!lp_has_in(n, 4) || lp_known_ints(c, n, 4, tmp, LP_MAX_RANK) >= 0))
         return slice_runtime_const_axes(c, n, k);
@@ -910,7 +922,8 @@ static lp_status slice_lower(lp_ctx *c, const lp_node *n) {
     for (int d = 0; d < s.rank; d++) {
         b[d] = (int32_t)s.start[d];
         e[d] = (int32_t)s.end[d];
-        st[d] = (int32_t)s.step[d];
+        /* a step beyond int32 takes one element, as a step of INT32_MAX does (dims are int32) */
+        st[d] = (int32_t)(s.step[d] > INT32_MAX ? INT32_MAX : s.step[d] < -INT32_MAX ? -INT32_MAX : s.step[d]);
         if (!s.sliced[d]) {
             bm |= 1 << d;
             em |= 1 << d;
@@ -1019,8 +1032,10 @@ static lp_status range_infer(lp_ctx *c, const lp_node *n) {
     if (lp_const_scalar(c, n->in[0], &a) && lp_const_scalar(c, n->in[1], &b) && lp_const_scalar(c, n->in[2], &d)) {
         if (d == 0) return lp_fail(c, LP_ERR_INVALID, "delta is 0");
         double k = ceil((b - a) / d);
+        if (k != k) return lp_fail(c, LP_ERR_INVALID, "start %g, limit %g and delta %g give no length", a, b, d);
+        if (k > (double)LP_MAX_DIM) return lp_fail(c, LP_ERR_LIMIT, "a range of %g elements (at most %lld)", k,
+                                                   (long long)LP_MAX_DIM);
         len = k > 0 ? (int64_t)k : 0;
-        if (len > LP_MAX_ELEMENTS) return lp_fail(c, LP_ERR_LIMIT, "range of %lld elements", (long long)len);
     } else {
         len = lp_graph_new_sym(c->g, NULL);
     }
@@ -1035,7 +1050,7 @@ static lp_status range_eval(lp_ctx *c, const lp_node *n) {
     if (lp_dtype_is_int(y->dtype)) {
         int64_t a = lp_get_i64(T(n->in[0])->dtype, T(n->in[0])->data, 0);
         int64_t d = lp_get_i64(T(n->in[2])->dtype, T(n->in[2])->data, 0);
-        for (int64_t i = 0; i < ne; i++) lp_set_i64(y->dtype, p, i, a + i * d);
+        for (int64_t i = 0; i < ne; i++) lp_set_i64(y->dtype, p, i, lp_wrap_add(a, lp_wrap_mul(i, d)));
     } else {
         double a, b, d;
         lp_const_scalar(c, n->in[0], &a);
@@ -1160,7 +1175,7 @@ static lp_status tile_infer(lp_ctx *c, const lp_node *n) {
     if (k >= 0 && k != x->rank) return lp_fail(c, LP_ERR_INVALID, "repeats has %d values for rank %d", k, x->rank);
     for (int i = 0; i < x->rank; i++) {
         if (k < 0) dims[i] = lp_graph_new_sym(c->g, NULL);
-        else if (rep[i] < 0) return lp_fail(c, LP_ERR_INVALID, "repeat %lld", (long long)rep[i]);
+        else if (rep[i] < 0 || rep[i] > LP_MAX_DIM) return lp_fail(c, LP_ERR_INVALID, "repeat %lld", (long long)rep[i]);
         else if (rep[i] == 1) dims[i] = x->dims[i];
         else dims[i] = x->dims[i] >= 0 ? x->dims[i] * rep[i] : lp_graph_new_sym(c->g, NULL);
     }
@@ -1228,6 +1243,7 @@ static lp_status pad_spec_get(lp_ctx *c, const lp_node *n, pad_spec *p) {
         if (np < 0) np = lp_attr_ints(c, n, "paddings", pads, 2 * LP_MAX_RANK);
         p->value = lp_attr_f(c, n, "value", 0.0f);
     } else {
+        if (!lp_has_in(n, 1)) return lp_fail(c, LP_ERR_INVALID, "input 1 'pads' is required (opset 11 and later)");
         np = lp_known_ints(c, n, 1, pads, 2 * LP_MAX_RANK);
         if (lp_has_in(n, 2) && lp_tensor_numel(T(n->in[2])) != 0) {
             if (!lp_const_scalar(c, n->in[2], &p->value)) p->value_tensor = n->in[2];
@@ -1242,11 +1258,21 @@ static lp_status pad_spec_get(lp_ctx *c, const lp_node *n, pad_spec *p) {
     int k = na >= 0 ? na : x->rank;
     if (np != 2 * k) return lp_fail(c, LP_ERR_INVALID, "pads has %d entries; expected %d", np, 2 * k);
     for (int d = 0; d < x->rank; d++) p->before[d] = p->after[d] = 0;
+    for (int i = 0; i < 2 * k; i++)
+        if (pads[i] > LP_MAX_DIM || pads[i] < -LP_MAX_DIM)
+            return lp_fail(c, LP_ERR_INVALID, "pads entry %d is %lld (at most %lld either way)", i, (long long)pads[i],
+                           (long long)LP_MAX_DIM);
     for (int i = 0; i < k; i++) {
         int a = i;
         if (na >= 0) LP_TRY(lp_axis(c, axes[i], x->rank, &a, "axis"));
         p->before[a] = pads[i];
         p->after[a] = pads[i + k];
+    }
+    /* edge, reflect and wrap copy existing elements: an axis left empty by cropping has none */
+    for (int d = 0; d < x->rank && strcmp(p->mode, "constant") != 0; d++) {
+        int64_t left = x->dims[d] + (p->before[d] < 0 ? p->before[d] : 0) + (p->after[d] < 0 ? p->after[d] : 0);
+        if (x->dims[d] >= 0 && left <= 0 && (p->before[d] > 0 || p->after[d] > 0))
+            return lp_fail(c, LP_ERR_INVALID, "mode '%s' cannot pad axis %d, which has no elements", p->mode, d);
     }
     return LP_OK;
 }
@@ -1294,13 +1320,13 @@ static int pad_gather_axis(lp_ctx *c, int x, int axis, int64_t out_len, int64_t 
     int64_t d = X->dims[axis];
     int idx;
     if (before_t < 0) {
-        int64_t *v = lp_arena_alloc(&c->g->arena, sizeof(int64_t) * (size_t)(out_len ? out_len : 1));
-        if (!v) return lp_fail(c, LP_ERR_NOMEM, "out of memory"), -1;
+        int64_t *v = lp_table_alloc(c, out_len, sizeof(int64_t), "table of padding sources");
+        if (!v) return -1;
         for (int64_t o = 0; o < out_len; o++) v[o] = pad_source(mode, o, before, after, d);
         idx = mv_const_ints(c, LP_DT_I32, 1, &out_len, v, out_len, "pad_index");
     } else {
-        int64_t *v = lp_arena_alloc(&c->g->arena, sizeof(int64_t) * (size_t)(out_len ? out_len : 1));
-        if (!v) return lp_fail(c, LP_ERR_NOMEM, "out of memory"), -1;
+        int64_t *v = lp_table_alloc(c, out_len, sizeof(int64_t), "table of positions");
+        if (!v) return -1;
         for (int64_t o = 0; o < out_len; o++) v[o] = o;
         int pos = mv_const_ints(c, LP_DT_I32, 1, &out_len, v, out_len, "positions");
         int s = pos < 0 ? -1 : mv_bin(c, LP_TFL_SUB, pos, before_t, "source");

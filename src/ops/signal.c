@@ -543,9 +543,10 @@ static lp_status stft_lower(lp_ctx *c, const lp_node *n) {
     const lp_dtype f = LP_DT_F32;
     int idxt;
     if (s.step > 0) {
-        int64_t ne = s.frames * s.flen;
-        int32_t *idx = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)(ne ? ne : 1));
-        if (!idx) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+        int64_t ne;
+        if (!lp_mul_i64(s.frames, s.flen, &ne)) return lp_fail(c, LP_ERR_LIMIT, "too many frames");
+        int32_t *idx = lp_table_alloc(c, ne, sizeof(int32_t), "table of frame indices");
+        if (!idx) return c->err->code;
         for (int64_t i = 0; i < s.frames; i++)
             for (int64_t j = 0; j < s.flen; j++) idx[i * s.flen + j] = (int32_t)(i * s.step + j);
         int64_t id[2] = {s.frames, s.flen};
@@ -555,8 +556,8 @@ static lp_status stft_lower(lp_ctx *c, const lp_node *n) {
         int st = lp_cx_reshape(c, lp_cx_cast(c, n->in[1], LP_DT_I32), 0, NULL);
         int nf = lp_cx_bin(c, LP_TFL_ADD, lp_cx_bin(c, LP_TFL_FLOOR_DIV, lp_cx_scalar(c, LP_DT_I32, (double)(s.len - s.flen)), st),
                            lp_cx_scalar(c, LP_DT_I32, 1));
-        int32_t *j = lp_arena_alloc(&c->g->arena, sizeof(int32_t) * (size_t)s.flen);
-        if (!j) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+        int32_t *j = lp_table_alloc(c, s.flen, sizeof(int32_t), "table of frame offsets");
+        if (!j) return c->err->code;
         for (int64_t i = 0; i < s.flen; i++) j[i] = (int32_t)i;
         int64_t col[2] = {s.frames, 1}, row[2] = {1, s.flen};
         int start = lp_cx_bin(c, LP_TFL_MUL, lp_cx_reshape(c, lp_cx_iota(c, nf, s.frames), 2, col), st);

@@ -258,8 +258,8 @@ static lp_status dropout_lower(lp_ctx *c, const lp_node *n) {
         lp_tensor *x = T(n->in[0]);
         int64_t ne = lp_tensor_numel(x);
         if (ne < 0) return lp_fail(c, LP_ERR_UNSUPPORTED, "output 'mask' with a dynamic shape");
-        uint8_t *ones = lp_arena_alloc(&c->g->arena, (size_t)(ne ? ne : 1));
-        if (!ones) return lp_fail(c, LP_ERR_NOMEM, "out of memory");
+        uint8_t *ones = lp_table_alloc(c, ne, 1, "dropout mask");
+        if (!ones) return c->err->code;
         memset(ones, 1, (size_t)ne);
         int k = lp_emit_const(c, LP_DT_BOOL, x->rank, x->dims, ones, "mask");
         if (k < 0 || lp_emit_identity(c, k, n->out[1]) < 0) return c->err->code;

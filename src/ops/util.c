@@ -25,11 +25,33 @@ const lp_op_arity lp_op_arities[LP_OP_ONNX_END] = {
 /* ---------------- errors ---------------- */
 
 lp_status lp_fail(lp_ctx *c, lp_status code, const char *fmt, ...) {
+    if (code == LP_ERR_NOMEM && c->g && c->g->arena.hit_limit)
+        /* not the machine's memory: the arena's bound (base.h) */
+        return lp_err_set(c->err, LP_ERR_LIMIT,
+                          "the model needs more working memory than liteport allows for its size (%zu MiB)",
+                          c->g->arena.limit >> 20);
     va_list ap;
     va_start(ap, fmt);
     lp_err_setv(c->err, code, fmt, ap);
     va_end(ap);
     return code;
+}
+
+void *lp_table_alloc(lp_ctx *c, int64_t n, size_t size, const char *what) {
+    size_t bytes;
+    if (n < 0 || !lp_mul_size((size_t)n, size, &bytes) || bytes > LP_MAX_TABLE_BYTES ||
+        c->table_bytes > LP_MAX_TABLE_BYTES - bytes) {
+        lp_fail(c, LP_ERR_LIMIT, "the %s would have %lld entries; the tables liteport builds for a model are limited "
+                "to %zu MiB in all", what, (long long)n, LP_MAX_TABLE_BYTES >> 20);
+        return NULL;
+    }
+    void *p = lp_arena_alloc(&c->g->arena, bytes ? bytes : 1);
+    if (!p) {
+        lp_fail(c, LP_ERR_NOMEM, "out of memory for the %s", what);
+        return NULL;
+    }
+    c->table_bytes += bytes;
+    return p;
 }
 
 /* ---------------- tensors ---------------- */
@@ -43,6 +65,26 @@ int lp_in_const(lp_ctx *c, const lp_node *n, int k) { return lp_has_in(n, k) && 
 void lp_set_out(lp_ctx *c, const lp_node *n, int k, lp_dtype dt, int rank, const int64_t *dims) {
     if (k >= n->n_out || n->out[k] < 0) return;
     lp_tensor *t = &c->g->t[n->out[k]];
+    const char *bad = rank > 0 ? lp_dims_check(c->g, rank, dims) : NULL;
+    if (bad) {
+        /* recorded for the driver (lp_infer_node checks after every infer); the tensor keeps an
+         * unknown rank so nothing reads the impossible shape meanwhile */
+        lp_tensor tmp = {.rank = rank > LP_MAX_RANK ? LP_MAX_RANK : rank};
+        memcpy(tmp.dims, dims, sizeof(int64_t) * (size_t)tmp.rank);
+        char sh[200];
+        int neg = -1;
+        for (int i = 0; i < tmp.rank && neg < 0; i++)
+            if (dims[i] < -(int64_t)c->g->n_sym) neg = i;
+        if (neg >= 0) /* not a symbol: a negative size computed from the model's values */
+            lp_fail(c, LP_ERR_INVALID, "output %d ('%s') would have dimension %d = %lld", k, t->name, neg,
+                    (long long)dims[neg]);
+        else
+            lp_fail(c, LP_ERR_LIMIT, "output %d ('%s') would have shape %s: %s", k, t->name,
+                    lp_shape_str(c->g, &tmp, sh, sizeof sh), bad);
+        t->dtype = dt;
+        t->rank = -1;
+        return;
+    }
     t->dtype = dt;
     t->rank = rank;
     for (int i = 0; i < rank && i < LP_MAX_RANK; i++) t->dims[i] = dims[i];

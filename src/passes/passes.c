@@ -107,6 +107,35 @@ static int outputs_foldable(lp_ctx *c, const lp_node *n) {
     return 1;
 }
 
+/* Inputs that share an ONNX type variable must have one element type (type_rules.def, from the
+ * schemas): checked here for every op so that no lowering sees, say, a float Conv with int64 weights. */
+static const struct {
+    lp_op op;
+    int a, b, variadic;
+} type_rules[] = {
+#define LP_SAME_TYPE(name, a, b, v) {LP_OP_##name, a, b, v},
+#include "../ops/type_rules.def"
+#undef LP_SAME_TYPE
+};
+
+static lp_status check_types(lp_ctx *c, const lp_node *n) {
+    for (size_t r = 0; r < sizeof type_rules / sizeof type_rules[0]; r++) {
+        if (type_rules[r].op != n->op) continue;
+        int a = type_rules[r].a, b = type_rules[r].b;
+        if (a >= n->n_in || n->in[a] < 0) continue;
+        int last = type_rules[r].variadic ? n->n_in - 1 : b;
+        /* outer-scope values appended to control-flow ops are not formal inputs (none has rules) */
+        for (int j = b; j <= last && j < n->n_in; j++) {
+            if (j == a || n->in[j] < 0) continue;
+            const lp_tensor *A = lp_T(c, n->in[a]), *B = lp_T(c, n->in[j]);
+            if (A->dtype != B->dtype)
+                return lp_fail(c, LP_ERR_INVALID, "input %d ('%s') is %s but input %d ('%s') is %s; %s needs the same type",
+                               j, B->name, lp_dtype_name(B->dtype), a, A->name, lp_dtype_name(A->dtype), lp_op_name(n->op));
+        }
+    }
+    return LP_OK;
+}
+
 lp_status lp_infer_node(lp_ctx *c, int i) {
     lp_graph *g = c->g;
     if (g->n[i].dead || lp_op_is_tfl(g->n[i].op)) return LP_OK;
@@ -121,6 +150,11 @@ lp_status lp_infer_node(lp_ctx *c, int i) {
             lp_fail(c, LP_ERR_INVALID, "input %d is required but empty", j);
             return fail_at(c, n, "shape inference");
         }
+    for (int k = 0; k < n->n_out && k < lp_op_arities[n->op].min_out; k++)
+        if (n->out[k] < 0) {
+            lp_fail(c, LP_ERR_INVALID, "output %d is required but has no name", k);
+            return fail_at(c, n, "shape inference");
+        }
     for (int j = 0; j < n->n_in; j++) {
         if (n->in[j] < 0) continue;
         lp_tensor *t = lp_T(c, n->in[j]);
@@ -129,7 +163,25 @@ lp_status lp_infer_node(lp_ctx *c, int i) {
             return fail_at(c, n, "shape inference");
         }
     }
-    if (impl->infer(c, n) != LP_OK) return fail_at(c, n, "shape inference");
+    if (check_types(c, n) != LP_OK) return fail_at(c, n, "shape inference");
+    /* types the model declares for the outputs (graph outputs, value_info) */
+    lp_dtype declared[8];
+    for (int k = 0; k < n->n_out && k < 8; k++)
+        declared[k] = n->out[k] >= 0 && !(lp_T(c, n->out[k])->flags & LP_T_CONST) ? lp_T(c, n->out[k])->dtype
+                                                                                  : LP_DT_UNDEF;
+    if (impl->infer(c, n) != LP_OK || c->err->code != LP_OK) {
+        if (c->err->code == LP_OK) lp_fail(c, LP_ERR_INTERNAL, "shape inference failed");
+        return fail_at(c, n, "shape inference");
+    }
+    for (int k = 0; k < n->n_out && k < 8; k++) {
+        lp_tensor *t = n->out[k] >= 0 ? lp_T(c, n->out[k]) : NULL;
+        if (t && declared[k] != LP_DT_UNDEF && t->dtype != declared[k]) {
+            /* onnxruntime refuses such a model too */
+            lp_fail(c, LP_ERR_INVALID, "output %d ('%s') is %s, but the model declares it %s", k, t->name,
+                    lp_dtype_name(t->dtype), lp_dtype_name(declared[k]));
+            return fail_at(c, n, "shape inference");
+        }
+    }
     int all_const = 1;
     for (int k = 0; k < n->n_out; k++) {
         if (n->out[k] < 0) continue;
@@ -335,7 +387,7 @@ lp_status lp_pass_lower(lp_ctx *c) {
         return lp_fail(c, LP_ERR_NOMEM, "out of memory");
     }
     for (int t = 0; t < c->n_i32_of; t++) c->i32_of[t] = -1;
-    memcpy(old, g->n, sizeof(lp_node) * (size_t)n_old);
+    if (n_old) memcpy(old, g->n, sizeof(lp_node) * (size_t)n_old);
     g->n_n = 0;
     for (int t = 0; t < g->n_t; t++) g->t[t].producer = -1;
     lp_status st = LP_OK;

@@ -413,12 +413,12 @@ static lp_fb_ref write_options(lp_fb *b, const lp_node *n) {
 
 /* ---------------- buffer dedup ---------------- */
 
-/* A cheap fingerprint: the size and 64 sampled 8-byte words. Equal fingerprints are confirmed with
- * memcmp, so only true duplicates are read in full. */
+/* A cheap fingerprint: the size and, for small payloads, every byte, else 64 sampled 8-byte words.
+ * Equal fingerprints are confirmed with memcmp, so only true duplicates are read in full. */
 static uint64_t fingerprint(const void *p, size_t n) {
     const uint8_t *s = p;
     uint64_t h = 1469598103934665603ull ^ n;
-    if (n < 8) {
+    if (n <= 512) {
         for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
         return h;
     }
@@ -535,17 +535,22 @@ static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside,
     int *order = malloc(sizeof(int) * (size_t)(nt + 1));    /* tflite index -> IR tensor */
     int *bufidx = calloc((size_t)nt + 1, sizeof(int));      /* IR tensor -> buffer index */
     uint64_t *hashes = calloc((size_t)nt + 1, sizeof(uint64_t));
+    /* buffers by fingerprint: chained hash table (a linear scan is quadratic in the constants) */
+    size_t nbuckets = 64;
+    while (nbuckets < 2 * (size_t)(nt + 1)) nbuckets *= 2;
+    int *bucket = malloc(sizeof(int) * nbuckets), *chain = malloc(sizeof(int) * (size_t)(nt + 2));
     int *buf_tensor = malloc(sizeof(int) * (size_t)(nt + 2)); /* buffer index -> IR tensor */
     opcode *codes = malloc(sizeof(opcode) * (size_t)(g->n_n + 1));
     int *op_code_idx = malloc(sizeof(int) * (size_t)(g->n_n + 1));
     lp_fb_ref *refs = malloc(sizeof(lp_fb_ref) * (size_t)(nt + g->n_n + 16));
     int *norder = malloc(sizeof(int) * (size_t)(g->n_n + 1)); /* nodes in the order written */
     int n_live = norder ? canonical_order(g, norder) : -1;
-    if (!tidx || !order || !bufidx || !hashes || !buf_tensor || !codes || !op_code_idx || !refs || n_live < 0) {
+    if (!tidx || !order || !bufidx || !hashes || !bucket || !chain || !buf_tensor || !codes || !op_code_idx || !refs || n_live < 0) {
         st = lp_err_set(g->err, LP_ERR_NOMEM, "out of memory");
         goto done;
     }
     for (int i = 0; i < nt; i++) tidx[i] = -1;
+    for (size_t i = 0; i < nbuckets; i++) bucket[i] = 0; /* 0: empty (buffer 0 is the sentinel) */
 
     /* tensors in a stable order: inputs, then in node order */
     int n_tfl = 0;
@@ -597,7 +602,8 @@ static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside,
         }
         uint64_t h = payload_fingerprint(T, need);
         int found = 0;
-        for (int j = 1; j < n_bufs && !found; j++) {
+        size_t hb = (size_t)(h ^ (h >> 32)) & (nbuckets - 1);
+        for (int j = bucket[hb]; j && !found; j = chain[j]) {
             int o = buf_tensor[j];
             size_t on = (size_t)lp_tensor_numel(&g->t[o]) * lp_dtype_size(g->t[o].dtype);
             if (hashes[o] == h && on == need && payload_equal(&g->t[o], T, need)) {
@@ -609,6 +615,8 @@ static lp_status build(lp_graph *g, lp_fb *b, lp_tflite_info *info, int outside,
         if (!found) {
             hashes[t] = h;
             bufidx[t] = n_bufs;
+            chain[n_bufs] = bucket[hb];
+            bucket[hb] = n_bufs;
             buf_tensor[n_bufs++] = t;
         }
     }
@@ -868,6 +876,8 @@ done:
     free(order);
     free(bufidx);
     free(hashes);
+    free(bucket);
+    free(chain);
     free(buf_tensor);
     free(codes);
     free(op_code_idx);
