@@ -2457,7 +2457,7 @@ WORDS = {
     'resize_sizes_2p32_half_pixel': ["'resize_node'", 'Resize'],
     'resize_sizes_huge_half_pixel': ["'x'"],
     'resize_sizes_negative': ["'resize_node'", 'Resize'],
-    'resize_sizes_rank_mismatch': ["'resize_node'", 'Resize', "'stretch'"],
+    'resize_sizes_rank_mismatch': ["'resize_node'", 'Resize', 'one value per resized axis'],
     's2d_blocksize_2p32': ["'x'"],
     's2d_blocksize_huge': ["'x'"],
     'slice_9_axes': ["'slice_node'", 'Slice'],
