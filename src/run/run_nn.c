@@ -518,8 +518,8 @@ static lp_status k_resize(lp_run *r, const lp_node *n) {
                 if (y1 < 0) y1 = 0;
                 if (x1 < 0) x1 = 0;
                 float dy = fy - (float)y0, dx = fx - (float)x0;
-                const float *F = (const float *)X;
-                float *o = (float *)Y + ((nn * OH + oy) * OW + ox) * C;
+                const float *F = lp_run_f32(x); /* data is 16-byte aligned (run.h) */
+                float *o = (float *)y->data + ((nn * OH + oy) * OW + ox) * C;
                 const float *a = F + ((nn * IH + y0) * IW + x0) * C, *b = F + ((nn * IH + y1) * IW + x0) * C;
                 const float *c2 = F + ((nn * IH + y0) * IW + x1) * C, *d = F + ((nn * IH + y1) * IW + x1) * C;
                 for (int64_t c = 0; c < C; c++)
