@@ -48,7 +48,9 @@ def _commands(sh):
 
 
 def _env(tmp):
-    paths = [os.path.join(ROOT, "python"), str(tmp)] + [p for p in sys.path if p]
+    # the installed package (make install), never the checkout's python/ folder: a clean clone has
+    # no compiled extension there
+    paths = [str(tmp)] + [p for p in sys.path if p]
     return dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
 
 
