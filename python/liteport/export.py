@@ -47,6 +47,21 @@ def _flat_outputs(out, torch):
     raise TypeError(f"module output of type {type(out).__name__} is not supported by export()")
 
 
+# what a protobuf can hold (2 GB) less room for the graph itself
+EMBED_LIMIT = (2 << 30) - (64 << 20)
+
+
+def _tensor_bytes(module):
+    """Bytes of the module's parameters and buffers (each storage once)."""
+    seen, total = set(), 0
+    for t in list(module.parameters()) + list(module.buffers()):
+        key = (t.untyped_storage().data_ptr(), t.untyped_storage().nbytes())
+        if key not in seen:
+            seen.add(key)
+            total += t.untyped_storage().nbytes()
+    return total
+
+
 def _default_names(prefix, n):
     return [prefix] + [f"{prefix}_{i}" for i in range(1, n)]
 
@@ -128,7 +143,8 @@ def export_onnx(module, example_inputs, onnx_path, *, input_names=None, output_n
                 dynamic_batch=True, dynamic_axes=None, opset=None, exporter="default", quiet=True):
     """torch.onnx.export with the settings liteport converts best. Returns the ONNX path.
 
-    Weights are embedded (no external data file), constant folding is on (TorchScript:
+    Weights are embedded (no external data file; a model over 2 GB, which no protobuf can hold,
+    gets one beside the .onnx: dynamo exporter), constant folding is on (TorchScript:
     do_constant_folding; dynamo: optimize), inputs and outputs are named, and with dynamic_batch
     dim 0 of every input and output is the dynamic dimension "batch". dynamic_axes makes more
     input dimensions dynamic: {input name or position: {axis: dimension name}} (as
@@ -156,7 +172,11 @@ def export_onnx(module, example_inputs, onnx_path, *, input_names=None, output_n
     kwargs = dict(input_names=input_names, output_names=output_names, opset_version=opset)
     in_axes = _input_axes(dynamic_axes, input_names, dynamic_batch, tensors)
     if dynamo:
-        kwargs.update(dynamo=True, external_data=False, optimize=True, verbose=False)
+        # weights embedded, except where protobuf's 2 GB limit forbids it: then one external
+        # data file beside the model (liteport converts both and writes the .tflite weights after
+        # its flatbuffer)
+        kwargs.update(dynamo=True, external_data=_tensor_bytes(module) > EMBED_LIMIT, optimize=True,
+                      verbose=False)
         if any(in_axes.values()):
             # One Dim per name, shared by every input that uses it (the batch of every input
             # is the same size, what models assume). Positional form, so forward() argument
