@@ -95,7 +95,7 @@ def _convert_options(args, with_input_shape=True):
     return opts
 
 
-PASSES = "canonicalize, infer, simplify, fold_bn, lower, legalize, layout, pixels, fuse, dce"
+PASSES = "canonicalize, infer, simplify, fold_bn, lower, legalize, fold, layout, pixels, fuse, dce"
 
 
 def _float_list(text):

@@ -18,6 +18,8 @@ int lp_utf8_valid(const char *s, size_t n);
 #define LP_MAX_TENSORS 4000000
 #define LP_MAX_ELEMENTS ((int64_t)1 << 40)  /* per tensor */
 #define LP_MAX_FOLD_ELEMENTS ((int64_t)1 << 24) /* constant folding: elements per output */
+/* constant folding makes an output larger than its inputs only up to this size */
+#define LP_FOLD_GROW_BYTES ((size_t)1 << 20)
 #ifndef LP_MAX_FOLD_BYTES /* the fuzzing builds lower it (fuzz/README.md) */
 #define LP_MAX_FOLD_BYTES ((size_t)256 << 20)  /* constant folding: bytes in all */
 #endif

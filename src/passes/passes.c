@@ -13,6 +13,7 @@ const lp_pass lp_passes[] = {
     {"fold_bn", lp_pass_fold_bn, 0},
     {"lower", lp_pass_lower, 0},
     {"legalize", lp_pass_legalize, 0},
+    {"fold", lp_pass_fold, 0},
     {"layout", lp_pass_layout, 2},
     {"pixels", lp_pass_pixels, 0},
     {"fuse", lp_pass_fuse, 1},
@@ -97,14 +98,23 @@ static int inputs_const(lp_ctx *c, const lp_node *n) {
     return 1;
 }
 
-static int outputs_foldable(lp_ctx *c, const lp_node *n) {
+/* Outputs of a known, bounded size that do not blow small inputs up into a large constant (an
+ * Expand or ConstantOfShape of a scalar to a feature map's shape would make the file that much
+ * bigger; as an op it costs nothing in the file, and simplify often removes it). */
+static int outputs_foldable(lp_ctx *c, const lp_node *n, size_t out_bytes) {
     for (int k = 0; k < n->n_out; k++) {
         if (n->out[k] < 0) continue;
         lp_tensor *t = lp_T(c, n->out[k]);
         int64_t ne = lp_tensor_numel(t);
         if (ne < 0 || ne > LP_MAX_FOLD_ELEMENTS || lp_dtype_size(t->dtype) == 0) return 0;
     }
-    return 1;
+    if (out_bytes <= LP_FOLD_GROW_BYTES) return 1;
+    size_t in_bytes = 0;
+    for (int j = 0; j < n->n_in; j++) {
+        const lp_tensor *t = n->in[j] >= 0 ? lp_T(c, n->in[j]) : NULL;
+        if (t && lp_tensor_numel(t) > 0) in_bytes += (size_t)lp_tensor_numel(t) * lp_dtype_size(t->dtype);
+    }
+    return out_bytes <= in_bytes;
 }
 
 /* Inputs that share an ONNX type variable must have one element type (type_rules.def, from the
@@ -196,7 +206,7 @@ lp_status lp_infer_node(lp_ctx *c, int i) {
         if (n->out[k] >= 0 && lp_tensor_numel(lp_T(c, n->out[k])) > 0)
             fold_bytes += (size_t)lp_tensor_numel(lp_T(c, n->out[k])) * lp_dtype_size(lp_T(c, n->out[k])->dtype);
     /* folding is bounded in total too: past the budget the op simply runs in the model */
-    if (!all_const && impl->eval && inputs_const(c, n) && outputs_foldable(c, n) &&
+    if (!all_const && impl->eval && inputs_const(c, n) && outputs_foldable(c, n, fold_bytes) &&
         c->folded_bytes + fold_bytes <= LP_MAX_FOLD_BYTES) {
         c->folded_bytes += fold_bytes;
         for (int k = 0; k < n->n_out; k++) {

@@ -22,6 +22,7 @@ lp_status lp_pass_simplify(lp_ctx *c);    /* shape-aware ONNX rewrites (redundan
 lp_status lp_pass_fold_bn(lp_ctx *c);      /* BatchNormalization into Conv/ConvTranspose/Gemm weights */
 lp_status lp_pass_lower(lp_ctx *c);        /* ONNX ops -> TFLite ops */
 lp_status lp_pass_legalize(lp_ctx *c);     /* element types the TFLite kernels lack -> casts */
+lp_status lp_pass_fold(lp_ctx *c);         /* TFLite ops with constant inputs -> constants (src/run kernels) */
 lp_status lp_pass_layout(lp_ctx *c);       /* transpose sinking and cancellation */
 lp_status lp_pass_fuse(lp_ctx *c);         /* activation / bias fusions */
 lp_status lp_pass_dce(lp_ctx *c);          /* dead code removal */

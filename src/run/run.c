@@ -205,6 +205,81 @@ int lp_run_ints(lp_run *r, const lp_value *v, int64_t *out, int max, const char 
     return (int)v->numel;
 }
 
+static lp_status run_kernel(lp_run *r, const lp_node *n) {
+    if (lp_run_nn_has(n->op)) return lp_run_k_nn(r, n);
+    if (lp_run_ew_has(n->op)) return lp_run_k_ew(r, n);
+    if (lp_run_move_has(n->op)) return lp_run_k_move(r, n);
+    return lp_run_fail(r, LP_ERR_UNSUPPORTED, "the reference interpreter has no kernel for this op");
+}
+
+lp_status lp_run_fold_init(lp_run *r, lp_graph *g, lp_err *err) {
+    memset(r, 0, sizeof *r);
+    r->g = g;
+    r->err = err;
+    r->node = -1;
+    r->v = calloc((size_t)g->n_t + 1, sizeof(lp_value));
+    r->sym = malloc(sizeof(int64_t) * (size_t)(g->n_sym + 2));
+    r->order = malloc(sizeof(int));
+    if (!r->v || !r->sym || !r->order) return lp_run_fail(r, LP_ERR_NOMEM, "out of memory");
+    for (int k = 0; k <= g->n_sym + 1; k++) r->sym[k] = -1;
+    return LP_OK;
+}
+
+static void drop_value(lp_value *v) {
+    free(v->data);
+    memset(v, 0, sizeof *v);
+}
+
+lp_status lp_run_fold(lp_run *r, int id) {
+    lp_graph *g = r->g;
+    const lp_node *n = &g->n[id];
+    r->node = id;
+    lp_status st = LP_OK;
+    for (int j = 0; j < n->n_in && st == LP_OK; j++) {
+        int t = n->in[j];
+        if (t < 0 || r->v[t].ready) continue;
+        const void *bytes = lp_tensor_bytes(g, t);
+        const lp_tensor *T = &g->t[t];
+        if (!bytes) return lp_run_fail(r, LP_ERR_NOMEM, "out of memory");
+        st = set_storage(r, &r->v[t], T->dtype, T->rank, T->dims);
+        if (st != LP_OK) break;
+        size_t need = (size_t)r->v[t].numel * lp_dtype_size(T->dtype);
+        if (T->nbytes < need) st = lp_run_fail(r, LP_ERR_INTERNAL, "constant '%s' is short", T->name);
+        else memcpy(r->v[t].data, bytes, need);
+        r->v[t].ready = 1;
+    }
+    if (st == LP_OK) st = run_kernel(r, n);
+    for (int k = 0; k < n->n_out && st == LP_OK; k++) {
+        int t = n->out[k];
+        if (t < 0) continue;
+        lp_value *v = &r->v[t];
+        size_t bytes = (size_t)v->numel * lp_dtype_size(v->dtype);
+        if (!v->ready) {
+            st = lp_run_fail(r, LP_ERR_INTERNAL, "output %d was not computed", k);
+            break;
+        }
+        void *p = lp_arena_alloc(&g->arena, bytes ? bytes : 1);
+        if (!p) {
+            st = lp_run_fail(r, LP_ERR_NOMEM, "out of memory");
+            break;
+        }
+        memcpy(p, v->data, bytes);
+        lp_tensor *T = &g->t[t];
+        T->data = p;
+        T->nbytes = bytes;
+        T->flags |= LP_T_CONST | LP_T_OWNED;
+        T->producer = -1;
+    }
+    /* inputs and outputs are constants of g now: nothing stays in the run */
+    for (int j = 0; j < n->n_in; j++)
+        if (n->in[j] >= 0) drop_value(&r->v[n->in[j]]);
+    for (int k = 0; k < n->n_out; k++)
+        if (n->out[k] >= 0) drop_value(&r->v[n->out[k]]);
+    if (st == LP_OK) g->n[id].dead = 1;
+    r->node = -1;
+    return st;
+}
+
 lp_status lp_run_invoke(lp_run *r) {
     lp_graph *g = r->g;
     for (int i = 0; i < g->inputs.n; i++)
@@ -219,11 +294,7 @@ lp_status lp_run_invoke(lp_run *r) {
                 return lp_run_fail(r, LP_ERR_INTERNAL, "input %d ('%s') has no value", j, g->t[n->in[j]].name);
         lp_status st;
         if (r->before && (st = r->before(r->ud, r, id)) != LP_OK) return st;
-        if (lp_run_nn_has(n->op)) st = lp_run_k_nn(r, n);
-        else if (lp_run_ew_has(n->op)) st = lp_run_k_ew(r, n);
-        else if (lp_run_move_has(n->op)) st = lp_run_k_move(r, n);
-        else st = lp_run_fail(r, LP_ERR_UNSUPPORTED, "the reference interpreter has no kernel for this op");
-        if (st != LP_OK) return st;
+        if ((st = run_kernel(r, n)) != LP_OK) return st;
         for (int j = 0; j < n->n_out; j++)
             if (n->out[j] >= 0 && !r->v[n->out[j]].ready)
                 return lp_run_fail(r, LP_ERR_INTERNAL, "output %d was not computed", j);

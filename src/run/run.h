@@ -60,6 +60,15 @@ lp_status lp_run_invoke(lp_run *r);
 /* Forget the inputs and values of the last invocation (symbol bindings included). */
 void lp_run_reset(lp_run *r);
 
+/* Constant folding of the lowered graph: lp_run_fold_init prepares an empty run over g (no
+ * constant is copied; free it with lp_run_free), then each lp_run_fold computes node `id`, every
+ * input of which is a constant of static shape, into its outputs, which become constants of g
+ * (payload in g's arena); the node is marked dead. The caller bounds the sizes. On failure the
+ * node and its outputs are left as they were, except that lazy input payloads may have been
+ * computed. */
+lp_status lp_run_fold_init(lp_run *r, lp_graph *g, lp_err *err);
+lp_status lp_run_fold(lp_run *r, int id);
+
 /* 1 when op has a reference kernel */
 int lp_run_supports(lp_op op);
 

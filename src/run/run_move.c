@@ -13,6 +13,7 @@ int lp_run_move_has(lp_op op) {
     case LP_TFL_STRIDED_SLICE: case LP_TFL_SLICE: case LP_TFL_GATHER: case LP_TFL_SPLIT: case LP_TFL_SPLIT_V:
     case LP_TFL_PACK: case LP_TFL_UNPACK: case LP_TFL_TILE: case LP_TFL_BROADCAST_TO:
     case LP_TFL_DEPTH_TO_SPACE: case LP_TFL_SPACE_TO_DEPTH: case LP_TFL_SHAPE: case LP_TFL_REVERSE_V2:
+    case LP_TFL_SCATTER_ND:
         return 1;
     default: return 0;
     }
@@ -290,6 +291,41 @@ static lp_status k_gather(lp_run *r, const lp_node *n) {
     return LP_OK;
 }
 
+/* SCATTER_ND (indices [..., K], updates, shape): zeros of `shape`, each update slice added at its
+ * index (TFLite's kernel sums duplicates; an index out of range is an error) */
+static lp_status k_scatter_nd(lp_run *r, const lp_node *n) {
+    lp_value *ix = lp_run_in(r, n, 0), *u = lp_run_in(r, n, 1);
+    lp_value *y = lp_run_out(r, n, 0);
+    if (!y) return r->err->code;
+    if (!ix || !u || !lp_dtype_is_int(ix->dtype) || ix->rank < 1 || u->dtype != y->dtype)
+        return lp_run_fail(r, LP_ERR_INTERNAL, "bad operands");
+    if (y->dtype != LP_DT_F32 && y->dtype != LP_DT_I32 && y->dtype != LP_DT_I64)
+        return lp_run_fail(r, LP_ERR_UNSUPPORTED, "%s scatters are not run", lp_dtype_name(y->dtype));
+    int64_t K = ix->dims[ix->rank - 1];
+    if (K < 1 || K > y->rank) return lp_run_fail(r, LP_ERR_INVALID, "index depth %lld", (long long)K);
+    int64_t slice = 1, count = ix->numel / K;
+    for (int d = (int)K; d < y->rank; d++) slice *= y->dims[d];
+    if (u->numel != count * slice) return lp_run_fail(r, LP_ERR_INVALID, "updates do not match the indices");
+    memset(y->data, 0, (size_t)y->numel * ES(y));
+    for (int64_t i = 0; i < count; i++) {
+        int64_t off = 0;
+        for (int64_t k = 0; k < K; k++) {
+            int64_t j = lp_get_i64(ix->dtype, ix->data, i * K + k);
+            if (j < 0 || j >= y->dims[k]) return lp_run_fail(r, LP_ERR_INVALID, "index %lld out of range", (long long)j);
+            off = off * y->dims[k] + j;
+        }
+        off *= slice;
+        for (int64_t e = 0; e < slice; e++) {
+            if (y->dtype == LP_DT_F32)
+                ((float *)y->data)[off + e] += ((const float *)u->data)[i * slice + e];
+            else
+                lp_set_i64(y->dtype, y->data, off + e,
+                           lp_get_i64(y->dtype, y->data, off + e) + lp_get_i64(u->dtype, u->data, i * slice + e));
+        }
+    }
+    return LP_OK;
+}
+
 /* SPLIT (axis, input) / SPLIT_V (input, sizes, axis) / UNPACK (input) */
 static lp_status k_split(lp_run *r, const lp_node *n) {
     lp_value *x;
@@ -448,6 +484,7 @@ lp_status lp_run_k_move(lp_run *r, const lp_node *n) {
     case LP_TFL_DEPTH_TO_SPACE: case LP_TFL_SPACE_TO_DEPTH: return k_d2s(r, n);
     case LP_TFL_SHAPE: return k_shape(r, n);
     case LP_TFL_REVERSE_V2: return k_reverse(r, n);
+    case LP_TFL_SCATTER_ND: return k_scatter_nd(r, n);
     default: return lp_run_fail(r, LP_ERR_UNSUPPORTED, "no kernel");
     }
 }
