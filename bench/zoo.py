@@ -20,7 +20,7 @@ MaxViT), which take the size they were built for. Models over 2 GB keep their ON
 external data file and their .tflite weights after the flatbuffer (as liteport.export does).
 
     .venv/bin/python bench/zoo.py [--models resnet18,swin_t,...] [--workdir build/zoo]
-        [--markdown docs/zoo.md] [--json FILE] [--timeout 3600] [--keep]
+        [--markdown docs/zoo.md] [--json FILE] [--timeout 3600] [--keep] [--reuse]
 """
 import argparse
 import json
@@ -192,10 +192,16 @@ class Progress:
             sys.stderr.write("\r" + self._line() + "\n")
 
 
-def run_child(name, workdir, timeout, keep):
-    """check() in a fresh interpreter; a crash, a kill or a timeout is a row of its own."""
+def run_child(name, workdir, timeout, keep, reuse=False):
+    """check() in a fresh interpreter; a crash, a kill or a timeout is a row of its own. With
+    `reuse`, an "ok" row an earlier run left in `workdir` for this model is taken as it is."""
     result = os.path.join(workdir, name + ".row.json")
     if os.path.exists(result):
+        if reuse:
+            with open(result) as f:
+                row = json.load(f)
+            if row.get("status") == "ok":
+                return row
         os.remove(result)
     cmd = [sys.executable, os.path.abspath(__file__), "--one", name, "--workdir", workdir]
     if keep:
@@ -275,6 +281,8 @@ def main(argv=None):
     ap.add_argument("--json", help="write the rows as JSON here")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per model")
     ap.add_argument("--keep", action="store_true", help="keep the .onnx and .tflite files")
+    ap.add_argument("--reuse", action="store_true",
+                    help="take the ok rows an earlier run left in --workdir (run the zoo in parts, redo the rest)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.one:
@@ -290,7 +298,7 @@ def main(argv=None):
     t0 = time.time()
     for name in names:
         progress.start(name)
-        row = run_child(name, a.workdir, a.timeout, a.keep)
+        row = run_child(name, a.workdir, a.timeout, a.keep, a.reuse)
         rows.append(row)
         progress.finish(row)
     progress.close()

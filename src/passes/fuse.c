@@ -5,6 +5,7 @@
  *  - PAD (zeros) into a VALID convolution, and PADV2 (lowest float) into a VALID max pool, when
  *    the pads are exactly TFLite's SAME; two PADs in a row into one
  *  - RELU / RELU6 / RELU_N1_TO_1 into the producer's fused activation (never TANH)
+ *  - a TRANSPOSE of the last two dims of BATCH_MATMUL's second operand into adj_y
  * An intermediate tensor is only absorbed when nothing else reads it and it is not an output. */
 #include <float.h>
 #include <math.h>
@@ -310,6 +311,33 @@ static int rule_activation(fz *F, int ni) {
     return 1;
 }
 
+/* ---- transposed matmul operand ---- */
+
+/* BATCH_MATMUL(a, TRANSPOSE(b) swapping the last two dims) = BATCH_MATMUL(a, b, adj_y): the
+ * attention scores q @ k^T read k as it is (XNNPACK and LiteRT's kernel take adj_y). adj_x is left
+ * alone: not every kernel takes it. */
+static int rule_bmm_adjoint(fz *F, int ni) {
+    lp_graph *g = F->g;
+    int y = g->n[ni].in[1];
+    if (y < 0 || g->n[ni].p.adj_y || !single_use(F, y)) return 0;
+    int tp = producer(F, y, LP_TFL_TRANSPOSE);
+    if (tp < 0 || g->t[y].dtype != LP_DT_F32) return 0;
+    int64_t P[LP_MAX_RANK];
+    int r = g->t[y].rank;
+    if (r < 2 || r > LP_MAX_RANK || g->n[tp].n_in < 2 || lp_tensor_numel(&g->t[g->n[tp].in[1]]) != r) return 0;
+    const lp_tensor *Pt = &g->t[g->n[tp].in[1]];
+    if (!lp_tensor_is_const(g, g->n[tp].in[1]) || !Pt->data) return 0;
+    for (int i = 0; i < r; i++) P[i] = lp_get_i64(Pt->dtype, Pt->data, i);
+    for (int i = 0; i < r - 2; i++)
+        if (P[i] != i) return 0;
+    if (P[r - 2] != r - 1 || P[r - 1] != r - 2) return 0;
+    int ins[2] = {g->n[ni].in[0], g->n[tp].in[0]};
+    if (!set_inputs(F, ni, ins, 2)) return 0;
+    g->n[ni].p.adj_y = 1;
+    kill(F, tp);
+    return 1;
+}
+
 /* ---- the rule table ---- */
 
 typedef struct rule {
@@ -329,6 +357,7 @@ static const rule rules[] = {
     {LP_TFL_RELU, rule_activation, "fused activation"},
     {LP_TFL_RELU6, rule_activation, "fused activation"},
     {LP_TFL_RELU_N1_TO_1, rule_activation, "fused activation"},
+    {LP_TFL_BATCH_MATMUL, rule_bmm_adjoint, "transposed matmul operand"},
 };
 
 static int count_uses(fz *F) {

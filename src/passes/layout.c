@@ -106,6 +106,7 @@ static void invert(const int *p, int r, int *inv) {
 }
 
 static void resolve_all(lay *L);
+static int only_consumer(lay *L, int t);
 
 static int consumers(lay *L, int t) {
     resolve_all(L);
@@ -295,7 +296,7 @@ static lp_status transpose_rules(lay *L, int ni) {
 
 /* ---------------- sinking a transpose through an op ---------------- */
 
-enum { K_NONE, K_UNARY, K_ELEMENTWISE, K_CONCAT, K_PAD, K_REDUCE, K_SOFTMAX, K_STRIDED, K_SLICE, K_SPLIT_V, K_GATHER };
+enum { K_NONE, K_UNARY, K_ELEMENTWISE, K_CONCAT, K_PAD, K_REDUCE, K_SOFTMAX, K_STRIDED, K_SLICE, K_SPLIT_V, K_GATHER, K_FC };
 
 static int kind_of(lp_op op) {
     switch (op) {
@@ -322,6 +323,7 @@ static int kind_of(lp_op op) {
     case LP_TFL_SLICE: return K_SLICE;
     case LP_TFL_SPLIT_V: return K_SPLIT_V;
     case LP_TFL_GATHER: return K_GATHER;
+    case LP_TFL_FULLY_CONNECTED: return K_FC;
     default: return K_NONE;
     }
 }
@@ -373,8 +375,10 @@ static lp_status sink(lay *L, int ni) {
         if (transpose_producer(g, t, q, &rq) >= 0) continue;
         if (!lp_tensor_is_const(g, t) || g->t[t].rank > r) return LP_OK;
     }
+    /* a gather of one index drops the gathered axis */
+    int drops = kind == K_GATHER && n->n_in > 1 && n->in[1] >= 0 && g->t[n->in[1]].rank == 0;
     for (int k = 0; k < n->n_out; k++)
-        if (n->out[k] < 0 || (g->t[n->out[k]].rank != r && kind != K_REDUCE)) return LP_OK;
+        if (n->out[k] < 0 || (g->t[n->out[k]].rank != r - drops && kind != K_REDUCE)) return LP_OK;
 
     /* op-specific new parameters, computed before anything changes */
     int inv[LP_MAX_RANK];
@@ -505,11 +509,25 @@ static lp_status sink(lay *L, int ni) {
         break;
     }
     case K_GATHER: {
-        if (g->t[n->in[1]].rank != 1 || n->p.batch_dims) return LP_OK;
+        if (g->t[n->in[1]].rank > 1 || n->p.batch_dims) return LP_OK;
         int a = n->p.axis < 0 ? n->p.axis + r : n->p.axis;
         np.axis = P[a];
+        if (drops) {
+            /* q, k and v picked from one tensor: worth it only when a view follows that can
+             * absorb the transpose (view_chain), else one transpose becomes three */
+            int y0 = n->out[0], cons = only_consumer(L, y0);
+            if (cons < 0 || g->n[cons].op != LP_TFL_RESHAPE) return LP_OK;
+            n = &g->n[ni];
+            rout = 0;
+            for (int i = 0; i < r; i++)
+                if (i != a) Qout[rout++] = P[i] > P[a] ? P[i] - 1 : P[i];
+        }
         break;
     }
+    case K_FC:
+        /* FULLY_CONNECTED maps the last axis: it commutes with any order of the others */
+        if (!n->p.keep_num_dims || P[r - 1] != r - 1) return LP_OK;
+        break;
     default: break;
     }
     /* data inputs: the transpose's input, or the permuted constant */
