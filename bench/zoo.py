@@ -13,7 +13,8 @@ max|LiteRT - onnxruntime| <= 1e-4 * max(1, max|onnxruntime|).
 Weights: torchvision's initialisation from a fixed seed; BatchNorm statistics are those of one
 seeded random batch (the module in training mode once, then eval), so activations stay near unit
 scale as in a trained network (torchvision's init with running statistics 0/1 makes some models'
-logits 1e12 or 1e-9, which turns a relative bound into a vacuous one); weight matrices torchvision
+logits 1e12 or 1e-9, which turns a relative bound into a vacuous one); the last BatchNorm of each
+ResNet block gets small scales, as trained networks have; weight matrices torchvision
 initialises to zero (ViT's head) get N(0, 0.02). Input: the image size of the model's torchvision
 weights (inception_v3 299, efficientnet_b7 600, ...), except models built for a fixed size (ViT,
 MaxViT), which take the size they were built for. Models over 2 GB keep their ONNX weights in an
@@ -59,6 +60,7 @@ def image_size(name, model=None):
 def seeded(model, size, seed=0):
     """Seeded weights at a realistic scale, in place; returns the model in eval mode."""
     import torch
+    import torchvision
 
     g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
@@ -70,6 +72,14 @@ def seeded(model, size, seed=0):
             if m.affine:
                 m.weight.copy_(torch.rand(m.num_features, generator=g) * 0.5 + 0.75)
                 m.bias.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+        # the last BatchNorm of a ResNet block scales the branch added to the residual stream:
+        # small in trained networks (torchvision's zero_init_residual starts it at 0); at 0.75-1.25
+        # the stream of resnet152 grows until float32 itself is off by 6e-4 (PyTorch against
+        # PyTorch in float64), above the bound
+        for m in model.modules():
+            if isinstance(m, (torchvision.models.resnet.BasicBlock, torchvision.models.resnet.Bottleneck)):
+                last = m.bn3 if hasattr(m, "bn3") else m.bn2
+                last.weight.copy_(torch.rand(last.num_features, generator=g) * 0.2 + 0.1)
         if bns:
             # running statistics of one random batch: momentum None is a plain average
             saved = [(m, m.momentum) for m in bns]

@@ -223,3 +223,62 @@ def test_identical_constants_stored_once(tmp_path):
     assert liteport.verify(str(path), str(tmp_path / "dedup.tflite"), report=report).ok
     assert report.shared_buffers == 2  # the second weight and bias reuse the first ones
     assert report.output_size < w.nbytes + b.nbytes + 4096
+
+
+class SelfAttention(nn.Module):
+    """nn.MultiheadAttention as ViT uses it (batch first): PyTorch computes it sequence-first, with
+    the heads split by views and moved by transposes."""
+
+    def __init__(self, layers=2):
+        super().__init__()
+        self.mha = nn.ModuleList(nn.MultiheadAttention(32, 4, batch_first=True) for _ in range(layers))
+        self.ln = nn.ModuleList(nn.LayerNorm(32) for _ in range(layers))
+
+    def forward(self, x):
+        for mha, ln in zip(self.mha, self.ln):
+            y, _ = mha(x, x, x, need_weights=False)
+            x = ln(x + y)
+        return x
+
+
+@pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
+def test_attention_views_compose_into_one_transpose_each(exporter, tmp_path):
+    """The chains batch-first -> sequence-first -> heads split -> transpose(0, 1) become one
+    transpose each for q, k and v, and the output projection reads the heads merged back in
+    batch-first order: 4 TRANSPOSE per attention layer (6 without the chain rewrite), with a
+    dynamic batch, matching onnxruntime at batch 1 and 3."""
+    torch.manual_seed(0)
+    model = SelfAttention().eval()
+    report = _export(model, (torch.randn(1, 10, 32),), tmp_path, "mha", exporter=exporter)
+    assert_verified(report)
+    assert report.transposes == 4 * 2, dict(report.tflite_ops)
+    assert report.tflite_ops.get("BATCH_MATMUL", 0) == 2 * 2, dict(report.tflite_ops)
+
+
+class RelativePositionBias(nn.Module):
+    """Swin's relative position bias: a learned table gathered by a constant index, viewed and
+    permuted to [heads, N, N], added to attention-like scores."""
+
+    def __init__(self, window=4, heads=3):
+        super().__init__()
+        n = window * window
+        self.table = nn.Parameter(torch.randn((2 * window - 1) ** 2, heads))
+        coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)
+        self.register_buffer("index", (rel[..., 0] * (2 * window - 1) + rel[..., 1]).flatten())
+        self.n, self.heads = n, heads
+
+    def forward(self, x):
+        bias = self.table[self.index].view(self.n, self.n, self.heads).permute(2, 0, 1)
+        return torch.softmax(x + 16 * torch.sigmoid(bias), dim=-1)
+
+
+@pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
+def test_bias_computed_from_constants_is_folded(exporter, tmp_path):
+    """Everything the bias is computed from is a constant: the .tflite stores the bias, so only
+    the ADD and the SOFTMAX run (the gather, view, permute and sigmoid are folded)."""
+    torch.manual_seed(0)
+    model = RelativePositionBias().eval()
+    report = _export(model, (torch.randn(1, 3, 16, 16),), tmp_path, "bias", exporter=exporter)
+    assert_verified(report)
+    assert dict(report.tflite_ops) == {"ADD": 1, "SOFTMAX": 1}, dict(report.tflite_ops)

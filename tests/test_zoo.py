@@ -32,11 +32,17 @@ def test_vit_b_16_reduced_image(tmp_path):
     row = _check("vit_b_16", tmp_path, image_size=64)
     assert row["image_size"] == 64
     assert row["op_counts"].get("BATCH_MATMUL") == 24 and row["op_counts"].get("SOFTMAX") == 12
+    # per encoder block: q and v to [B, heads, L, d], k to [B, heads, d, L], the heads merged back
+    # for the output projection (docs/zoo.md)
+    assert row["transposes"] == 4 * 12, row["op_counts"]
 
 
 def test_swin_t(tmp_path):
     row = _check("swin_t", tmp_path)
     assert row["op_counts"].get("SOFTMAX") == 12, row["op_counts"]
+    # per block: q/k/v heads (one transpose for the three) and the heads merged back; window
+    # partition and reverse in the 10 blocks whose map holds more than one window
+    assert row["transposes"] == 2 * 12 + 2 * 10, row["op_counts"]
 
 
 def test_zoo_runner_reports_a_failure_as_a_row(tmp_path):

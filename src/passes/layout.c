@@ -931,6 +931,506 @@ static lp_status transpose_as_reshape(lay *L, int ni) {
     return make_reshape(L, ni, g->n[ni].in[0]);
 }
 
+/* ---------------- chains of views ---------------- */
+
+/* A chain of RESHAPE and TRANSPOSE ops (each intermediate read only by the next) is one
+ * permutation of the data's "atoms": the finest sizes every step's dims are products of. Multi-head
+ * attention as PyTorch exports it (batch-first to sequence-first, heads split by a view, moved by
+ * transpose(0, 1), ...) gives chains of two or three transposes that are one permutation of
+ * [batch, tokens, heads, head dim]. The chain is rewritten as RESHAPE -> TRANSPOSE -> RESHAPE (each
+ * left out when it is the identity) when that has fewer transposes, or as many and fewer ops.
+ *
+ * Sizes are monomials c * D^k (k 0 or 1), D the one dynamic dim of the chain's input: a step may
+ * have one dynamic dim, whose size follows from the element count. D is an atom of its own and is
+ * never split, so a merged size like 12 * D is a run of atoms in a known order. */
+
+#define VC_MAX_ATOMS 32
+#define VC_MAX_CHAIN 16
+
+typedef struct vc_mono {
+    int64_t c;
+    int k;
+} vc_mono;
+
+static int vc_divides(vc_mono a, vc_mono b) { return a.k <= b.k && a.c > 0 && b.c % a.c == 0; }
+static vc_mono vc_div(vc_mono b, vc_mono a) { return (vc_mono){b.c / a.c, b.k - a.k}; }
+static int vc_eq(vc_mono a, vc_mono b) { return a.c == b.c && a.k == b.k; }
+
+/* dims of t as monomials; total: the chain's element count; 0 when not expressible */
+static int vc_dims(const lp_tensor *t, vc_mono total, vc_mono *m) {
+    int64_t known = 1;
+    int dyn = -1;
+    for (int i = 0; i < t->rank; i++) {
+        if (t->dims[i] < 0) {
+            if (dyn >= 0) return 0;
+            dyn = i;
+        } else {
+            if (t->dims[i] == 0) return 0;
+            known *= t->dims[i];
+            m[i] = (vc_mono){t->dims[i], 0};
+        }
+    }
+    if (dyn < 0) return total.k == 0 && total.c == known;
+    if (total.k != 1 || total.c % known) return 0;
+    m[dyn] = (vc_mono){total.c / known, 1};
+    return 1;
+}
+
+typedef struct vc_state {
+    vc_mono size[VC_MAX_ATOMS];
+    int n_atoms;
+    int xo[VC_MAX_ATOMS], nx;   /* atoms in the chain input's memory order */
+    int cur[VC_MAX_ATOMS], nc;  /* atoms in the current step's memory order */
+    int dl[LP_MAX_RANK], rank;  /* atoms per dim of the current step */
+    int is_n[VC_MAX_ATOMS];     /* made by the FULLY_CONNECTED of the chain (its output features) */
+} vc_state;
+
+/* split atom a into (outer of size o, inner) everywhere; 0 when out of room */
+static int vc_split(vc_state *s, int a, vc_mono o) {
+    if (s->n_atoms >= VC_MAX_ATOMS || s->nx >= VC_MAX_ATOMS || s->nc >= VC_MAX_ATOMS) return 0;
+    int b = s->n_atoms++;
+    s->size[b] = vc_div(s->size[a], o);
+    s->size[a] = o;
+    s->is_n[b] = s->is_n[a];
+    int *lists[2] = {s->xo, s->cur}, *lens[2] = {&s->nx, &s->nc};
+    for (int l = 0; l < 2; l++) {
+        int *v = lists[l], n = *lens[l];
+        for (int i = 0; i < n; i++)
+            if (v[i] == a) {
+                memmove(v + i + 2, v + i + 1, sizeof(int) * (size_t)(n - i - 1));
+                v[i + 1] = b;
+                (*lens[l])++;
+                break;
+            }
+    }
+    return 1;
+}
+
+/* the current step regrouped into dims m[0..q-1] (a RESHAPE); 0 when the atoms do not line up */
+static int vc_reshape(vc_state *s, const vc_mono *m, int q) {
+    int j = 0;
+    for (int i = 0; i < q; i++) {
+        vc_mono acc = {1, 0};
+        int cnt = 0;
+        while (!vc_eq(acc, m[i])) {
+            if (!vc_divides(acc, m[i]) || j >= s->nc) return 0;
+            vc_mono need = vc_div(m[i], acc);
+            int a = s->cur[j];
+            if (!vc_divides(s->size[a], need)) {
+                if (!vc_divides(need, s->size[a]) || s->size[a].k) return 0;
+                if (!vc_split(s, a, need)) return 0;
+            }
+            acc.c *= s->size[a].c;
+            acc.k += s->size[a].k;
+            j++;
+            cnt++;
+        }
+        s->dl[i] = cnt;
+    }
+    s->rank = q;
+    return j == s->nc;
+}
+
+static void vc_transpose(vc_state *s, const int *P, int r) {
+    int start[LP_MAX_RANK], o = 0, out[VC_MAX_ATOMS], dl[LP_MAX_RANK], n = 0;
+    for (int i = 0; i < r; i++) {
+        start[i] = o;
+        o += s->dl[i];
+    }
+    for (int i = 0; i < r; i++) {
+        for (int t = 0; t < s->dl[P[i]]; t++) out[n++] = s->cur[start[P[i]] + t];
+        dl[i] = s->dl[P[i]];
+    }
+    memcpy(s->cur, out, sizeof(int) * (size_t)n);
+    memcpy(s->dl, dl, sizeof(int) * (size_t)r);
+}
+
+/* a dim value for monomial m: a dim of some tensor of the chain with that size, else unknown */
+static int64_t vc_dim_value(const lp_graph *g, const int *ts, int nt, vc_mono total, vc_mono m) {
+    if (m.k == 0) return m.c;
+    for (int i = 0; i < nt; i++) {
+        vc_mono d[LP_MAX_RANK];
+        const lp_tensor *t = &g->t[ts[i]];
+        if (!vc_dims(t, total, d)) continue;
+        for (int j = 0; j < t->rank; j++)
+            if (t->dims[j] < 0 && vc_eq(d[j], m)) return t->dims[j];
+    }
+    return LP_DIM_UNKNOWN;
+}
+
+static int vc_link(const lp_graph *g, int ni) {
+    const lp_node *n = &g->n[ni];
+    if (n->dead || n->n_out != 1 || n->out[0] < 0) return 0;
+    if (n->op == LP_TFL_RESHAPE) return 1;
+    int P[LP_MAX_RANK];
+    return perm_of(g, n, P) > 0;
+}
+
+/* a FULLY_CONNECTED that a chain may pass through: it maps the last dim's atoms (K features, a
+ * static weight [N, K]) to N features and treats all other atoms alike, so they may be in any
+ * order while it runs */
+static int vc_fc(const lp_graph *g, int ni) {
+    const lp_node *n = &g->n[ni];
+    if (n->dead || n->op != LP_TFL_FULLY_CONNECTED || n->n_out != 1 || n->out[0] < 0 || n->n_in < 2) return 0;
+    const lp_tensor *W = &g->t[n->in[1]], *X = &g->t[n->in[0]];
+    return W->rank == 2 && W->dims[0] > 0 && W->dims[1] > 0 && X->rank >= 1 && X->dims[X->rank - 1] == W->dims[1] &&
+           X->dtype == LP_DT_F32 && g->t[n->out[0]].dtype == LP_DT_F32;
+}
+
+/* a RESHAPE node in -> out (out's dims, at most one dynamic) */
+static int add_reshape(lay *L, int in, int out, const char *base, int origin) {
+    lp_graph *g = L->g;
+    int32_t v[LP_MAX_RANK];
+    if (!reshape_shape(&g->t[out], v)) return -1;
+    int sc = const_i32(L, base, "shape", v, g->t[out].rank, 0);
+    if (sc < 0) return -1;
+    int ins[2] = {in, sc};
+    char name[600];
+    snprintf(name, sizeof name, "%.400s/reshape", base);
+    int id = lp_graph_add_node(g, LP_TFL_RESHAPE, name, ins, 2, &out, 1);
+    if (id < 0) return -1;
+    g->n[id].origin = origin;
+    g->t[out].producer = id;
+    return id;
+}
+
+/* The chain through a FULLY_CONNECTED, rewritten as RESHAPE -> TRANSPOSE -> RESHAPE -> FC ->
+ * RESHAPE: the transpose puts the other atoms in the order the chain's output has them and the
+ * K features last, so nothing moves after the FC. Only when that saves a transpose. */
+static lp_status vc_rewrite_fc(lay *L, const int *chain, int len, int fc, const int *ts, const vc_state *s,
+                               const int *ka, int nk, vc_mono xtotal, int n_tr) {
+    lp_graph *g = L->g;
+    int x = ts[0], y = ts[len], fcn = chain[fc];
+    /* the output features must be innermost in the output, in their own order */
+    int nn = 0;
+    for (int i = 0; i < s->nc; i++) nn += s->is_n[s->cur[i]];
+    for (int i = 0; i < s->nc; i++)
+        if (s->is_n[s->cur[i]] != (i >= s->nc - nn)) return LP_OK;
+    int nl = s->nc - nn;
+    if (s->nx != nl + nk) return LP_OK;
+    /* target order before the FC: the output's other atoms, then the K features */
+    int tgt[VC_MAX_ATOMS], pos[VC_MAX_ATOMS];
+    for (int i = 0; i < VC_MAX_ATOMS; i++) pos[i] = -1;
+    memcpy(tgt, s->cur, sizeof(int) * (size_t)nl);
+    memcpy(tgt + nl, ka, sizeof(int) * (size_t)nk);
+    for (int i = 0; i < s->nx; i++) pos[tgt[i]] = i;
+    for (int i = 0; i < s->nx; i++)
+        if (pos[s->xo[i]] < 0) return LP_OK;
+    int gstart[VC_MAX_ATOMS + 1], ng = 0;
+    for (int i = 0; i < s->nx; i++)
+        if (i == 0 || pos[s->xo[i]] != pos[s->xo[i - 1]] + 1) gstart[ng++] = i;
+    gstart[ng] = s->nx;
+    if (ng > 6 || ng < 1) return LP_OK;
+    vc_mono gs[VC_MAX_ATOMS], M = {1, 0};
+    int perm[VC_MAX_ATOMS];
+    for (int k = 0; k < ng; k++) {
+        gs[k] = (vc_mono){1, 0};
+        for (int i = gstart[k]; i < gstart[k + 1]; i++) {
+            gs[k].c *= s->size[s->xo[i]].c;
+            gs[k].k += s->size[s->xo[i]].k;
+        }
+        int rank = 0;
+        for (int j = 0; j < ng; j++) rank += pos[s->xo[gstart[j]]] < pos[s->xo[gstart[k]]];
+        perm[rank] = k;
+    }
+    for (int i = 0; i < nl; i++) {
+        M.c *= s->size[tgt[i]].c;
+        M.k += s->size[tgt[i]].k;
+    }
+    int tr = !is_identity(perm, ng);
+    if (tr >= n_tr) return LP_OK;
+    const lp_tensor *X = &g->t[x];
+    int64_t zd[LP_MAX_RANK], wd[LP_MAX_RANK];
+    for (int k = 0; k < ng; k++) zd[k] = vc_dim_value(g, ts, fc + 1, xtotal, gs[k]);
+    for (int k = 0; k < ng; k++) wd[k] = zd[perm[k]];
+    int64_t K = g->t[g->n[fcn].in[1]].dims[1], N = g->t[g->n[fcn].in[1]].dims[0];
+    int64_t md = vc_dim_value(g, ts, fc + 1, xtotal, M);
+    lp_tensor Z = *X, W = *X, F = *X, O = g->t[y];
+    Z.rank = W.rank = ng;
+    memcpy(Z.dims, zd, sizeof zd);
+    memcpy(W.dims, wd, sizeof wd);
+    F.rank = O.rank = 2;
+    F.dims[0] = O.dims[0] = md;
+    F.dims[1] = K;
+    O.dims[1] = N;
+    int32_t sv[LP_MAX_RANK];
+    if (!reshape_shape(&Z, sv) || !reshape_shape(&W, sv) || !reshape_shape(&F, sv) || !reshape_shape(&O, sv) ||
+        !reshape_shape(&g->t[y], sv))
+        return LP_OK;
+    int mark = 1;
+    for (int k = 0; k < len; k++)
+        if (g->n[chain[k]].op == LP_TFL_TRANSPOSE) mark &= g->n[chain[k]].layout;
+    char base[600];
+    snprintf(base, sizeof base, "%.400s", g->n[fcn].name);
+    int origin = g->n[fcn].origin;
+    for (int k = 0; k < len; k++)
+        if (k != fc) g->n[chain[k]].dead = 1;
+    char nz[620], nw[620], nf[620], no[620];
+    snprintf(nz, sizeof nz, "%s/atoms", base);
+    snprintf(nw, sizeof nw, "%s/permuted", base);
+    snprintf(nf, sizeof nf, "%s/rows", base);
+    snprintf(no, sizeof no, "%s/out", base);
+    int cur = x;
+    if (!dims_same(&Z, X)) {
+        int z = lp_graph_add_tensor(g, nz, X->dtype, ng, zd);
+        if (z < 0 || add_reshape(L, cur, z, base, origin) < 0) return g->err->code;
+        cur = z;
+    }
+    if (tr) {
+        int w = lp_graph_add_tensor(g, nw, X->dtype, ng, wd);
+        if (w < 0) return g->err->code;
+        int tid = add_transpose(L, cur, perm, ng, w, mark, base, origin);
+        if (tid < 0) return g->err->code;
+        g->t[w].producer = tid;
+        cur = w;
+    }
+    if (!dims_same(&F, &g->t[cur])) {
+        int f = lp_graph_add_tensor(g, nf, X->dtype, 2, F.dims);
+        if (f < 0 || add_reshape(L, cur, f, base, origin) < 0) return g->err->code;
+        cur = f;
+    }
+    int o = y;
+    if (!dims_same(&O, &g->t[y])) {
+        o = lp_graph_add_tensor(g, no, g->t[y].dtype, 2, O.dims);
+        if (o < 0) return g->err->code;
+    }
+    int ins[LP_MAX_RANK];
+    int n_in = g->n[fcn].n_in;
+    if (n_in > LP_MAX_RANK) return LP_OK;
+    memcpy(ins, g->n[fcn].in, sizeof(int) * (size_t)n_in);
+    ins[0] = cur;
+    if (!lp_node_set_inputs(g, fcn, ins, n_in)) return g->err->code;
+    g->n[fcn].out[0] = o;
+    g->n[fcn].p.keep_num_dims = 0;
+    g->t[o].producer = fcn;
+    if (o != y && add_reshape(L, o, y, base, origin) < 0) return g->err->code;
+    L->changed = 1;
+    return LP_OK;
+}
+
+/* uses[t]: readers of t (a graph output counts as one), reader[t] one of them; tensors past
+ * n_uses (made since they were counted) end a chain */
+static lp_status view_chain(lay *L, int ni, const int *uses, const int *reader, int n_uses) {
+    lp_graph *g = L->g;
+    if (!vc_link(g, ni)) return LP_OK;
+    int x = g->n[ni].in[0];
+    int p = x >= 0 ? g->t[x].producer : -1;
+    /* only from the head of a chain */
+    if (p >= 0 && vc_link(g, p) && x < n_uses && uses[x] == 1 && !(g->t[x].flags & LP_T_OUTPUT)) return LP_OK;
+    int chain[VC_MAX_CHAIN], len = 0, n_tr = 0, fc = -1;
+    int ts[VC_MAX_CHAIN + 1];
+    ts[0] = x;
+    for (int at = ni;;) {
+        chain[len++] = at;
+        n_tr += g->n[at].op == LP_TFL_TRANSPOSE;
+        int y = g->n[at].out[0];
+        ts[len] = y;
+        if (len == VC_MAX_CHAIN || y >= n_uses || uses[y] != 1 || (g->t[y].flags & LP_T_OUTPUT)) break;
+        int next = reader[y];
+        if (next < 0 || g->n[next].in[0] != y) break;
+        if (fc < 0 && vc_fc(g, next)) {
+            fc = len;
+        } else if (!vc_link(g, next)) {
+            break;
+        }
+        at = next;
+    }
+    if (fc == len - 1) { /* a chain ending in its FULLY_CONNECTED: without it */
+        len--;
+        fc = -1;
+    }
+    if (len < 2 || n_tr == 0) return LP_OK;
+    int y = ts[len];
+    const lp_tensor *X = &g->t[x];
+    if (X->rank < 1 || g->t[y].dtype != X->dtype) return LP_OK;
+    /* the element count and the atoms of x */
+    vc_state s;
+    memset(&s, 0, sizeof s);
+    vc_mono total = {1, 0};
+    for (int i = 0; i < X->rank; i++) {
+        if (X->dims[i] < 0) {
+            if (total.k) return LP_OK;
+            total.k = 1;
+        } else if (X->dims[i] == 0) {
+            return LP_OK;
+        } else {
+            total.c *= X->dims[i];
+        }
+    }
+    vc_mono m[LP_MAX_RANK];
+    if (!vc_dims(X, total, m)) return LP_OK;
+    for (int i = 0; i < X->rank; i++) {
+        s.dl[i] = 0;
+        if (vc_eq(m[i], (vc_mono){1, 0})) continue;
+        s.size[s.n_atoms] = m[i];
+        s.xo[s.nx++] = s.cur[s.nc++] = s.n_atoms++;
+        s.dl[i] = 1;
+    }
+    s.rank = X->rank;
+    int ka[VC_MAX_ATOMS], nk = 0, n_atom = -1;
+    vc_mono xtotal = total;
+    for (int k = 0; k < len; k++) {
+        const lp_node *n = &g->n[chain[k]];
+        if (k == fc) {
+            /* the last dim's atoms (the innermost ones) become one atom of N features */
+            int64_t N = g->t[n->in[1]].dims[0];
+            nk = s.dl[s.rank - 1];
+            if (nk < 1 || s.n_atoms >= VC_MAX_ATOMS) return LP_OK;
+            memcpy(ka, s.cur + s.nc - nk, sizeof(int) * (size_t)nk);
+            n_atom = s.n_atoms++;
+            s.size[n_atom] = (vc_mono){N, 0};
+            s.is_n[n_atom] = 1;
+            s.nc -= nk;
+            s.cur[s.nc++] = n_atom;
+            const lp_tensor *Y = &g->t[n->out[0]];
+            int lead = s.nc - 1;
+            if (n->p.keep_num_dims) {
+                if (Y->rank != s.rank) return LP_OK;
+                s.dl[s.rank - 1] = 1;
+            } else {
+                if (Y->rank != 2) return LP_OK;
+                s.dl[0] = lead;
+                s.dl[1] = 1;
+                s.rank = 2;
+            }
+            total = (vc_mono){total.c / g->t[n->in[1]].dims[1] * N, total.k};
+            if (!vc_dims(Y, total, m) || !vc_eq(m[Y->rank - 1], (vc_mono){N, 0})) return LP_OK;
+            continue;
+        }
+        if (n->op == LP_TFL_TRANSPOSE) {
+            int P[LP_MAX_RANK];
+            if (perm_of(g, n, P) != s.rank) return LP_OK;
+            vc_transpose(&s, P, s.rank);
+        } else {
+            const lp_tensor *Y = &g->t[n->out[0]];
+            if (!vc_dims(Y, total, m) || !vc_reshape(&s, m, Y->rank)) return LP_OK;
+        }
+    }
+    if (fc >= 0) return vc_rewrite_fc(L, chain, len, fc, ts, &s, ka, nk, xtotal, n_tr);
+    /* atoms in x order merged into runs that stay together in the final order */
+    int pos[VC_MAX_ATOMS];
+    for (int i = 0; i < s.nc; i++) pos[s.cur[i]] = i;
+    int gstart[VC_MAX_ATOMS + 1], ng = 0;
+    for (int i = 0; i < s.nx; i++)
+        if (i == 0 || pos[s.xo[i]] != pos[s.xo[i - 1]] + 1) gstart[ng++] = i;
+    gstart[ng] = s.nx;
+    if (ng > 6) return LP_OK; /* TRANSPOSE kernels take up to 6 dims */
+    vc_mono gs[VC_MAX_ATOMS];
+    int perm[VC_MAX_ATOMS];
+    for (int k = 0; k < ng; k++) {
+        gs[k] = (vc_mono){1, 0};
+        for (int i = gstart[k]; i < gstart[k + 1]; i++) {
+            gs[k].c *= s.size[s.xo[i]].c;
+            gs[k].k += s.size[s.xo[i]].k;
+        }
+    }
+    /* final order of the groups: by the position of their first atom */
+    for (int k = 0; k < ng; k++) {
+        int rank = 0;
+        for (int j = 0; j < ng; j++) rank += pos[s.xo[gstart[j]]] < pos[s.xo[gstart[k]]];
+        perm[rank] = k;
+    }
+    int tr = !is_identity(perm, ng);
+    int64_t zd[LP_MAX_RANK], wd[LP_MAX_RANK];
+    if (ng > LP_MAX_RANK || ng == 0) return LP_OK;
+    for (int k = 0; k < ng; k++) zd[k] = vc_dim_value(g, ts, len + 1, total, gs[k]);
+    for (int k = 0; k < ng; k++) wd[k] = zd[perm[k]];
+    lp_tensor Z = *X, W = g->t[y];
+    Z.rank = W.rank = ng;
+    memcpy(Z.dims, zd, sizeof zd);
+    memcpy(W.dims, wd, sizeof wd);
+    int r1 = !dims_same(&Z, X), r2 = !dims_same(&W, &g->t[y]);
+    if (!tr) r1 = 1, r2 = 0; /* one reshape x -> y */
+    int new_ops = r1 + tr + r2;
+    if (!(tr < n_tr || (tr == n_tr && new_ops < len))) return LP_OK;
+    int32_t sv[LP_MAX_RANK];
+    if (!reshape_shape(&Z, sv) || !reshape_shape(&W, sv) || !reshape_shape(&g->t[y], sv)) return LP_OK;
+
+    /* rewrite: chain[0] becomes the first reshape (or the transpose's reader of x), the last node
+     * the final reshape; the transpose is a new node */
+    int first = chain[0], last = chain[len - 1], origin = g->n[first].origin;
+    int mark = 1;
+    for (int k = 0; k < len; k++)
+        if (g->n[chain[k]].op == LP_TFL_TRANSPOSE) mark &= g->n[chain[k]].layout;
+    char base[600];
+    snprintf(base, sizeof base, "%.400s", g->n[first].name);
+    for (int k = 1; k < len - 1; k++) g->n[chain[k]].dead = 1;
+    if (!tr) {
+        g->n[last].dead = 1;
+        g->n[first].out[0] = y;
+        g->t[y].producer = first;
+        lp_status st = make_reshape(L, first, x);
+        L->changed = 1;
+        return st;
+    }
+    int z = x, w = y;
+    if (r1) {
+        char nm[600];
+        snprintf(nm, sizeof nm, "%.400s/atoms", g->t[y].name);
+        z = lp_graph_add_tensor(g, nm, X->dtype, ng, zd);
+        if (z < 0) return g->err->code;
+        g->n[first].out[0] = z;
+        g->t[z].producer = first;
+        lp_status st = make_reshape(L, first, x);
+        if (st != LP_OK) return st;
+    } else {
+        g->n[first].dead = 1;
+    }
+    if (r2) {
+        char nm[600];
+        snprintf(nm, sizeof nm, "%.400s/permuted", g->t[y].name);
+        w = lp_graph_add_tensor(g, nm, g->t[x].dtype, ng, wd);
+        if (w < 0) return g->err->code;
+    }
+    int tid = add_transpose(L, z, perm, ng, w, mark, base, origin);
+    if (tid < 0) return g->err->code;
+    g->t[w].producer = tid;
+    if (r2) {
+        g->n[last].out[0] = y;
+        g->t[y].producer = last;
+        lp_status st = make_reshape(L, last, w);
+        if (st != LP_OK) return st;
+    } else if (last != first) {
+        g->n[last].dead = 1;
+    }
+    L->changed = 1;
+    return LP_OK;
+}
+
+static lp_status view_chains(lay *L) {
+    resolve_all(L);
+    lp_graph *g = L->g;
+    int n = g->n_t;
+    int *uses = calloc((size_t)n + 1, sizeof(int)), *reader = malloc(sizeof(int) * ((size_t)n + 1));
+    if (!uses || !reader) { /* an optimisation: without memory for it, the chains stay */
+        free(uses);
+        free(reader);
+        return LP_OK;
+    }
+    for (int t = 0; t < n; t++) {
+        reader[t] = -1;
+        uses[t] = (g->t[t].flags & LP_T_OUTPUT) ? 1 : 0;
+    }
+    for (int i = 0; i < g->n_n; i++) {
+        if (g->n[i].dead) continue;
+        for (int j = 0; j < g->n[i].n_in; j++) {
+            int t = g->n[i].in[j];
+            if (t >= 0 && t < n) {
+                uses[t]++;
+                reader[t] = i;
+            }
+        }
+    }
+    lp_status st = LP_OK;
+    int n0 = g->n_n;
+    for (int i = 0; i < n0 && st == LP_OK; i++)
+        if (!g->n[i].dead && (g->n[i].op == LP_TFL_RESHAPE || g->n[i].op == LP_TFL_TRANSPOSE))
+            st = view_chain(L, i, uses, reader, n);
+    free(uses);
+    free(reader);
+    return st;
+}
+
 /* FULLY_CONNECTED(RESHAPE(T(x, P)) -> [N, K]) = FULLY_CONNECTED'(RESHAPE(x)) with the weight
  * columns permuted: the flatten after a convolution reads NHWC directly. */
 static lp_status fc_fold(lay *L, int ni) {
@@ -1255,6 +1755,7 @@ lp_status lp_pass_layout(lp_ctx *c) {
             if (g->n[i].dead) continue;
             if (g->n[i].op == LP_TFL_FULLY_CONNECTED) st = fc_fold(&L, i);
         }
+        if (st == LP_OK) st = view_chains(&L);
         if (!c->opt->keep_io_layout && st == LP_OK) st = adopt_outputs(&L);
         for (int i = 0; i < g->n_n && st == LP_OK; i++) {
             if (g->n[i].dead) continue;

@@ -13,7 +13,7 @@ int lp_run_move_has(lp_op op) {
     case LP_TFL_STRIDED_SLICE: case LP_TFL_SLICE: case LP_TFL_GATHER: case LP_TFL_SPLIT: case LP_TFL_SPLIT_V:
     case LP_TFL_PACK: case LP_TFL_UNPACK: case LP_TFL_TILE: case LP_TFL_BROADCAST_TO:
     case LP_TFL_DEPTH_TO_SPACE: case LP_TFL_SPACE_TO_DEPTH: case LP_TFL_SHAPE: case LP_TFL_REVERSE_V2:
-    case LP_TFL_SCATTER_ND:
+    case LP_TFL_SCATTER_ND: case LP_TFL_GATHER_ND:
         return 1;
     default: return 0;
     }
@@ -291,6 +291,34 @@ static lp_status k_gather(lp_run *r, const lp_node *n) {
     return LP_OK;
 }
 
+/* GATHER_ND (params, indices [..., K]): for each index row the slice params[i0, .., iK-1, ...];
+ * a coordinate out of range is an error (the op then stays in the model) */
+static lp_status k_gather_nd(lp_run *r, const lp_node *n) {
+    lp_value *p = lp_run_in(r, n, 0), *ix = lp_run_in(r, n, 1);
+    lp_value *y = lp_run_out(r, n, 0);
+    if (!y) return r->err->code;
+    if (!p || !ix || !lp_dtype_is_int(ix->dtype) || ix->rank < 1 || y->dtype != p->dtype)
+        return lp_run_fail(r, LP_ERR_INTERNAL, "bad operands");
+    int64_t K = ix->dims[ix->rank - 1];
+    if (K < 0 || K > p->rank) return lp_run_fail(r, LP_ERR_INVALID, "index depth %lld", (long long)K);
+    int64_t slice = 1, count = K ? ix->numel / K : 1;
+    for (int d = (int)K; d < p->rank; d++) slice *= p->dims[d];
+    if (y->numel != count * slice) return lp_run_fail(r, LP_ERR_INTERNAL, "output size does not agree");
+    size_t row = (size_t)slice * ES(p);
+    uint8_t *o = y->data;
+    const uint8_t *in = p->data;
+    for (int64_t i = 0; i < count; i++) {
+        int64_t off = 0;
+        for (int64_t k = 0; k < K; k++) {
+            int64_t j = lp_get_i64(ix->dtype, ix->data, i * K + k);
+            if (j < 0 || j >= p->dims[k]) return lp_run_fail(r, LP_ERR_INVALID, "index %lld out of range", (long long)j);
+            off = off * p->dims[k] + j;
+        }
+        memcpy(o + (size_t)i * row, in + (size_t)off * row, row);
+    }
+    return LP_OK;
+}
+
 /* SCATTER_ND (indices [..., K], updates, shape): zeros of `shape`, each update slice added at its
  * index (TFLite's kernel sums duplicates; an index out of range is an error) */
 static lp_status k_scatter_nd(lp_run *r, const lp_node *n) {
@@ -478,6 +506,7 @@ lp_status lp_run_k_move(lp_run *r, const lp_node *n) {
     case LP_TFL_PAD: case LP_TFL_PADV2: case LP_TFL_MIRROR_PAD: return k_pad(r, n);
     case LP_TFL_STRIDED_SLICE: case LP_TFL_SLICE: return k_slice(r, n);
     case LP_TFL_GATHER: return k_gather(r, n);
+    case LP_TFL_GATHER_ND: return k_gather_nd(r, n);
     case LP_TFL_SPLIT: case LP_TFL_SPLIT_V: case LP_TFL_UNPACK: return k_split(r, n);
     case LP_TFL_PACK: return k_pack(r, n);
     case LP_TFL_TILE: case LP_TFL_BROADCAST_TO: return k_repeat(r, n);
