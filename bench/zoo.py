@@ -234,6 +234,32 @@ def _mb(n):
     return f"{n / 1e6:.1f}"
 
 
+ATTENTION_NOTES = """## The transposes attention models keep
+
+BATCH_MATMUL multiplies over the last two dims and batches over the others, so attention needs
+the heads before the tokens; PyTorch's tensors hold them the other way round. Counted from the
+converted models (`TRANSPOSE` ops, their permutations and neighbours):
+
+- **vit_b_16, vit_b_32, vit_l_16, vit_l_32, vit_h_14**: 4 per encoder block. q and v go from
+  [B, L, heads, d] to [B, heads, L, d], k to [B, heads, d, L] (k transposed for the scores), and the
+  result from [B, heads, L, d] back to [B, L, heads, d] for the output projection. PyTorch's
+  `MultiheadAttention` runs sequence-first with the heads split by views and moved by
+  `transpose(0, 1)`; liteport composes each such chain of views and transposes (through the
+  output projection's FULLY_CONNECTED) into one transpose, 9 per block before.
+- **swin_t, swin_s, swin_b, swin_v2_t, swin_v2_s, swin_v2_b**: 2 per block for attention (one
+  transpose brings q, k and v to [3, windows, heads, N, d] together; one merges the heads back), and
+  2 per block whose feature map holds more than one window (window partition and window reverse,
+  6-D); the last stage's 7x7 map is a single window and needs none. The shift is a SLICE and a
+  CONCATENATION, the relative position bias a constant (folded, also Swin V2's computed one).
+- **maxvit_t**: 151. 88 are attention (22 attention layers: q, v, k transposed, result), 45 are
+  the block and grid partitions and their reverses; the block view and the grid view factor the
+  height differently (8 windows of 7 against 7 cells of 8), so they cannot compose into one
+  transpose. The remaining 18 sit where the MBConv convolutions (channels-last) meet the partition
+  views, which read the map channels-first; these could go if the partitions were re-derived for a
+  channels-last map (not done: a known gap).
+"""
+
+
 def markdown(rows, wall, env):
     ok = sum(r["status"] == "ok" for r in rows)
     conv = [r for r in rows if r.get("transposes") is not None and not r["op_counts"].get("BATCH_MATMUL")]
@@ -266,6 +292,7 @@ def markdown(rows, wall, env):
                          f"| | | | | | | | | {r['status']}: {r.get('error', '')} |")
     lines += ["", f"Pure-convolution models (no BATCH_MATMUL): {len(conv)}, of which "
               f"{sum(r['transposes'] == 0 for r in conv)} have no TRANSPOSE."]
+    lines += ["", ATTENTION_NOTES]
     return "\n".join(lines) + "\n"
 
 
