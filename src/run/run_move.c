@@ -291,6 +291,17 @@ static lp_status k_gather(lp_run *r, const lp_node *n) {
     return LP_OK;
 }
 
+/* the flat position of index row i (K coordinates into dims), checked */
+static lp_status nd_offset(lp_run *r, const lp_value *ix, int64_t i, int64_t K, const int64_t *dims, int64_t *off) {
+    *off = 0;
+    for (int64_t k = 0; k < K; k++) {
+        int64_t j = lp_get_i64(ix->dtype, ix->data, i * K + k);
+        if (j < 0 || j >= dims[k]) return lp_run_fail(r, LP_ERR_INVALID, "index %lld out of range", (long long)j);
+        *off = *off * dims[k] + j;
+    }
+    return LP_OK;
+}
+
 /* GATHER_ND (params, indices [..., K]): for each index row the slice params[i0, .., iK-1, ...];
  * a coordinate out of range is an error (the op then stays in the model) */
 static lp_status k_gather_nd(lp_run *r, const lp_node *n) {
@@ -301,19 +312,17 @@ static lp_status k_gather_nd(lp_run *r, const lp_node *n) {
         return lp_run_fail(r, LP_ERR_INTERNAL, "bad operands");
     int64_t K = ix->dims[ix->rank - 1];
     if (K < 0 || K > p->rank) return lp_run_fail(r, LP_ERR_INVALID, "index depth %lld", (long long)K);
-    int64_t slice = 1, count = K ? ix->numel / K : 1;
+    int64_t slice = 1, count = 1;
+    for (int d = 0; d < ix->rank - 1; d++) count *= ix->dims[d];
     for (int d = (int)K; d < p->rank; d++) slice *= p->dims[d];
     if (y->numel != count * slice) return lp_run_fail(r, LP_ERR_INTERNAL, "output size does not agree");
     size_t row = (size_t)slice * ES(p);
     uint8_t *o = y->data;
     const uint8_t *in = p->data;
     for (int64_t i = 0; i < count; i++) {
-        int64_t off = 0;
-        for (int64_t k = 0; k < K; k++) {
-            int64_t j = lp_get_i64(ix->dtype, ix->data, i * K + k);
-            if (j < 0 || j >= p->dims[k]) return lp_run_fail(r, LP_ERR_INVALID, "index %lld out of range", (long long)j);
-            off = off * p->dims[k] + j;
-        }
+        int64_t off;
+        lp_status st = nd_offset(r, ix, i, K, p->dims, &off);
+        if (st != LP_OK) return st;
         memcpy(o + (size_t)i * row, in + (size_t)off * row, row);
     }
     return LP_OK;
@@ -336,12 +345,9 @@ static lp_status k_scatter_nd(lp_run *r, const lp_node *n) {
     if (u->numel != count * slice) return lp_run_fail(r, LP_ERR_INVALID, "updates do not match the indices");
     memset(y->data, 0, (size_t)y->numel * ES(y));
     for (int64_t i = 0; i < count; i++) {
-        int64_t off = 0;
-        for (int64_t k = 0; k < K; k++) {
-            int64_t j = lp_get_i64(ix->dtype, ix->data, i * K + k);
-            if (j < 0 || j >= y->dims[k]) return lp_run_fail(r, LP_ERR_INVALID, "index %lld out of range", (long long)j);
-            off = off * y->dims[k] + j;
-        }
+        int64_t off;
+        lp_status st = nd_offset(r, ix, i, K, y->dims, &off);
+        if (st != LP_OK) return st;
         off *= slice;
         for (int64_t e = 0; e < slice; e++) {
             if (y->dtype == LP_DT_F32)
