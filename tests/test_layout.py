@@ -282,3 +282,24 @@ def test_bias_computed_from_constants_is_folded(exporter, tmp_path):
     report = _export(model, (torch.randn(1, 3, 16, 16),), tmp_path, "bias", exporter=exporter)
     assert_verified(report)
     assert dict(report.tflite_ops) == {"ADD": 1, "SOFTMAX": 1}, dict(report.tflite_ops)
+
+
+class ConcatRelu(nn.Module):
+    """ReLU after a concatenation (a grouped conv split by hand, Inception-style branches)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(4, 6, 3, padding=1)
+        self.b = nn.Conv2d(4, 6, 1)
+
+    def forward(self, x):
+        return torch.relu(torch.cat([self.a(x), self.b(x)], 1)) - 0.1
+
+
+def test_relu_after_concatenation_stays_an_op(tmp_path):
+    """LiteRT's CONCATENATION refuses a fused activation when the interpreter is prepared, so the
+    RELU is not fused into it (it was, and LiteRT refused the model)."""
+    torch.manual_seed(0)
+    report = _export(ConcatRelu().eval(), (torch.randn(1, 4, 8, 8),), tmp_path, "concat_relu")
+    assert_verified(report)
+    assert report.tflite_ops.get("RELU") == 1 and report.tflite_ops.get("CONCATENATION") == 1, dict(report.tflite_ops)

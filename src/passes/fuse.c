@@ -286,11 +286,12 @@ static int rule_pad_pad(fz *F, int ni) {
 
 /* ---- activations into the producer ---- */
 
+/* CONCATENATION has the field too, but LiteRT's float kernel refuses any activation in it
+ * ("params->activation != kTfLiteActNone" when the interpreter is prepared) */
 static int supports_fused_act(lp_op op) {
     switch (op) {
     case LP_TFL_CONV_2D: case LP_TFL_DEPTHWISE_CONV_2D: case LP_TFL_FULLY_CONNECTED: case LP_TFL_ADD:
     case LP_TFL_SUB: case LP_TFL_MUL: case LP_TFL_DIV: case LP_TFL_AVERAGE_POOL_2D: case LP_TFL_MAX_POOL_2D:
-    case LP_TFL_CONCATENATION:
         return 1;
     default: return 0;
     }
