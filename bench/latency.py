@@ -132,6 +132,12 @@ def main(argv=None):
             f"(ai-edge-litert, XNNPACK delegate) and onnxruntime (CPU provider). \"naive\" is liteport's output "
             "with `--no-layout-pass --no-fusions`: a transpose pair around every channels-last kernel, like a "
             "converter without a layout pass. Seeded random weights.\n")
+    slower = [r[0] for r in rows if r[5] < r[3]]
+    if slower:
+        table += ("\n\nThe naive form is faster for " + ", ".join(slower) + ". For ShuffleNet this is the price "
+                  "of zero TRANSPOSE ops: the layout pass turns the channel shuffle (Reshape -> Transpose -> "
+                  "Reshape on channels) into an interleaving CONCATENATION of the two halves, which XNNPACK "
+                  "runs slower than the transpose it replaces. Known trade-off, not solved.")
     print()
     print(table)
     with open(args.out, "w") as f:
