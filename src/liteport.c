@@ -461,9 +461,13 @@ static lp_status convert(lp_converter *cv, const uint8_t *data, size_t size, con
     }
     if (st == LP_OK) {
         int n_h_tfl = histo_build(g, 1, h_tfl);
-        int transposes = 0;
-        for (int i = 0; i < n_h_tfl; i++)
+        int transposes = 0, n_ops = 0;
+        for (int i = 0; i < n_h_tfl; i++) {
             if (h_tfl[i].op == LP_TFL_TRANSPOSE) transposes = h_tfl[i].count;
+            n_ops += h_tfl[i].count;
+        }
+        /* a run writes no flatbuffer: its op count is the graph's */
+        if (cv->run_out) info.n_ops = n_ops;
         lp_buf *b = &cv->report;
         lp_buf_puts(b, "{\"input\":");
         lp_buf_json_str(b, src_name);

@@ -88,3 +88,18 @@ def test_good_model_still_converts_with_c_cli(tmp_path):
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "good.tflite").stat().st_size > 0
     assert "CONV_2D 1" in r.stdout
+
+
+def test_export_command_with_a_wrong_input_shape_is_one_line(tmp_path):
+    """PyTorch refusing the example input (a rank the model cannot take) is one error line naming
+    the model and the option to check, not a traceback; nothing is written."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "m.tflite"
+    r = subprocess.run([sys.executable, "-m", "liteport", "export", "--model", "torchvision.models:mobilenet_v3_small",
+                        "--input-shape", "1,3,224", "-o", str(out)], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "mobilenet_v3_small" in lines[0] and "--input-shape" in lines[0], r.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -673,12 +673,21 @@ def test_command_line(tmp_path, digits):
     rep = json.loads(r.stdout)
     assert rep["quantization"]["mode"] == "int8" and rep["quantization"]["int8_ops"] == 5
     assert rep["quantization"]["outputs"][0]["top1_agreement"] > 0.95
-    # liteport run (C) writes the float model's outputs
-    os.makedirs(tmp_path / "out")
-    r = subprocess.run([CLI, "run", onnx_path, "--data", str(tmp_path / "cal"), "-o", str(tmp_path / "out")],
+    # verify against the float ONNX model fails at the default tolerance and says why
+    r = subprocess.run([sys.executable, "-m", "liteport", "verify", onnx_path, str(out)], capture_output=True,
+                       text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert r.returncode == 1 and "quantized" in r.stderr and "--rtol" in r.stderr, r.stderr
+    # liteport run (C) writes the float model's outputs, into a folder it makes ("out/": no "//")
+    r = subprocess.run([CLI, "run", onnx_path, "--data", str(tmp_path / "cal"), "-o", str(tmp_path / "out") + "/"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+    assert "//" not in r.stdout and "TFLite ops 0," not in r.stdout, r.stdout
     ran = np.load(tmp_path / "out" / "logits.npy")
+    # a run that fails removes the folder it made
+    r = subprocess.run([CLI, "run", onnx_path, "--data", str(tmp_path / "nothing"), "-o", str(tmp_path / "out2")],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert not (tmp_path / "out2").exists()
     with torch.no_grad():
         assert np.abs(ran - model(torch.from_numpy(x_train[:100])).numpy()).max() < 1e-4
     # the Python command line takes the same options

@@ -13,6 +13,7 @@
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A model (or external data file) above LP_READ_MAX is memory-mapped; if another process
@@ -251,8 +252,12 @@ int main(int argc, char **argv) {
         free(def);
         return 1;
     }
-    int rc = 0;
+    int rc = 0, made_dir = 0;
     catch_sigbus(in);
+#if defined(__unix__) || defined(__APPLE__)
+    /* run: the outputs folder is made when missing (and removed again if the run fails) */
+    if (run) made_dir = mkdir(out, 0777) == 0;
+#endif
     lp_status st = run ? lp_run_file(c, in, data, out) : lp_convert_file(c, in, out);
     /* the IR dump helps most when the conversion failed; with --json it goes to stderr so that
      * stdout stays one JSON document */
@@ -260,6 +265,9 @@ int main(int argc, char **argv) {
     if (st != LP_OK) {
         fprintf(stderr, "liteport: error: %s\n", lp_converter_message(c));
         rc = 1;
+#if defined(__unix__) || defined(__APPLE__)
+        if (made_dir) rmdir(out);
+#endif
     } else {
         if (json) printf("%s\n", lp_converter_report_json(c));
         else if (!quiet) fputs(lp_converter_report_text(c), stdout);

@@ -267,12 +267,24 @@ def cmd_export(args):
     torch.manual_seed(args.seed)
     example = tuple(torch.randn(*s) for s in shapes)
     output = args.output or default_out
-    report = liteport.export(
-        module, example, output, input_names=names, output_names=out_names,
-        dynamic_batch=not args.static_batch, opset=args.opset, exporter=args.exporter,
-        verify=not args.no_verify, onnx_path=args.onnx,
-        **{k: v for k, v in _convert_options(args, with_input_shape=False).items() if k != "dump_after"},
-    )
+    try:
+        report = liteport.export(
+            module, example, output, input_names=names, output_names=out_names,
+            dynamic_batch=not args.static_batch, opset=args.opset, exporter=args.exporter,
+            verify=not args.no_verify, onnx_path=args.onnx,
+            **{k: v for k, v in _convert_options(args, with_input_shape=False).items() if k != "dump_after"},
+        )
+    except (liteport.ConversionError, liteport.VerificationError, _CliError, OSError, ValueError):
+        raise
+    except Exception as e:
+        # PyTorch refusing the module or the example inputs (a wrong --input-shape, an op the
+        # exporter does not know): its first line, not a traceback
+        if os.environ.get("LITEPORT_TRACEBACK"):
+            raise
+        first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), "")
+        raise _CliError(f"{args.model}: torch.onnx.export failed ({type(e).__name__}): {first[:400]} "
+                        f"(check --input-shape {' '.join(','.join(map(str, s)) for s in shapes)}; "
+                        "LITEPORT_TRACEBACK=1 shows the traceback)") from None
     if args.quiet:
         return 0
     if args.json:
@@ -314,14 +326,35 @@ def cmd_verify(args):
         print(json.dumps(result.to_dict(), indent=2))
     else:
         print(result)
+    if not result.ok and _quantized(args.tflite):
+        sys.stderr.write(f"liteport: note: {args.tflite} has quantized (float16 or int8) weights, so it differs "
+                         f"from the float ONNX model by design; --rtol sets the tolerance (now {args.rtol:g})\n")
     return 0 if result.ok else 1
+
+
+def _quantized(tflite_path):
+    """True when the .tflite holds float16 or 8-bit tensors (a --quantize conversion)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        import numpy as np
+
+        details = Interpreter(model_path=tflite_path).get_tensor_details()
+        return any(d["dtype"] in (np.float16, np.int8, np.uint8) for d in details)
+    except Exception:
+        return False
 
 
 def cmd_inspect(args):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     if not os.path.isfile(args.tflite):
-        raise _CliError(f"{args.tflite}: no such file")
+        raise _CliError(f"{args.tflite}: No such file or directory")
+    with open(args.tflite, "rb") as f:
+        head = f.read(8)
+    if head[4:8] != b"TFL3":
+        hint = " (an ONNX model? `liteport convert` turns it into one)" if args.tflite.endswith(".onnx") else ""
+        raise _CliError(f"{args.tflite}: not a .tflite file: no TFL3 identifier at byte 4{hint}")
     # Without the default (XNNPACK) delegate, so the node list shows the model's own ops.
     try:
         it = Interpreter(model_path=args.tflite,
@@ -438,9 +471,10 @@ def build_parser():
                    help="the JSON report of the conversion (liteport convert --json); or give the "
                         "conversion options below")
     _add_convert_options(p, with_dump=False)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--rtol", type=float, default=1e-4)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    p.add_argument("--rtol", type=float, default=1e-4,
+                   help="tolerance: max|LiteRT - onnxruntime| <= RTOL * max(1, max|onnxruntime|) (default 1e-4)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("inspect", help="show a .tflite model's inputs, outputs, signatures, ops, metadata")

@@ -109,7 +109,8 @@ def _report_for(onnx_bytes, onnx_path, tflite_bytes):
             return rep
     raise ValueError(
         "verify: the .tflite model's input/output shapes or types differ from a default conversion of "
-        "the ONNX model (converted with other options?); pass report= from liteport.convert"
+        "the ONNX model (converted with other options?); pass its conversion report (report= in Python, "
+        "--report REPORT.json or the same conversion options on the command line)"
     )
 
 

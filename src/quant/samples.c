@@ -131,7 +131,9 @@ lp_status lp_run_samples(lp_graph *g, const lp_options *opt, const char *data_pa
             st = lp_err_set(err, LP_ERR_NOMEM, "out of memory");
             break;
         }
-        sprintf(path, "%s/%s.npy", out_dir, nm);
+        size_t dl = strlen(out_dir);
+        while (dl > 1 && out_dir[dl - 1] == '/') dl--; /* "outputs/" -> "outputs/x.npy" */
+        sprintf(path, "%.*s/%s.npy", (int)dl, out_dir, nm);
         lp_array a;
         a.dtype = acc[i].dtype;
         a.rank = acc[i].rank;
