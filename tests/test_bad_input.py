@@ -103,3 +103,14 @@ def test_export_command_with_a_wrong_input_shape_is_one_line(tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "mobilenet_v3_small" in lines[0] and "--input-shape" in lines[0], r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_misspelled_option_shows_the_subcommand_usage(tmp_path):
+    """`liteport export --inputshape ...` names export's usage and the unknown option, exit 2."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "liteport", "export", "--model", "x:y", "--inputshape", "1"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "usage: liteport export" in r.stderr and "unrecognized arguments: --inputshape 1" in r.stderr, r.stderr

@@ -426,7 +426,7 @@ def build_parser():
     _add_quant_options(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    p.set_defaults(func=cmd_convert)
+    p.set_defaults(func=cmd_convert, parser=p)
 
     p = sub.add_parser("run", help="run a model in liteport's reference interpreter (no other runtime)")
     p.add_argument("model", metavar="MODEL.onnx")
@@ -437,7 +437,7 @@ def build_parser():
     _add_image_options(p)
     p.add_argument("--samples", type=int, metavar="N", help="use at most N samples")
     p.add_argument("-q", "--quiet", action="store_true")
-    p.set_defaults(func=cmd_run)
+    p.set_defaults(func=cmd_run, parser=p)
 
     p = sub.add_parser("export", help="export a PyTorch module to .onnx and .tflite, verified")
     p.add_argument("--model", default="digits",
@@ -458,7 +458,7 @@ def build_parser():
     _add_quant_options(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    p.set_defaults(func=cmd_export)
+    p.set_defaults(func=cmd_export, parser=p)
 
     p = sub.add_parser("verify", help="compare a .tflite model with its ONNX model")
     p.add_argument("onnx", metavar="MODEL.onnx")
@@ -475,17 +475,21 @@ def build_parser():
     p.add_argument("--rtol", type=float, default=1e-4,
                    help="tolerance: max|LiteRT - onnxruntime| <= RTOL * max(1, max|onnxruntime|) (default 1e-4)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=cmd_verify)
+    p.set_defaults(func=cmd_verify, parser=p)
 
     p = sub.add_parser("inspect", help="show a .tflite model's inputs, outputs, signatures, ops, metadata")
     p.add_argument("tflite", metavar="MODEL.tflite")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_inspect)
+    p.set_defaults(func=cmd_inspect, parser=p)
     return ap
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    ap = build_parser()
+    args, extra = ap.parse_known_args(argv)
+    if extra:
+        # a misspelled option: the subcommand's usage, not the top-level one
+        getattr(args, "parser", ap).error(f"unrecognized arguments: {' '.join(extra)}")
     import liteport
 
     try:
