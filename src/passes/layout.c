@@ -1094,8 +1094,75 @@ static int add_reshape(lay *L, int in, int out, const char *base, int origin) {
     return id;
 }
 
+/* The x-side plan of a chain: x's atoms merged into runs that stay together in the target order
+ * (pos[atom] = its place there), as dims zd, and the permutation that puts the runs in target
+ * order (wd: the permuted dims). Dim values come from the chain's tensors ts[0..nt-1], whose
+ * element count is `total`. 0 when an atom has no place or a TRANSPOSE would pass 6 dims. */
+typedef struct vc_plan {
+    int ng, perm[LP_MAX_RANK];
+    int64_t zd[LP_MAX_RANK], wd[LP_MAX_RANK];
+} vc_plan;
+
+static int vc_make_plan(const lp_graph *g, const vc_state *s, const int *pos, const int *ts, int nt, vc_mono total,
+                        vc_plan *pl) {
+    int gstart[VC_MAX_ATOMS + 1], ng = 0;
+    for (int i = 0; i < s->nx; i++) {
+        if (pos[s->xo[i]] < 0) return 0;
+        if (i == 0 || pos[s->xo[i]] != pos[s->xo[i - 1]] + 1) gstart[ng++] = i;
+    }
+    gstart[ng] = s->nx;
+    if (ng < 1 || ng > 6) return 0; /* TRANSPOSE kernels take up to 6 dims */
+    for (int k = 0; k < ng; k++) {
+        vc_mono size = {1, 0};
+        for (int i = gstart[k]; i < gstart[k + 1]; i++) {
+            size.c *= s->size[s->xo[i]].c;
+            size.k += s->size[s->xo[i]].k;
+        }
+        pl->zd[k] = vc_dim_value(g, ts, nt, total, size);
+        /* target order of the runs: by the place of their first atom */
+        int rank = 0;
+        for (int j = 0; j < ng; j++) rank += pos[s->xo[gstart[j]]] < pos[s->xo[gstart[k]]];
+        pl->perm[rank] = k;
+    }
+    for (int k = 0; k < ng; k++) pl->wd[k] = pl->zd[pl->perm[k]];
+    pl->ng = ng;
+    return 1;
+}
+
+/* the chain's nodes dead, and in their place RESHAPE(x -> the plan's dims, when they differ from
+ * x's) -> TRANSPOSE (when the permutation is not the identity) writing `w` (a new tensor when w <
+ * 0); returns the last tensor written (x when neither is needed), -1 on error */
+static int vc_emit(lay *L, const int *chain, int len, const vc_plan *pl, int x, int w, const char *base, int origin) {
+    lp_graph *g = L->g;
+    int mark = 1;
+    for (int k = 0; k < len; k++) {
+        if (g->n[chain[k]].op == LP_TFL_TRANSPOSE) mark &= g->n[chain[k]].layout;
+        g->n[chain[k]].dead = 1;
+    }
+    char name[620];
+    lp_tensor Z = g->t[x];
+    Z.rank = pl->ng;
+    memcpy(Z.dims, pl->zd, sizeof pl->zd);
+    int cur = x;
+    if (!dims_same(&Z, &g->t[x])) {
+        snprintf(name, sizeof name, "%s/atoms", base);
+        cur = lp_graph_add_tensor(g, name, Z.dtype, pl->ng, pl->zd);
+        if (cur < 0 || add_reshape(L, x, cur, base, origin) < 0) return -1;
+    }
+    if (is_identity(pl->perm, pl->ng)) return cur;
+    if (w < 0) {
+        snprintf(name, sizeof name, "%s/permuted", base);
+        w = lp_graph_add_tensor(g, name, Z.dtype, pl->ng, pl->wd);
+        if (w < 0) return -1;
+    }
+    int tid = add_transpose(L, cur, pl->perm, pl->ng, w, mark, base, origin);
+    if (tid < 0) return -1;
+    g->t[w].producer = tid;
+    return w;
+}
+
 /* The chain through a FULLY_CONNECTED, rewritten as RESHAPE -> TRANSPOSE -> RESHAPE -> FC ->
- * RESHAPE: the transpose puts the other atoms in the order the chain's output has them and the
+ * RESHAPE: the transpose brings the other atoms into the order the chain's output has them and the
  * K features last, so nothing moves after the FC. Only when that saves a transpose. */
 static lp_status vc_rewrite_fc(lay *L, const int *chain, int len, int fc, const int *ts, const vc_state *s,
                                const int *ka, int nk, vc_mono xtotal, int n_tr) {
@@ -1114,41 +1181,20 @@ static lp_status vc_rewrite_fc(lay *L, const int *chain, int len, int fc, const 
     memcpy(tgt, s->cur, sizeof(int) * (size_t)nl);
     memcpy(tgt + nl, ka, sizeof(int) * (size_t)nk);
     for (int i = 0; i < s->nx; i++) pos[tgt[i]] = i;
-    for (int i = 0; i < s->nx; i++)
-        if (pos[s->xo[i]] < 0) return LP_OK;
-    int gstart[VC_MAX_ATOMS + 1], ng = 0;
-    for (int i = 0; i < s->nx; i++)
-        if (i == 0 || pos[s->xo[i]] != pos[s->xo[i - 1]] + 1) gstart[ng++] = i;
-    gstart[ng] = s->nx;
-    if (ng > 6 || ng < 1) return LP_OK;
-    vc_mono gs[VC_MAX_ATOMS], M = {1, 0};
-    int perm[VC_MAX_ATOMS];
-    for (int k = 0; k < ng; k++) {
-        gs[k] = (vc_mono){1, 0};
-        for (int i = gstart[k]; i < gstart[k + 1]; i++) {
-            gs[k].c *= s->size[s->xo[i]].c;
-            gs[k].k += s->size[s->xo[i]].k;
-        }
-        int rank = 0;
-        for (int j = 0; j < ng; j++) rank += pos[s->xo[gstart[j]]] < pos[s->xo[gstart[k]]];
-        perm[rank] = k;
-    }
+    vc_plan pl;
+    if (!vc_make_plan(g, s, pos, ts, fc + 1, xtotal, &pl)) return LP_OK;
+    if ((is_identity(pl.perm, pl.ng) ? 0 : 1) >= n_tr) return LP_OK; /* fewer transposes, or none */
+    vc_mono M = {1, 0};
     for (int i = 0; i < nl; i++) {
         M.c *= s->size[tgt[i]].c;
         M.k += s->size[tgt[i]].k;
     }
-    int tr = !is_identity(perm, ng);
-    if (tr >= n_tr) return LP_OK;
-    const lp_tensor *X = &g->t[x];
-    int64_t zd[LP_MAX_RANK], wd[LP_MAX_RANK];
-    for (int k = 0; k < ng; k++) zd[k] = vc_dim_value(g, ts, fc + 1, xtotal, gs[k]);
-    for (int k = 0; k < ng; k++) wd[k] = zd[perm[k]];
     int64_t K = g->t[g->n[fcn].in[1]].dims[1], N = g->t[g->n[fcn].in[1]].dims[0];
     int64_t md = vc_dim_value(g, ts, fc + 1, xtotal, M);
-    lp_tensor Z = *X, W = *X, F = *X, O = g->t[y];
-    Z.rank = W.rank = ng;
-    memcpy(Z.dims, zd, sizeof zd);
-    memcpy(W.dims, wd, sizeof wd);
+    lp_tensor Z = g->t[x], W = g->t[x], F = g->t[x], O = g->t[y];
+    Z.rank = W.rank = pl.ng;
+    memcpy(Z.dims, pl.zd, sizeof pl.zd);
+    memcpy(W.dims, pl.wd, sizeof pl.wd);
     F.rank = O.rank = 2;
     F.dims[0] = O.dims[0] = md;
     F.dims[1] = K;
@@ -1157,35 +1203,16 @@ static lp_status vc_rewrite_fc(lay *L, const int *chain, int len, int fc, const 
     if (!reshape_shape(&Z, sv) || !reshape_shape(&W, sv) || !reshape_shape(&F, sv) || !reshape_shape(&O, sv) ||
         !reshape_shape(&g->t[y], sv))
         return LP_OK;
-    int mark = 1;
-    for (int k = 0; k < len; k++)
-        if (g->n[chain[k]].op == LP_TFL_TRANSPOSE) mark &= g->n[chain[k]].layout;
-    char base[600];
+    char base[600], nf[620], no[620];
     snprintf(base, sizeof base, "%.400s", g->n[fcn].name);
-    int origin = g->n[fcn].origin;
-    for (int k = 0; k < len; k++)
-        if (k != fc) g->n[chain[k]].dead = 1;
-    char nz[620], nw[620], nf[620], no[620];
-    snprintf(nz, sizeof nz, "%s/atoms", base);
-    snprintf(nw, sizeof nw, "%s/permuted", base);
     snprintf(nf, sizeof nf, "%s/rows", base);
     snprintf(no, sizeof no, "%s/out", base);
-    int cur = x;
-    if (!dims_same(&Z, X)) {
-        int z = lp_graph_add_tensor(g, nz, X->dtype, ng, zd);
-        if (z < 0 || add_reshape(L, cur, z, base, origin) < 0) return g->err->code;
-        cur = z;
-    }
-    if (tr) {
-        int w = lp_graph_add_tensor(g, nw, X->dtype, ng, wd);
-        if (w < 0) return g->err->code;
-        int tid = add_transpose(L, cur, perm, ng, w, mark, base, origin);
-        if (tid < 0) return g->err->code;
-        g->t[w].producer = tid;
-        cur = w;
-    }
+    int origin = g->n[fcn].origin;
+    int cur = vc_emit(L, chain, len, &pl, x, -1, base, origin);
+    if (cur < 0) return g->err->code;
+    g->n[fcn].dead = 0; /* the FC stays, reading the permuted rows */
     if (!dims_same(&F, &g->t[cur])) {
-        int f = lp_graph_add_tensor(g, nf, X->dtype, 2, F.dims);
+        int f = lp_graph_add_tensor(g, nf, g->t[x].dtype, 2, F.dims);
         if (f < 0 || add_reshape(L, cur, f, base, origin) < 0) return g->err->code;
         cur = f;
     }
@@ -1307,38 +1334,17 @@ static lp_status view_chain(lay *L, int ni, const int *uses, const int *reader, 
         }
     }
     if (fc >= 0) return vc_rewrite_fc(L, chain, len, fc, ts, &s, ka, nk, xtotal, n_tr);
-    /* atoms in x order merged into runs that stay together in the final order */
+    /* the target order is the chain's output order */
     int pos[VC_MAX_ATOMS];
+    for (int i = 0; i < VC_MAX_ATOMS; i++) pos[i] = -1;
     for (int i = 0; i < s.nc; i++) pos[s.cur[i]] = i;
-    int gstart[VC_MAX_ATOMS + 1], ng = 0;
-    for (int i = 0; i < s.nx; i++)
-        if (i == 0 || pos[s.xo[i]] != pos[s.xo[i - 1]] + 1) gstart[ng++] = i;
-    gstart[ng] = s.nx;
-    if (ng > 6) return LP_OK; /* TRANSPOSE kernels take up to 6 dims */
-    vc_mono gs[VC_MAX_ATOMS];
-    int perm[VC_MAX_ATOMS];
-    for (int k = 0; k < ng; k++) {
-        gs[k] = (vc_mono){1, 0};
-        for (int i = gstart[k]; i < gstart[k + 1]; i++) {
-            gs[k].c *= s.size[s.xo[i]].c;
-            gs[k].k += s.size[s.xo[i]].k;
-        }
-    }
-    /* final order of the groups: by the position of their first atom */
-    for (int k = 0; k < ng; k++) {
-        int rank = 0;
-        for (int j = 0; j < ng; j++) rank += pos[s.xo[gstart[j]]] < pos[s.xo[gstart[k]]];
-        perm[rank] = k;
-    }
-    int tr = !is_identity(perm, ng);
-    int64_t zd[LP_MAX_RANK], wd[LP_MAX_RANK];
-    if (ng > LP_MAX_RANK || ng == 0) return LP_OK;
-    for (int k = 0; k < ng; k++) zd[k] = vc_dim_value(g, ts, len + 1, total, gs[k]);
-    for (int k = 0; k < ng; k++) wd[k] = zd[perm[k]];
+    vc_plan pl;
+    if (!vc_make_plan(g, &s, pos, ts, len + 1, total, &pl)) return LP_OK;
+    int tr = !is_identity(pl.perm, pl.ng);
     lp_tensor Z = *X, W = g->t[y];
-    Z.rank = W.rank = ng;
-    memcpy(Z.dims, zd, sizeof zd);
-    memcpy(W.dims, wd, sizeof wd);
+    Z.rank = W.rank = pl.ng;
+    memcpy(Z.dims, pl.zd, sizeof pl.zd);
+    memcpy(W.dims, pl.wd, sizeof pl.wd);
     int r1 = !dims_same(&Z, X), r2 = !dims_same(&W, &g->t[y]);
     if (!tr) r1 = 1, r2 = 0; /* one reshape x -> y */
     int new_ops = r1 + tr + r2;
@@ -1346,52 +1352,15 @@ static lp_status view_chain(lay *L, int ni, const int *uses, const int *reader, 
     int32_t sv[LP_MAX_RANK];
     if (!reshape_shape(&Z, sv) || !reshape_shape(&W, sv) || !reshape_shape(&g->t[y], sv)) return LP_OK;
 
-    /* rewrite: chain[0] becomes the first reshape (or the transpose's reader of x), the last node
-     * the final reshape; the transpose is a new node */
-    int first = chain[0], last = chain[len - 1], origin = g->n[first].origin;
-    int mark = 1;
-    for (int k = 0; k < len; k++)
-        if (g->n[chain[k]].op == LP_TFL_TRANSPOSE) mark &= g->n[chain[k]].layout;
     char base[600];
-    snprintf(base, sizeof base, "%.400s", g->n[first].name);
-    for (int k = 1; k < len - 1; k++) g->n[chain[k]].dead = 1;
-    if (!tr) {
-        g->n[last].dead = 1;
-        g->n[first].out[0] = y;
-        g->t[y].producer = first;
-        lp_status st = make_reshape(L, first, x);
-        L->changed = 1;
-        return st;
-    }
-    int z = x, w = y;
-    if (r1) {
-        char nm[600];
-        snprintf(nm, sizeof nm, "%.400s/atoms", g->t[y].name);
-        z = lp_graph_add_tensor(g, nm, X->dtype, ng, zd);
-        if (z < 0) return g->err->code;
-        g->n[first].out[0] = z;
-        g->t[z].producer = first;
-        lp_status st = make_reshape(L, first, x);
-        if (st != LP_OK) return st;
+    snprintf(base, sizeof base, "%.400s", g->n[chain[0]].name);
+    int origin = g->n[chain[0]].origin;
+    if (!tr) { /* the chain moves nothing: one reshape */
+        for (int k = 0; k < len; k++) g->n[chain[k]].dead = 1;
+        if (add_reshape(L, x, y, base, origin) < 0) return g->err->code;
     } else {
-        g->n[first].dead = 1;
-    }
-    if (r2) {
-        char nm[600];
-        snprintf(nm, sizeof nm, "%.400s/permuted", g->t[y].name);
-        w = lp_graph_add_tensor(g, nm, g->t[x].dtype, ng, wd);
-        if (w < 0) return g->err->code;
-    }
-    int tid = add_transpose(L, z, perm, ng, w, mark, base, origin);
-    if (tid < 0) return g->err->code;
-    g->t[w].producer = tid;
-    if (r2) {
-        g->n[last].out[0] = y;
-        g->t[y].producer = last;
-        lp_status st = make_reshape(L, last, w);
-        if (st != LP_OK) return st;
-    } else if (last != first) {
-        g->n[last].dead = 1;
+        int w = vc_emit(L, chain, len, &pl, x, r2 ? -1 : y, base, origin);
+        if (w < 0 || (r2 && add_reshape(L, w, y, base, origin) < 0)) return g->err->code;
     }
     L->changed = 1;
     return LP_OK;
