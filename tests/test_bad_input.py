@@ -114,3 +114,18 @@ def test_misspelled_option_shows_the_subcommand_usage(tmp_path):
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 2, r.stderr
     assert "usage: liteport export" in r.stderr and "unrecognized arguments: --inputshape 1" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("cli", ["c", "python"])
+def test_output_in_a_missing_folder_names_the_folder(cli, tmp_path):
+    """`convert -o nodir/m.tflite` where nodir does not exist: one line naming the folder, exit 1,
+    nothing created (the folder neither)."""
+    path = tmp_path / "good.onnx"
+    onnx.save(_good_model(), path)
+    run = _c_cli if cli == "c" else _py_cli
+    r = run("convert", path, "-o", tmp_path / "nodir" / "m.tflite")
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert f"folder '{tmp_path / 'nodir'}' does not exist" in lines[0], lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.onnx"]

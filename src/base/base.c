@@ -556,6 +556,14 @@ static void outfile_reset(lp_outfile *o) {
     memset(o, 0, sizeof *o);
 }
 
+/* why the output could not be created; a missing folder is named (the CLI does not create it) */
+static lp_status create_failed(lp_err *err, const char *path, size_t dirlen, int e) {
+    if (e == ENOENT && dirlen > 1)
+        return lp_err_set(err, LP_ERR_IO, "cannot create output '%s': folder '%.*s' does not exist", path,
+                          (int)(dirlen - 1), path);
+    return lp_err_set(err, LP_ERR_IO, "cannot create output '%s': %s", path, strerror(e));
+}
+
 lp_status lp_outfile_open(lp_outfile *o, const char *path, lp_err *err) {
     memset(o, 0, sizeof *o);
     size_t n = strlen(path);
@@ -596,7 +604,7 @@ lp_status lp_outfile_open(lp_outfile *o, const char *path, lp_err *err) {
     if (fd < 0) {
         int e = errno;
         outfile_reset(o);
-        return lp_err_set(err, LP_ERR_IO, "cannot create output '%s': %s", path, strerror(e));
+        return create_failed(err, path, dirlen, e);
     }
     fchmod(fd, out_mode(path)); /* mkstemp uses 0600 */
     o->fp = fdopen(fd, "wb");
@@ -611,7 +619,7 @@ lp_status lp_outfile_open(lp_outfile *o, const char *path, lp_err *err) {
     if (!o->fp) {
         int e = errno;
         outfile_reset(o);
-        return lp_err_set(err, LP_ERR_IO, "cannot create output '%s': %s", path, strerror(e));
+        return create_failed(err, path, dirlen, e);
     }
     return LP_OK;
 }
