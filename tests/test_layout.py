@@ -137,7 +137,23 @@ class Conv1dAudio(nn.Module):
         return self.c2(torch.relu(self.c1(x)))
 
 
+class SplitBeforeConvs(nn.Module):
+    """A ShuffleNet v2 unit as the first layer: the input is split in two before any conv reads it."""
+
+    def __init__(self):
+        super().__init__()
+        self.branch = nn.Sequential(nn.Conv2d(4, 4, 1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1, groups=4))
+        self.head = nn.Conv2d(8, 6, 1)
+
+    def forward(self, x):
+        a, b = x.chunk(2, dim=1)
+        y = torch.cat([a, self.branch(b)], 1)
+        n, c, h, w = y.shape
+        return self.head(y.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w))
+
+
 CASES = {
+    "split_before_convs": (SplitBeforeConvs, (1, 8, 10, 10), 0),
     "flatten_after_conv_1x3": (FlattenAfterConv, (1, 3, 3, 5), None),
     "channel_shuffle": (ChannelShuffle, (1, 8, 6, 6), 0),
     "const_on_the_left": (ConstOnTheLeft, (1, 3, 5, 8), 0),
@@ -164,6 +180,9 @@ def test_cases_that_break_converters(name, exporter, tmp_path):
         # one channel: the input keeps its ONNX layout [N, 1, samples]
         assert not report.inputs[0].layout_changed
         assert list(report.inputs[0].shape) == [-1, 1, 400]
+    if name == "split_before_convs":
+        # the input feeds convolutions through the split: it becomes channels-last
+        assert report.inputs[0].layout_changed and list(report.inputs[0].perm) == [0, 2, 3, 1]
     if name == "flatten_after_conv_1x3":
         # the Linear reads NHWC directly (its weights are permuted), the conv output is NHWC
         assert report.transposes == 0, dict(report.tflite_ops)

@@ -181,6 +181,36 @@ static int image_nchw(lay *L, int k) {
     return (X->dims[1] == 1 || X->dims[1] == 3) && X->dims[3] != 1 && X->dims[3] != 3;
 }
 
+enum { K_NONE, K_UNARY, K_ELEMENTWISE, K_CONCAT, K_PAD, K_REDUCE, K_SOFTMAX, K_STRIDED, K_SLICE, K_SPLIT_V, K_GATHER, K_FC };
+static int kind_of(lp_op op);
+
+/* the permutations of the layout transposes reading t, directly or through up to `depth`
+ * rank-keeping ops that a transpose sinks through (unary ops, splits, slices, padding): an input
+ * split in two before its convolutions (a ShuffleNet unit as the first layer) still feeds them */
+static void layout_readers(const lp_graph *g, int t, int depth, int *P, int *have, int *agree) {
+    int rank = g->t[t].rank;
+    for (int i = 0; i < g->n_n; i++) {
+        const lp_node *n = &g->n[i];
+        int q[LP_MAX_RANK];
+        if (n->dead || n->n_in < 1 || n->in[0] != t) continue;
+        if (n->layout) {
+            if (perm_of(g, n, q) != rank) continue;
+            if (!*have) {
+                memcpy(P, q, sizeof q);
+                *have = 1;
+            } else if (memcmp(P, q, sizeof(int) * (size_t)rank) != 0) {
+                *agree = 0;
+            }
+            continue;
+        }
+        int kind = kind_of(n->op);
+        if (depth <= 0 || (kind != K_UNARY && kind != K_SPLIT_V && kind != K_SLICE && kind != K_STRIDED && kind != K_PAD))
+            continue;
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k] >= 0 && g->t[n->out[k]].rank == rank) layout_readers(g, n->out[k], depth - 1, P, have, agree);
+    }
+}
+
 /* An input whose layout-transpose consumers all agree on a permutation becomes channels-last:
  * the new input tensor takes the ONNX name; the old tensor is recomputed from it by an inverse
  * transpose, which the rules below cancel against the layout transposes. */
@@ -204,6 +234,8 @@ static lp_status adopt_inputs(lay *L) {
                 agree = 0;
             }
         }
+        /* no layout transpose reads it directly: look through unary ops and splits */
+        if (!have) layout_readers(g, x, 3, P, &have, &agree);
         if (!have || !agree) {
             /* the image input (lp_options.image_input) becomes channels-last even when nothing
              * inside asks for it (a model that starts with a flatten or elementwise ops): Android
@@ -296,7 +328,6 @@ static lp_status transpose_rules(lay *L, int ni) {
 
 /* ---------------- sinking a transpose through an op ---------------- */
 
-enum { K_NONE, K_UNARY, K_ELEMENTWISE, K_CONCAT, K_PAD, K_REDUCE, K_SOFTMAX, K_STRIDED, K_SLICE, K_SPLIT_V, K_GATHER, K_FC };
 
 static int kind_of(lp_op op) {
     switch (op) {
