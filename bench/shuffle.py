@@ -1,0 +1,200 @@
+"""The channel shuffle in LiteRT: why liteport's ShuffleNet is slower than a naive conversion.
+
+ShuffleNet v2 ends every unit with a channel shuffle: Reshape [N,2,C/2,H,W] -> Transpose -> Reshape
+[N,C,H,W]. In a channels-last model that is an interleave of the two halves along the channel axis.
+liteport's layout pass leaves no TRANSPOSE in the model: it writes the unit's Concat and the shuffle
+as one interleaving CONCATENATION (each half reshaped to [..,C/2,1], concatenated on the last axis,
+reshaped back). A naive conversion (`--no-layout-pass --no-fusions`) keeps the shuffle's TRANSPOSE
+and wraps every convolution in a transpose pair. This script measures, in one run:
+
+  1. units: a stem convolution and 8 ShuffleNet v2 stride-1 units (chunk, 1x1 conv, ReLU,
+     depthwise 3x3, 1x1 conv, ReLU, concat, shuffle), converted by liteport and naively, and the
+     same units with the shuffle written as a Gather of the channels (channel CONCATENATION, then
+     GATHER: another transpose-free form);
+  2. shuffle: 8 chained shuffles alone on a channels-last tensor [1,H,W,C] (no convolution, so
+     the layout pass has nothing to move), written three ways in the ONNX model so that liteport
+     emits each TFLite form: TRANSPOSE (Reshape -> Transpose -> Reshape), interleaving
+     CONCATENATION (Split -> Unsqueeze -> Concat -> Reshape, liteport's form), and GATHER of a
+     channel permutation.
+
+Every .tflite is checked against onnxruntime, then timed in the LiteRT interpreter (XNNPACK
+delegate, 1 thread, batch 1): --runs rounds after --warmup, the variants of a case taking turns
+within each round; the median per variant, and its ratio to the first variant of the case.
+
+    .venv/bin/python bench/shuffle.py [--runs 30] [--channels 48,96,232] [--size 28]
+"""
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+UNITS = 8
+
+
+def unit_model(c, gather=False):
+    """A 1x1 stem convolution and UNITS ShuffleNet v2 stride-1 units of c channels; with gather
+    the shuffle is written as an index_select of the channels (ONNX Gather)."""
+    import torch
+
+    class Unit(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            h = c // 2
+            self.branch = torch.nn.Sequential(
+                torch.nn.Conv2d(h, h, 1), torch.nn.ReLU(), torch.nn.Conv2d(h, h, 3, padding=1, groups=h),
+                torch.nn.Conv2d(h, h, 1), torch.nn.ReLU())
+            self.register_buffer("perm", torch.tensor([(i % 2) * h + i // 2 for i in range(c)]))
+
+        def forward(self, x):
+            a, b = x.chunk(2, dim=1)
+            out = torch.cat([a, self.branch(b)], 1)
+            if gather:
+                return out.index_select(1, self.perm)
+            n, ch, hh, w = out.shape
+            return out.view(n, 2, ch // 2, hh, w).transpose(1, 2).reshape(n, ch, hh, w)
+
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(c, c, 1), *[Unit() for _ in range(UNITS)]).eval()
+
+
+def shuffle_model(form, c, s):
+    """UNITS chained shuffles of a channels-last [1,s,s,c] tensor, written in one form."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    h = c // 2
+    inits = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in [
+        ("cl5", [1, s, s, 2, h]), ("cl4", [1, s, s, c]), ("halves", [h, h]), ("ax4", [4]),
+        ("perm_idx", [(i % 2) * h + i // 2 for i in range(c)])]]
+    nodes = []
+    x = "x"
+    for k in range(UNITS):
+        y = "y" if k == UNITS - 1 else f"y{k}"
+        p = f"u{k}_"
+        if form == "TRANSPOSE":
+            nodes += [helper.make_node("Reshape", [x, "cl5"], [p + "r"]),
+                      helper.make_node("Transpose", [p + "r"], [p + "t"], perm=[0, 1, 2, 4, 3]),
+                      helper.make_node("Reshape", [p + "t", "cl4"], [y])]
+        elif form == "CONCATENATION":
+            nodes += [helper.make_node("Split", [x, "halves"], [p + "a", p + "b"], axis=3),
+                      helper.make_node("Unsqueeze", [p + "a", "ax4"], [p + "a1"]),
+                      helper.make_node("Unsqueeze", [p + "b", "ax4"], [p + "b1"]),
+                      helper.make_node("Concat", [p + "a1", p + "b1"], [p + "c"], axis=4),
+                      helper.make_node("Reshape", [p + "c", "cl4"], [y])]
+        elif form == "GATHER":
+            nodes.append(helper.make_node("Gather", [x, "perm_idx"], [y], axis=3))
+        else:
+            raise ValueError(form)
+        x = y
+    io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, s, s, c]) for n in ("x", "y")]
+    g = helper.make_graph(nodes, "shuffle", io[:1], io[1:], inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    return model
+
+
+FORMS = ["TRANSPOSE", "CONCATENATION", "GATHER"]
+
+
+def interpreter(path, report, x):
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=path, num_threads=1)
+    it.allocate_tensors()
+    perm = report.inputs[0].get("perm") if report.inputs[0].layout_changed else None
+    it.set_tensor(it.get_input_details()[0]["index"], np.ascontiguousarray(x.transpose(perm) if perm else x))
+    return it
+
+
+def race(its, warmup, runs):
+    """Median ms per interpreter, taking turns: one invoke of each per round."""
+    for _ in range(warmup):
+        for it in its:
+            it.invoke()
+    ts = [[] for _ in its]
+    for _ in range(runs):
+        for k, it in enumerate(its):
+            t = time.perf_counter()
+            it.invoke()
+            ts[k].append(time.perf_counter() - t)
+    return [statistics.median(t) * 1000.0 for t in ts]
+
+
+def convert_checked(onnx_path, tflite_path, **options):
+    import liteport
+
+    rep = liteport.convert(onnx_path, tflite_path, **options)
+    v = liteport.verify(onnx_path, tflite_path, report=rep)
+    assert v.ok, (tflite_path, v)
+    return rep
+
+
+def ops_text(rep, names):
+    ops = dict(rep.tflite_ops)
+    return ", ".join(f"{n} {ops[n]}" for n in names if ops.get(n))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--channels", default="48,96,232")
+    ap.add_argument("--size", type=int, default=28)
+    a = ap.parse_args(argv)
+
+    import onnx
+    import torch
+
+    import liteport
+
+    torch.set_num_threads(1)
+    tmp = tempfile.mkdtemp(prefix="liteport-shuffle-")
+    s = a.size
+    moves = ["TRANSPOSE", "CONCATENATION", "GATHER", "RESHAPE", "SPLIT_V", "SPLIT"]
+    rows = []
+    for c in [int(v) for v in a.channels.split(",")]:
+        base = os.path.join(tmp, f"units_{c}")
+        x = torch.randn(1, c, s, s)
+        rep = liteport.export(unit_model(c), (x,), base + ".tflite", dynamic_batch=False)
+        assert rep.verification.ok, rep.verification
+        naive = convert_checked(rep.onnx_path, base + "_naive.tflite", no_layout_pass=True, no_fusions=True)
+        grep = liteport.export(unit_model(c, gather=True), (x,), base + "_gather.tflite", dynamic_batch=False)
+        assert grep.verification.ok, grep.verification
+        xa = x.numpy()
+        t = race([interpreter(base + ".tflite", rep, xa), interpreter(base + "_gather.tflite", grep, xa),
+                  interpreter(base + "_naive.tflite", naive, xa)], a.warmup, a.runs)
+        case = f"{UNITS} units, {c} ch, {s}x{s}"
+        rows.append((case, "liteport", ops_text(rep, moves), t[0], t[0]))
+        rows.append((case, "liteport, shuffle written as Gather", ops_text(grep, moves), t[1], t[0]))
+        rows.append((case, "naive", ops_text(naive, moves), t[2], t[0]))
+        print(rows[-3:], flush=True)
+
+        reps, its = [], []
+        xl = np.random.default_rng(0).standard_normal((1, s, s, c)).astype(np.float32)
+        for form in FORMS:
+            path = os.path.join(tmp, f"shuffle_{c}_{form.replace(' ', '_')}")
+            onnx.save(shuffle_model(form, c, s), path + ".onnx")
+            r = convert_checked(path + ".onnx", path + ".tflite")
+            want = form.split()[0]
+            assert dict(r.tflite_ops).get(want, 0) == UNITS, (form, r.tflite_ops)
+            reps.append(r)
+            its.append(interpreter(path + ".tflite", r, xl))
+        t = race(its, a.warmup, a.runs)
+        case = f"{UNITS} shuffles, [1,{s},{s},{c}]"
+        for form, r, ms in zip(FORMS, reps, t):
+            rows.append((case, form, ops_text(r, moves), ms, t[0]))
+        print(rows[-len(FORMS):], flush=True)
+
+    print("\n| case | variant | data-movement ops | LiteRT ms | / first variant |")
+    print("|---|---|---|---:|---:|")
+    for case, variant, ops, ms, ref in rows:
+        print(f"| {case} | {variant} | {ops} | {ms:.3f} | {ms / ref:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
