@@ -187,8 +187,9 @@ static int kind_of(lp_op op);
 /* the permutations of the layout transposes reading t, directly or through up to `depth`
  * rank-keeping ops that a transpose sinks through (unary ops, splits, slices, padding): an input
  * split in two before its convolutions (a ShuffleNet unit as the first layer) still feeds them */
-static void layout_readers(const lp_graph *g, int t, int depth, int *P, int *have, int *agree) {
+static void layout_readers(const lp_graph *g, int t, int depth, int *budget, int *P, int *have, int *agree) {
     int rank = g->t[t].rank;
+    if (--*budget < 0) return; /* each visit scans the graph: a few dozen tensors at most */
     for (int i = 0; i < g->n_n; i++) {
         const lp_node *n = &g->n[i];
         int q[LP_MAX_RANK];
@@ -207,7 +208,7 @@ static void layout_readers(const lp_graph *g, int t, int depth, int *P, int *hav
         if (depth <= 0 || (kind != K_UNARY && kind != K_SPLIT_V && kind != K_SLICE && kind != K_STRIDED && kind != K_PAD))
             continue;
         for (int k = 0; k < n->n_out; k++)
-            if (n->out[k] >= 0 && g->t[n->out[k]].rank == rank) layout_readers(g, n->out[k], depth - 1, P, have, agree);
+            if (n->out[k] >= 0 && g->t[n->out[k]].rank == rank) layout_readers(g, n->out[k], depth - 1, budget, P, have, agree);
     }
 }
 
@@ -235,7 +236,8 @@ static lp_status adopt_inputs(lay *L) {
             }
         }
         /* no layout transpose reads it directly: look through unary ops and splits */
-        if (!have) layout_readers(g, x, 3, P, &have, &agree);
+        int budget = 32;
+        if (!have) layout_readers(g, x, 3, &budget, P, &have, &agree);
         if (!have || !agree) {
             /* the image input (lp_options.image_input) becomes channels-last even when nothing
              * inside asks for it (a model that starts with a flatten or elementwise ops): Android
