@@ -135,9 +135,11 @@ def main(argv=None):
     slower = [r[0] for r in rows if r[5] < r[3]]
     if slower:
         table += ("\n\nThe naive form is faster for " + ", ".join(slower) + ". For ShuffleNet this is the price "
-                  "of zero TRANSPOSE ops: the layout pass turns the channel shuffle (Reshape -> Transpose -> "
-                  "Reshape on channels) into an interleaving CONCATENATION of the two halves, which XNNPACK "
-                  "runs slower than the transpose it replaces. Known trade-off, not solved.")
+                  "of zero TRANSPOSE ops: each channel shuffle (Reshape -> Transpose -> Reshape on channels) "
+                  "becomes a channel CONCATENATION and a GATHER of the interleaved order, which LiteRT runs "
+                  "slower than the transpose it replaces (and faster than the interleaving CONCATENATION of "
+                  "earlier versions). Known trade-off, measured op by op in docs/shuffle.md "
+                  "(`bench/shuffle.py`).")
     print()
     print(table)
     with open(args.out, "w") as f:

@@ -322,3 +322,44 @@ def test_relu_after_concatenation_stays_an_op(tmp_path):
     report = _export(ConcatRelu().eval(), (torch.randn(1, 4, 8, 8),), tmp_path, "concat_relu")
     assert_verified(report)
     assert report.tflite_ops.get("RELU") == 1 and report.tflite_ops.get("CONCATENATION") == 1, dict(report.tflite_ops)
+
+
+class ShuffleUnits(nn.Module):
+    """A stem conv and two ShuffleNet v2 units: each shuffle follows a concat and feeds a split."""
+
+    def __init__(self, c=12):
+        super().__init__()
+        h = c // 2
+        self.stem = nn.Conv2d(3, c, 3, padding=1)
+        self.branches = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(h, h, 1), nn.ReLU(), nn.Conv2d(h, h, 3, padding=1, groups=h), nn.Conv2d(h, h, 1))
+            for _ in range(2))
+
+    def forward(self, x):
+        x = self.stem(x)
+        for b in self.branches:
+            a, r = x.chunk(2, dim=1)
+            x = torch.cat([a, b(r)], 1)
+            n, c, hh, w = x.shape
+            x = x.view(n, 2, c // 2, hh, w).transpose(1, 2).reshape(n, c, hh, w)
+        return x.mean(dim=(2, 3))
+
+
+@pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
+def test_channel_shuffle_after_concat_is_concatenation_and_gather(exporter, tmp_path):
+    """The layout pass writes the shuffle as an interleaving concatenation of unit-axis reshapes;
+    the fusions turn it into a channel CONCATENATION and a GATHER of the interleaved order, which
+    LiteRT runs faster (bench/shuffle.py). With fusions off the interleaving form stays. Both match
+    onnxruntime at batch 1 and 3."""
+    torch.manual_seed(0)
+    report = _export(ShuffleUnits().eval(), (torch.randn(1, 3, 10, 10),), tmp_path, "units", exporter=exporter)
+    assert_verified(report)
+    ops = tflite_ops(report)
+    assert report.transposes == 0 and ops.get("GATHER") == 2 and ops.get("CONCATENATION") == 2, ops
+    assert ops.get("RESHAPE", 0) <= 1, ops  # the one that writes the graph output after MEAN
+    plain = liteport.convert(report.onnx_path, str(tmp_path / "plain.tflite"), no_fusions=True)
+    v = liteport.verify(report.onnx_path, str(tmp_path / "plain.tflite"), report=plain)
+    assert v.ok, str(v)
+    pops = tflite_ops(plain)
+    assert plain.transposes == 0 and "GATHER" not in pops and pops.get("CONCATENATION") == 2, pops
+    assert pops.get("RESHAPE", 0) >= 6, pops
