@@ -363,3 +363,46 @@ def test_channel_shuffle_after_concat_is_concatenation_and_gather(exporter, tmp_
     pops = tflite_ops(plain)
     assert plain.transposes == 0 and "GATHER" not in pops and pops.get("CONCATENATION") == 2, pops
     assert pops.get("RESHAPE", 0) >= 6, pops
+
+
+def _interleave_model(dims, k, a, dynamic_batch):
+    """k inputs of shape dims, each unsqueezed at axis a, concatenated on a and reshaped back so that
+    axes a-1 and a merge: the inputs interleaved along axis a-1."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    shape = ["N"] + dims[1:] if dynamic_batch else dims
+    ins = [helper.make_tensor_value_info(f"x{j}", TensorProto.FLOAT, shape) for j in range(k)]
+    out = dims[:a - 1] + [dims[a - 1] * k] + dims[a:]
+    if dynamic_batch:
+        out[0] = -1
+    inits = [numpy_helper.from_array(np.array([a], np.int64), "axis"),
+             numpy_helper.from_array(np.array(out, np.int64), "shape")]
+    nodes = [helper.make_node("Unsqueeze", [f"x{j}", "axis"], [f"u{j}"]) for j in range(k)]
+    nodes += [helper.make_node("Concat", [f"u{j}" for j in range(k)], ["c"], axis=a),
+              helper.make_node("Reshape", ["c", "shape"], ["r"]), helper.make_node("Relu", ["r"], ["y"])]
+    g = helper.make_graph(nodes, "interleave", ins, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_interleaving_concatenations_of_random_shapes(tmp_path):
+    """The CONCATENATION + GATHER rewrite on random ranks, axes, input counts and sizes (some with a
+    dynamic batch): every case becomes a GATHER and matches onnxruntime."""
+    import onnx
+
+    rng = np.random.default_rng(7)
+    cases = 0
+    while cases < 24:
+        r = int(rng.integers(1, 5))
+        dims = [int(v) for v in rng.integers(1, 6, size=r)]
+        k, a = int(rng.integers(2, 6)), int(rng.integers(1, r + 1))
+        dynamic = bool(rng.random() < 0.3) and a > 1
+        path = tmp_path / f"i{cases}.onnx"
+        onnx.save(_interleave_model(dims, k, a, dynamic), path)
+        rep = liteport.convert(path, tmp_path / f"i{cases}.tflite")
+        ops = tflite_ops(rep)
+        assert ops.get("GATHER") == 1 and ops.get("CONCATENATION") == 1, (dims, k, a, dynamic, ops)
+        v = liteport.verify(path, tmp_path / f"i{cases}.tflite", report=rep)
+        assert v.ok, (dims, k, a, dynamic, str(v))
+        cases += 1
