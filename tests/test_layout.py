@@ -72,6 +72,12 @@ class FlattenAfterConv(nn.Module):
         return self.fc(y.flatten(1)), y
 
 
+def _shuffle(x, groups):
+    """ShuffleNet's channel shuffle as PyTorch models write it: Reshape to 5-D, Transpose, Reshape."""
+    n, c, h, w = x.shape
+    return x.reshape(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
 class ChannelShuffle(nn.Module):
     def __init__(self, groups=4):
         super().__init__()
@@ -80,10 +86,7 @@ class ChannelShuffle(nn.Module):
         self.conv1 = nn.Conv2d(16, 12, 1)
 
     def forward(self, x):
-        x = self.conv0(x)
-        n, c, h, w = x.shape
-        x = x.reshape(n, self.g, c // self.g, h, w).transpose(1, 2).reshape(n, c, h, w)
-        return self.conv1(x)
+        return self.conv1(_shuffle(self.conv0(x), self.g))
 
 
 class ConstOnTheLeft(nn.Module):
@@ -147,9 +150,7 @@ class SplitBeforeConvs(nn.Module):
 
     def forward(self, x):
         a, b = x.chunk(2, dim=1)
-        y = torch.cat([a, self.branch(b)], 1)
-        n, c, h, w = y.shape
-        return self.head(y.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w))
+        return self.head(_shuffle(torch.cat([a, self.branch(b)], 1), 2))
 
 
 CASES = {
@@ -339,9 +340,7 @@ class ShuffleUnits(nn.Module):
         x = self.stem(x)
         for b in self.branches:
             a, r = x.chunk(2, dim=1)
-            x = torch.cat([a, b(r)], 1)
-            n, c, hh, w = x.shape
-            x = x.view(n, 2, c // 2, hh, w).transpose(1, 2).reshape(n, c, hh, w)
+            x = _shuffle(torch.cat([a, b(r)], 1), 2)
         return x.mean(dim=(2, 3))
 
 

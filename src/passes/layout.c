@@ -221,22 +221,10 @@ static lp_status adopt_inputs(lay *L) {
         int x = g->inputs.v[k];
         lp_tensor *X = &g->t[x];
         if (X->rank < 3 || X->rank > 5 || X->has_io_perm) continue;
-        int P[LP_MAX_RANK], have = 0, agree = 1;
-        for (int i = 0; i < g->n_n; i++) {
-            lp_node *n = &g->n[i];
-            int q[LP_MAX_RANK];
-            if (n->dead || n->in[0] != x || !n->layout) continue;
-            int r = perm_of(g, n, q);
-            if (r != X->rank) continue;
-            if (!have) {
-                memcpy(P, q, sizeof P);
-                have = 1;
-            } else if (memcmp(P, q, sizeof(int) * (size_t)r) != 0) {
-                agree = 0;
-            }
-        }
-        /* no layout transpose reads it directly: look through unary ops and splits */
-        int budget = 32;
+        int P[LP_MAX_RANK], have = 0, agree = 1, budget = 1;
+        layout_readers(g, x, 0, &budget, P, &have, &agree);
+        /* no layout transpose reads it directly: look through unary ops, splits, slices, pads */
+        budget = 32;
         if (!have) layout_readers(g, x, 3, &budget, P, &have, &agree);
         if (!have || !agree) {
             /* the image input (lp_options.image_input) becomes channels-last even when nothing
@@ -329,7 +317,6 @@ static lp_status transpose_rules(lay *L, int ni) {
 }
 
 /* ---------------- sinking a transpose through an op ---------------- */
-
 
 static int kind_of(lp_op op) {
     switch (op) {
